@@ -1,0 +1,47 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+# Both create .venv and install the project once; later runs only re-install when
+# pyproject.toml changes, so they are quick on a machine that already has the venv.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SHARED_MIDI := ../shared/data/pop909/midi/001.mid
+
+.PHONY: setup system-deps demo test bench clean
+
+setup: $(STAMP) system-deps
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (pianogan)" >/dev/null
+	touch $(STAMP)
+
+# FluidSynth and a General MIDI soundfont give the best audio; without them pianogan
+# falls back to a renderer installed from pip, so a failure here is only a warning.
+system-deps:
+	@if command -v fluidsynth >/dev/null 2>&1 && [ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing fluidsynth and fluid-soundfont-gm"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluidsynth fluid-soundfont-gm >/dev/null) \
+		|| echo "warning: could not install fluidsynth; audio will use the pip fallback renderer"; \
+	else echo "note: fluidsynth not installed; audio will use the pip fallback renderer"; fi
+
+demo: setup
+	@mkdir -p out/demo
+	@if [ -f $(SHARED_MIDI) ]; then src=$(SHARED_MIDI); else src=data/samples/scale.mid; fi; \
+	$(BIN)/pianogan midi2img $$src -o out/demo/rolls && \
+	$(BIN)/pianogan img2midi out/demo/rolls -o out/demo/midi && \
+	$(BIN)/pianogan plot out/demo/rolls/$$(basename $$src .mid)_0.png -o out/demo/roll.png && \
+	echo "demo written to out/demo/ (picture: out/demo/roll.png)"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf out build src/*.egg-info .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from pianogan.cli import main
+
+sys.exit(main())

@@ -1,0 +1,46 @@
+"""``pianogan`` command line: discovers the sub-commands and turns user errors into one line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from pianogan import __version__, commands
+from pianogan.errors import PianoganError
+
+
+def _command_modules() -> list[str]:
+    found = {m.name for m in pkgutil.iter_modules(commands.__path__)}
+    ordered = [name for name in commands.ORDER if name in found]
+    return ordered + sorted(found - set(ordered))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pianogan",
+        description="Compose piano music with a GAN on 106x300 piano-roll images.",
+    )
+    parser.add_argument("--version", action="version", version=f"pianogan {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in _command_modules():
+        importlib.import_module(f"pianogan.commands.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except PianoganError as error:
+        print(f"pianogan {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"pianogan {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""MIDI <-> roll on the file's own beat grid (symusic does the parsing and writing).
+
+One column is a quarter of a quarter note in the file's ticks, whatever its tempo map, so
+tempo changes never move a note between columns. A note from tick ``s`` to tick ``e``
+lights the columns ``a = round(4 s / tpq)`` up to, not including,
+``max(a + 1, round(4 e / tpq))`` (halves round up): every note lights at least one column.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import symusic
+
+from pianogan.atomic import atomic_path
+from pianogan.errors import PianoganError
+from pianogan.roll import COLUMNS_PER_QUARTER, LOWEST_PITCH, N_PITCHES, check_roll
+
+OUTPUT_TPQ = 480
+OUTPUT_QPM = 120.0
+SUSTAIN_CONTROLLER = 64
+
+
+@dataclass(frozen=True)
+class MidiStats:
+    """What reading one file kept and dropped, for reports."""
+
+    ticks_per_quarter: int
+    notes: int  # notes painted into the roll
+    dropped_out_of_range: int  # pitches outside 21..126
+    dropped_drums: int  # notes on drum tracks
+    first_qpm: float  # tempo at tick 0 (120 when the file has none): seconds shown to people
+
+    @property
+    def seconds_per_column(self) -> float:
+        return 60.0 / self.first_qpm / COLUMNS_PER_QUARTER
+
+
+def tick_to_column(ticks: np.ndarray, tpq: int) -> np.ndarray:
+    """``round(4 * ticks / tpq)`` with halves rounded up, in exact integer arithmetic."""
+    ticks = np.asarray(ticks, dtype=np.int64)
+    return (2 * COLUMNS_PER_QUARTER * ticks + tpq) // (2 * tpq)
+
+
+def load_score(path: str | os.PathLike) -> symusic.Score:
+    """Parse a MIDI file, turning every kind of unreadable file into a one-line error."""
+    path = Path(path)
+    if not path.is_file():
+        raise PianoganError(f"{path}: no such file")
+    try:
+        return symusic.Score(str(path))
+    except Exception as error:  # symusic raises RuntimeError with a C++ message
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise PianoganError(f"{path}: not a readable MIDI file ({reason})") from None
+
+
+def _pedal_ends(track: symusic.Track, starts: np.ndarray, ends: np.ndarray, piece_end: int) -> np.ndarray:
+    """Sustain-pedal release time for each note end, or -1 where the pedal is up at that end."""
+    controls = track.controls.numpy() if len(track.controls) else None
+    if controls is None:
+        return np.full(len(ends), -1, dtype=np.int64)
+    is_sustain = controls["number"] == SUSTAIN_CONTROLLER
+    times = controls["time"][is_sustain].astype(np.int64)
+    down = controls["value"][is_sustain] >= 64
+    order = np.argsort(times, kind="stable")
+    times, down = times[order], down[order]
+    if len(times) == 0:
+        return np.full(len(ends), -1, dtype=np.int64)
+    # release_after[i]: time of the first pedal-up event after event i (piece end if none).
+    release_after = np.empty(len(times), dtype=np.int64)
+    next_release = piece_end
+    for i in range(len(times) - 1, -1, -1):
+        release_after[i] = next_release
+        if not down[i]:
+            next_release = times[i]
+    last_event = np.searchsorted(times, ends, side="right") - 1
+    pedal_down = (last_event >= 0) & down[np.maximum(last_event, 0)]
+    return np.where(pedal_down, release_after[np.maximum(last_event, 0)], -1)
+
+
+def read_midi(path: str | os.PathLike, pedal: bool = False) -> tuple[np.ndarray, MidiStats]:
+    """Read a MIDI file into a whole-piece roll (bool, 106 x T) and what was dropped.
+
+    All non-drum tracks are merged; drum notes and pitches outside 21..126 are dropped
+    and counted. With ``pedal``, a note that ends while the sustain pedal (controller 64
+    >= 64, on its own track) is down lasts until the pedal is released or until the next
+    onset of the same pitch, whichever comes first. T is the last sounding column + 1
+    (0 for a file with no notes in range).
+    """
+    score = load_score(path)
+    tpq = score.ticks_per_quarter
+    if tpq <= 0:
+        raise PianoganError(f"{path}: ticks per quarter note is {tpq}; timecode-based MIDI is not supported")
+    tracks, columns, drums = [], [], 0
+    for track in score.tracks:
+        if len(track.notes) == 0:
+            continue
+        if track.is_drum:
+            drums += len(track.notes)
+            continue
+        notes = track.notes.numpy()
+        start = notes["time"].astype(np.int64)
+        tracks.append((track, start, start + np.maximum(notes["duration"].astype(np.int64), 0), notes["pitch"].astype(np.int64)))
+    if tracks:
+        starts = np.concatenate([t[1] for t in tracks])
+        ends = np.concatenate([t[2] for t in tracks])
+        pitches = np.concatenate([t[3] for t in tracks])
+    else:
+        starts = ends = pitches = np.zeros(0, dtype=np.int64)
+    if pedal and len(starts):
+        ends = _sustain(tracks, starts, ends, pitches)
+    in_range = (pitches >= LOWEST_PITCH) & (pitches < LOWEST_PITCH + N_PITCHES)
+    rows = pitches[in_range] - LOWEST_PITCH
+    first = tick_to_column(starts[in_range], tpq)
+    last = np.maximum(first + 1, tick_to_column(ends[in_range], tpq))
+    roll = paint(rows, first, last)
+    qpm = float(score.tempos[0].qpm) if len(score.tempos) and score.tempos[0].time == 0 else 120.0
+    stats = MidiStats(tpq, int(in_range.sum()), int((~in_range).sum()), drums, qpm)
+    return roll, stats
+
+
+def _sustain(tracks, starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray) -> np.ndarray:
+    """Apply the sustain pedal to note ends (see ``read_midi``)."""
+    piece_end = int(ends.max())
+    release = np.concatenate([_pedal_ends(t[0], t[1], t[2], piece_end) for t in tracks])
+    # Next onset of the same pitch after each note's own onset (across all merged tracks).
+    order = np.lexsort((starts, pitches))
+    sorted_starts, sorted_pitches = starts[order], pitches[order]
+    next_onset_sorted = np.full(len(order), np.iinfo(np.int64).max)
+    # For each note, the first later note of the same pitch with a strictly later onset.
+    key = sorted_pitches * (int(sorted_starts.max()) + 2) + sorted_starts
+    later = np.searchsorted(key, key, side="right")
+    same_pitch = later < len(order)
+    same_pitch[same_pitch] = sorted_pitches[later[same_pitch]] == sorted_pitches[same_pitch]
+    next_onset_sorted[same_pitch] = sorted_starts[later[same_pitch]]
+    next_onset = np.empty_like(next_onset_sorted)
+    next_onset[order] = next_onset_sorted
+    held = release >= 0
+    extended = np.minimum(release, next_onset)
+    return np.where(held, np.maximum(ends, extended), ends)
+
+
+def paint(rows: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Light columns ``first[i] <= c < last[i]`` of row ``rows[i]`` for every note ``i``."""
+    width = int(last.max()) if len(last) else 0
+    stride = width + 1
+    flat_starts = rows * stride + first
+    flat_ends = rows * stride + last
+    size = N_PITCHES * stride
+    edges = np.bincount(flat_starts, minlength=size) - np.bincount(flat_ends, minlength=size)
+    return (np.cumsum(edges.reshape(N_PITCHES, stride), axis=1)[:, :width] > 0)
+
+
+def roll_notes(roll: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each maximal horizontal run of lit pixels as a note: (rows, first column, length)."""
+    roll = check_roll(roll)
+    padded = np.zeros((roll.shape[0], roll.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = roll
+    edges = np.diff(padded, axis=1)
+    rows, first = np.nonzero(edges == 1)
+    _, after = np.nonzero(edges == -1)
+    return rows, first, after - first
+
+
+def roll_to_score(roll: np.ndarray, velocity: int = 90) -> symusic.Score:
+    """A roll as a one-track piano score at 120 BPM (480 ticks per quarter).
+
+    Each run of lit pixels becomes one note starting at ``column / 4`` quarter notes and
+    lasting ``run / 4`` quarter notes, so reading the score back gives the same roll.
+    """
+    if not 1 <= velocity <= 127:
+        raise PianoganError(f"velocity must be 1..127, got {velocity}")
+    rows, first, length = roll_notes(roll)
+    ticks_per_column = OUTPUT_TPQ // COLUMNS_PER_QUARTER
+    order = np.lexsort((rows, first))
+    score = symusic.Score(OUTPUT_TPQ)
+    score.tempos.append(symusic.Tempo(0, qpm=OUTPUT_QPM))
+    track = symusic.Track("Piano", 0, False)
+    track.notes.extend(
+        symusic.Note.from_numpy(
+            (first[order] * ticks_per_column).astype(np.int32),
+            (length[order] * ticks_per_column).astype(np.int32),
+            (rows[order] + LOWEST_PITCH).astype(np.int8),
+            np.full(len(order), velocity, dtype=np.int8),
+        )
+    )
+    score.tracks.append(track)
+    return score
+
+
+def write_midi(roll: np.ndarray, path: str | os.PathLike, velocity: int = 90) -> None:
+    """Write a roll as a MIDI file (see ``roll_to_score``), atomically."""
+    score = roll_to_score(roll, velocity)
+    with atomic_path(path) as tmp:
+        score.dump_midi(str(tmp))

@@ -1,0 +1,152 @@
+"""The piano-roll format: constants, windows, PNG files and pictures for people.
+
+A roll is a ``bool`` array of shape ``(106, T)``: row ``r`` is MIDI pitch ``21 + r`` and
+column ``c`` is the sixteenth note starting at quarter note ``c / 4``. The PNG format keeps
+the orientation of the seed project's images (row 0, the lowest pitch, at the top), 8-bit
+grayscale with 255 for a sounding note, so its existing training images stay readable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from pianogan.atomic import atomic_path
+from pianogan.errors import PianoganError
+
+N_PITCHES = 106
+LOWEST_PITCH = 21
+HIGHEST_PITCH = LOWEST_PITCH + N_PITCHES - 1  # 126
+PIANO_ROWS = 88  # rows 88..105 (pitches 109..126) lie beyond the piano's top key
+WINDOW = 300
+COLUMNS_PER_QUARTER = 4
+SECONDS_PER_COLUMN_AT_120_BPM = 0.125
+
+PITCH_CLASS_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+
+
+def pitch_name(midi_pitch: int) -> str:
+    """Scientific pitch name of a MIDI pitch: 60 -> 'C4', 21 -> 'A0'."""
+    return f"{PITCH_CLASS_NAMES[midi_pitch % 12]}{midi_pitch // 12 - 1}"
+
+
+def binarize(values: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Turn generator output in [0, 1] (any trailing channel axis of size 1) into a bool roll.
+
+    A pixel sounds when its value is at least ``threshold``.
+    """
+    values = np.asarray(values)
+    if values.ndim >= 3 and values.shape[-1] == 1:
+        values = values[..., 0]
+    return values >= threshold
+
+
+def check_roll(roll: np.ndarray, name: str = "roll", allow_empty: bool = False) -> np.ndarray:
+    """Return ``roll`` as a bool array of shape (106, T >= 1) (T >= 0 with ``allow_empty``)."""
+    roll = np.asarray(roll)
+    if roll.ndim != 2 or roll.shape[0] != N_PITCHES or roll.shape[1] < (0 if allow_empty else 1):
+        raise PianoganError(f"{name}: expected a roll of shape ({N_PITCHES}, T>=1), got {roll.shape}")
+    return roll.astype(bool, copy=False)
+
+
+def windows(roll: np.ndarray, columns: int = WINDOW) -> list[tuple[int, np.ndarray]]:
+    """Cut a piece into consecutive windows of ``columns`` columns, from column 0.
+
+    Returns ``(k, window)`` pairs where window ``k`` covers columns ``k*columns`` up to
+    ``(k+1)*columns``. Windows with no sounding note are skipped (a long silence does not
+    end the piece, unlike the seed's converter); the last, partial window is padded with
+    silence.
+    """
+    roll = check_roll(roll, allow_empty=True)
+    if columns < 1:
+        raise PianoganError(f"window width must be at least 1 column, got {columns}")
+    count = -(-roll.shape[1] // columns)
+    if count == 0:
+        return []
+    padded = np.zeros((N_PITCHES, count * columns), dtype=bool)
+    padded[:, : roll.shape[1]] = roll
+    cut = padded.reshape(N_PITCHES, count, columns).transpose(1, 0, 2)
+    return [(int(k), cut[k]) for k in np.flatnonzero(cut.any(axis=(1, 2)))]
+
+
+def write_png(roll: np.ndarray, path: str | os.PathLike) -> None:
+    """Write a roll as an 8-bit grayscale PNG (255 = sounding), atomically."""
+    from PIL import Image
+
+    pixels = np.where(check_roll(roll, str(path)), 255, 0).astype(np.uint8)
+    with atomic_path(path) as tmp:
+        Image.fromarray(pixels, mode="L").save(tmp, format="PNG")
+
+
+def read_png(path: str | os.PathLike) -> np.ndarray:
+    """Read a roll PNG (grayscale, RGB or RGBA, 8 or 16 bit) thresholded at half scale.
+
+    Colour images are reduced to luminance and the alpha channel is ignored, so the
+    seed's images load whatever mode they were saved in.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("I", "I;16", "I;16B", "I;16L"):
+                pixels = np.asarray(image, dtype=np.int64)
+                limit = 65535 if image.mode.startswith("I;16") or pixels.max(initial=0) > 255 else 255
+                lit = pixels >= (limit + 1) // 2
+            else:
+                lit = np.asarray(image.convert("L"), dtype=np.uint8) >= 128
+    except FileNotFoundError:
+        raise PianoganError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise PianoganError(f"{path}: not a readable PNG image ({error})") from None
+    if lit.shape[0] != N_PITCHES:
+        raise PianoganError(f"{path}: image is {lit.shape[0]} pixels high, a roll must be {N_PITCHES} (one row per pitch 21..126)")
+    return lit
+
+
+def plot_roll(
+    roll: np.ndarray,
+    ax=None,
+    seconds_per_column: float = SECONDS_PER_COLUMN_AT_120_BPM,
+    title: str | None = None,
+    pitch_range: tuple[int, int] | None = None,
+):
+    """Draw a roll for people, as a piano-roll editor does: high notes on top.
+
+    The x axis shows seconds (bottom) and bars of 16 columns (top, 4/4 assumed); the y axis
+    names the C of each octave. ``pitch_range=(low, high)`` limits the MIDI pitches shown;
+    by default the piano's 88 keys. Returns the matplotlib Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    roll = check_roll(roll)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(14, 2 + roll.shape[1] / 30), 4))
+    low, high = pitch_range or (LOWEST_PITCH, LOWEST_PITCH + PIANO_ROWS - 1)
+    rows = roll[low - LOWEST_PITCH : high - LOWEST_PITCH + 1]
+    width = roll.shape[1]
+    ax.imshow(
+        rows,
+        origin="lower",
+        aspect="auto",
+        cmap="Greys",
+        interpolation="nearest",
+        vmin=0,
+        vmax=1,
+        extent=(0, width * seconds_per_column, low - 0.5, high + 0.5),
+    )
+    octave_cs = [p for p in range(low, high + 1) if p % 12 == 0]
+    ax.set_yticks(octave_cs)
+    ax.set_yticklabels([pitch_name(p) for p in octave_cs])
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("pitch")
+    bar_seconds = 16 * seconds_per_column
+    bars = ax.secondary_xaxis("top", functions=(lambda s: s / bar_seconds + 1, lambda b: (b - 1) * bar_seconds))
+    bars.set_xlabel("bar")
+    ax.grid(axis="x", color="#c8d4e6", linewidth=0.5)
+    if title:
+        ax.set_title(title)
+    return ax
