@@ -11,17 +11,21 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import symusic
 
 from pianogan.atomic import atomic_path
 from pianogan.errors import PianoganError
-from pianogan.roll import COLUMNS_PER_QUARTER, LOWEST_PITCH, N_PITCHES, check_roll
+from pianogan.roll import COLUMNS_PER_QUARTER, LOWEST_PITCH, N_PITCHES, WINDOW, check_roll, windows
 
 OUTPUT_TPQ = 480
 OUTPUT_QPM = 120.0
 SUSTAIN_CONTROLLER = 64
+# 2**18 columns are 9 hours at 120 BPM: a longer piece is a corrupt time stamp, and its
+# roll would need gigabytes, so it is refused instead of exhausting memory.
+MAX_COLUMNS = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -46,12 +50,20 @@ def tick_to_column(ticks: np.ndarray, tpq: int) -> np.ndarray:
 
 
 def load_score(path: str | os.PathLike) -> symusic.Score:
-    """Parse a MIDI file, turning every kind of unreadable file into a one-line error."""
+    """Parse a MIDI file, turning every kind of unreadable file into a one-line error.
+
+    The bytes are parsed as MIDI whatever the file's extension: symusic's own file
+    loader picks the format from the extension and refuses names such as 'song.Midi'.
+    """
     path = Path(path)
     if not path.is_file():
         raise PianoganError(f"{path}: no such file")
     try:
-        return symusic.Score(str(path))
+        data = path.read_bytes()
+    except OSError as error:
+        raise PianoganError(f"{path}: cannot be read ({error.strerror or error})") from None
+    try:
+        return symusic.Score.from_midi(data)
     except Exception as error:  # symusic raises RuntimeError with a C++ message
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise PianoganError(f"{path}: not a readable MIDI file ({reason})") from None
@@ -94,7 +106,7 @@ def read_midi(path: str | os.PathLike, pedal: bool = False) -> tuple[np.ndarray,
     tpq = score.ticks_per_quarter
     if tpq <= 0:
         raise PianoganError(f"{path}: ticks per quarter note is {tpq}; timecode-based MIDI is not supported")
-    tracks, columns, drums = [], [], 0
+    tracks, drums = [], 0
     for track in score.tracks:
         if len(track.notes) == 0:
             continue
@@ -116,10 +128,35 @@ def read_midi(path: str | os.PathLike, pedal: bool = False) -> tuple[np.ndarray,
     rows = pitches[in_range] - LOWEST_PITCH
     first = tick_to_column(starts[in_range], tpq)
     last = np.maximum(first + 1, tick_to_column(ends[in_range], tpq))
+    if len(last) and last.max() > MAX_COLUMNS:
+        raise PianoganError(
+            f"{path}: a note ends at column {int(last.max())} (quarter note {int(last.max()) // COLUMNS_PER_QUARTER}), "
+            f"beyond the {MAX_COLUMNS} columns a piece may span; the file's times look corrupt"
+        )
     roll = paint(rows, first, last)
     qpm = float(score.tempos[0].qpm) if len(score.tempos) and score.tempos[0].time == 0 else 120.0
     stats = MidiStats(tpq, int(in_range.sum()), int((~in_range).sum()), drums, qpm)
     return roll, stats
+
+
+class PieceWindows(NamedTuple):
+    """The non-silent windows of one MIDI file, how many windows it spans, and its stats."""
+
+    windows: list[tuple[int, np.ndarray]]  # (k, window): window k covers columns k*columns ...
+    total: int  # windows the piece spans, silent ones included
+    stats: MidiStats
+
+
+def midi_to_windows(path: str | os.PathLike, columns: int = WINDOW, pedal: bool = False) -> PieceWindows:
+    """Read a MIDI file and cut it into windows of ``columns`` columns (see ``roll.windows``).
+
+    ``midi2img`` and dataset preparation share this, so an image ``<stem>_<k>.png`` and
+    window ``k`` of a dataset always hold the same music.
+    """
+    if columns < 1:
+        raise PianoganError(f"window width must be at least 1 column, got {columns}")
+    roll, stats = read_midi(path, pedal=pedal)
+    return PieceWindows(windows(roll, columns), -(-roll.shape[1] // columns), stats)
 
 
 def _sustain(tracks, starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray) -> np.ndarray:

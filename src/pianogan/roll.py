@@ -80,11 +80,13 @@ def write_png(roll: np.ndarray, path: str | os.PathLike) -> None:
         Image.fromarray(pixels, mode="L").save(tmp, format="PNG")
 
 
-def read_png(path: str | os.PathLike) -> np.ndarray:
-    """Read a roll PNG (grayscale, RGB or RGBA, 8 or 16 bit) thresholded at half scale.
+def read_png(path: str | os.PathLike, threshold: float = 0.5) -> np.ndarray:
+    """Read a roll PNG (grayscale, RGB or RGBA, 8 or 16 bit) as a bool roll.
 
-    Colour images are reduced to luminance and the alpha channel is ignored, so the
-    seed's images load whatever mode they were saved in.
+    A pixel sounds when its value is at least ``threshold`` times the image's full scale
+    (255, or 65535 for 16-bit images); the default, half scale, reads the seed's soft
+    images as their authors did. Colour images are reduced to luminance and the alpha
+    channel is ignored, so the seed's images load whatever mode they were saved in.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -95,16 +97,16 @@ def read_png(path: str | os.PathLike) -> np.ndarray:
             if image.mode in ("I", "I;16", "I;16B", "I;16L"):
                 pixels = np.asarray(image, dtype=np.int64)
                 limit = 65535 if image.mode.startswith("I;16") or pixels.max(initial=0) > 255 else 255
-                lit = pixels >= (limit + 1) // 2
             else:
-                lit = np.asarray(image.convert("L"), dtype=np.uint8) >= 128
+                pixels = np.asarray(image.convert("L"), dtype=np.uint8)
+                limit = 255
     except FileNotFoundError:
         raise PianoganError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError, ValueError) as error:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
         raise PianoganError(f"{path}: not a readable PNG image ({error})") from None
-    if lit.shape[0] != N_PITCHES:
-        raise PianoganError(f"{path}: image is {lit.shape[0]} pixels high, a roll must be {N_PITCHES} (one row per pitch 21..126)")
-    return lit
+    if pixels.shape[0] != N_PITCHES:
+        raise PianoganError(f"{path}: image is {pixels.shape[0]} pixels high, a roll must be {N_PITCHES} (one row per pitch 21..126)")
+    return pixels >= threshold * limit
 
 
 def plot_roll(
@@ -120,10 +122,12 @@ def plot_roll(
     names the C of each octave. ``pitch_range=(low, high)`` limits the MIDI pitches shown;
     by default the piano's 88 keys. Returns the matplotlib Axes.
     """
-    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     roll = check_roll(roll)
     if ax is None:
+        import matplotlib.pyplot as plt
+
         _, ax = plt.subplots(figsize=(min(14, 2 + roll.shape[1] / 30), 4))
     low, high = pitch_range or (LOWEST_PITCH, LOWEST_PITCH + PIANO_ROWS - 1)
     rows = roll[low - LOWEST_PITCH : high - LOWEST_PITCH + 1]
@@ -145,6 +149,7 @@ def plot_roll(
     ax.set_ylabel("pitch")
     bar_seconds = 16 * seconds_per_column
     bars = ax.secondary_xaxis("top", functions=(lambda s: s / bar_seconds + 1, lambda b: (b - 1) * bar_seconds))
+    bars.xaxis.set_major_locator(MaxNLocator(integer=True))
     bars.set_xlabel("bar")
     ax.grid(axis="x", color="#c8d4e6", linewidth=0.5)
     if title:

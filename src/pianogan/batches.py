@@ -1,0 +1,117 @@
+"""Deterministic training batches: every draw is a function of (seed, step).
+
+Nothing about the data order lives in a random generator's state, so a run resumed at
+step k sees exactly the batches an uninterrupted run sees from step k on, and a
+checkpoint needs to store only the step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pianogan.roll import PIANO_ROWS
+
+# Stream tags keep the draws for different purposes independent of each other.
+_ORDER, _AUGMENT, _LATENT, _LABELS = 1, 2, 3, 4
+
+
+def batch_indices(n_windows: int, batch_size: int, step: int, seed: int, shuffle: bool) -> np.ndarray:
+    """Window indices of batch ``step``: consecutive slices of per-epoch permutations.
+
+    Sample position ``p = step * batch_size + i`` lies in epoch ``p // n_windows``; each
+    epoch has its own permutation drawn from (seed, epoch), so a dataset smaller than a
+    batch simply wraps over several epochs.
+    """
+    positions = step * batch_size + np.arange(batch_size)
+    epochs, offsets = np.divmod(positions, n_windows)
+    if not shuffle:
+        return offsets
+    indices = np.empty(batch_size, dtype=np.int64)
+    for epoch in np.unique(epochs):
+        order = np.random.default_rng([seed, _ORDER, int(epoch)]).permutation(n_windows)
+        chosen = epochs == epoch
+        indices[chosen] = order[offsets[chosen]]
+    return indices
+
+
+def transpose_window(window: np.ndarray, semitones: int) -> np.ndarray:
+    """Shift a (106, T) window by ``semitones`` rows, filling with silence."""
+    if semitones == 0:
+        return window
+    shifted = np.zeros_like(window)
+    if semitones > 0:
+        shifted[semitones:] = window[:-semitones]
+    else:
+        shifted[:semitones] = window[-semitones:]
+    return shifted
+
+
+def pitch_bounds(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest lit row of each window (N, 106, T); (0, 87) for empty ones."""
+    lit_rows = windows.any(axis=2)
+    has_notes = lit_rows.any(axis=1)
+    low = np.where(has_notes, lit_rows.argmax(axis=1), 0)
+    high = np.where(has_notes, lit_rows.shape[1] - 1 - lit_rows[:, ::-1].argmax(axis=1), PIANO_ROWS - 1)
+    return low, high
+
+
+class BatchMaker:
+    """Builds batch ``step`` of real windows, latents and label noise.
+
+    Augmentation keeps the music valid: a transposition of up to ``max_transpose``
+    semitones that keeps every note on the piano, and a time shift by whole beats that
+    continues into the window's successor in the same piece (``successors[i]``, -1 where
+    there is none, then silence follows).
+    """
+
+    def __init__(
+        self,
+        windows: np.ndarray,
+        batch_size: int,
+        latent_dim: int,
+        seed: int,
+        shuffle: bool = True,
+        max_transpose: int = 0,
+        time_shift: bool = False,
+        successors: np.ndarray | None = None,
+    ):
+        self.windows = windows
+        self.batch_size = batch_size
+        self.latent_dim = latent_dim
+        self.seed = seed
+        self.shuffle = shuffle
+        self.max_transpose = max_transpose
+        self.time_shift = time_shift
+        self.successors = successors if successors is not None else np.full(len(windows), -1)
+        self.low, self.high = pitch_bounds(windows)
+
+    def real(self, step: int) -> np.ndarray:
+        """Real windows of batch ``step`` as float32 (B, 106, T, 1) in {0, 1}."""
+        indices = batch_indices(len(self.windows), self.batch_size, step, self.seed, self.shuffle)
+        rng = np.random.default_rng([self.seed, _AUGMENT, step])
+        width = self.windows.shape[2]
+        batch = np.empty((self.batch_size, *self.windows.shape[1:]), dtype=bool)
+        for slot, index in enumerate(indices):
+            window = self.windows[index]
+            if self.time_shift:
+                beats = int(rng.integers(0, width // 4))
+                following = self.successors[index]
+                tail = self.windows[following] if following >= 0 else np.zeros_like(window)
+                window = np.concatenate([window, tail], axis=1)[:, 4 * beats : 4 * beats + width]
+            if self.max_transpose:
+                down = max(0, min(self.max_transpose, int(self.low[index])))
+                up = max(0, min(self.max_transpose, PIANO_ROWS - 1 - int(self.high[index])))
+                window = transpose_window(window, int(rng.integers(-down, up + 1)))
+            batch[slot] = window
+        return batch[..., None].astype(np.float32)
+
+    def latents(self, step: int) -> np.ndarray:
+        """Standard normal latents (B, latent_dim) of batch ``step``."""
+        return np.random.default_rng([self.seed, _LATENT, step]).standard_normal((self.batch_size, self.latent_dim), dtype=np.float32)
+
+    def label_noise(self, step: int) -> np.ndarray:
+        """Uniform [0, 1) noise (B, 2) for recipes that perturb labels (the seed's)."""
+        return np.random.default_rng([self.seed, _LABELS, step]).random((self.batch_size, 2), dtype=np.float32)
+
+    def batch(self, step: int) -> dict[str, np.ndarray]:
+        return {"real": self.real(step), "z": self.latents(step), "noise": self.label_noise(step)}

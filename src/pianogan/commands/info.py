@@ -1,0 +1,33 @@
+"""``pianogan info ARCH``: parameters and forward cost of an architecture's G and D."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "info",
+        help="parameters and FLOPs of an architecture",
+        description="Print the parameter counts and forward cost (FLOPs counted from the layer "
+        "shapes, a multiply and an add = 2 FLOPs) of an architecture's generator and discriminator.",
+    )
+    p.add_argument("arch", metavar="ARCH", choices=["default", "seed"], help="default or seed")
+    p.add_argument("--latent-dim", type=int, default=14, help="latent vector size (default 14)")
+    p.add_argument("--batch-size", type=int, default=32, help="batch size for the per-step estimate (default 32)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pianogan.models import build, count_flops
+
+    generator, discriminator = build(args.arch, args.latent_dim)
+    g_flops, d_flops = count_flops(generator), count_flops(discriminator)
+    # Forward + backward is about 3x forward; a step runs G on one batch, D on two.
+    step = 3 * args.batch_size * g_flops + 3 * 2 * args.batch_size * d_flops
+    print(f"architecture: {args.arch} (latent {args.latent_dim})")
+    print(f"generator: {generator.count_params():,} parameters, output {tuple(generator.output.shape[1:])}")
+    print(f"GFLOP per image: {g_flops / 1e9:.3f}")
+    print(f"discriminator: {discriminator.count_params():,} parameters, {d_flops / 1e9:.3f} GFLOP per image")
+    print(f"training step at batch {args.batch_size}: about {step / 1e9:.1f} GFLOP (3 x forward; G on {args.batch_size}, D on {2 * args.batch_size})")
+    return 0

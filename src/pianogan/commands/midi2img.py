@@ -1,0 +1,144 @@
+"""``pianogan midi2img``: MIDI files to piano-roll PNG windows.
+
+Heavy work happens per file in ``convert_file``, which worker processes can run in
+parallel; the main process only names outputs, reports and counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from pianogan.errors import PianoganError
+from pianogan.inputs import CLASH_RULE, find_inputs, output_stems
+
+MIDI_SUFFIXES = (".mid", ".midi")
+
+DESCRIPTION = """\
+Convert MIDI files into piano-roll PNG images, one per window of COLUMNS sixteenth notes.
+
+Each image is DIR/<stem>_<k>.png, where k is the window's index in the piece: window k
+holds columns k*COLUMNS up to (k+1)*COLUMNS, so with the default width _3 always means
+columns 900..1199. Silent windows are skipped (conversion goes on after them) and the
+last, partial window is padded with silence. Images are 106 pixels high (row 0 at the
+top = pitch 21, A0) and 8-bit grayscale, 255 where a note sounds.
+
+A note from quarter note s to e lights columns round(4s) up to round(4e) on the file's
+own beat grid (halves round up, at least one column), whatever its tempo. All tracks are
+merged; drum tracks and pitches outside 21..126 are dropped and counted.
+"""
+
+EPILOG = """\
+Unreadable files are skipped, each named on stderr with the reason; the exit status is 0
+when at least one file was converted and 2 when none was. Output names: {rule}.
+"""
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "midi2img",
+        help="convert MIDI files into piano-roll PNG windows",
+        description=DESCRIPTION,
+        epilog=textwrap.fill(EPILOG.format(rule=CLASH_RULE), width=88, break_on_hyphens=False),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="MIDI files, or folders searched recursively for .mid/.midi (any case)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the PNG images (created if missing)")
+    p.add_argument("--columns", type=positive_int, default=300, metavar="N", help="window width in columns (sixteenth notes; default 300 = 37.5 s at 120 BPM)")
+    p.add_argument("--pedal", action="store_true", help="hold notes while the sustain pedal is down (until it is released or the same key is struck again)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1; 0 = one per CPU core)")
+    p.set_defaults(run=run)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What converting one file gave; ``problem`` is set when nothing was written."""
+
+    path: Path
+    written: int = 0
+    silent: int = 0
+    dropped_out_of_range: int = 0
+    dropped_drums: int = 0
+    problem: str | None = None
+
+
+def convert_file(path: Path, out_dir: Path, stem: str, columns: int, pedal: bool) -> FileResult:
+    """Write the non-silent windows of one MIDI file as ``out_dir/<stem>_<k>.png``."""
+    from pianogan.midi import midi_to_windows
+    from pianogan.roll import write_png
+
+    try:
+        windows, total, stats = midi_to_windows(path, columns, pedal)
+        if not windows:
+            dropped = stats.dropped_drums + stats.dropped_out_of_range
+            reason = f"no notes in the pitch range 21..126 ({stats.dropped_drums} drum notes and {stats.dropped_out_of_range} out of range dropped)" if dropped else "no notes"
+            return FileResult(path, 0, total, stats.dropped_out_of_range, stats.dropped_drums, f"{path}: {reason}")
+        for k, window in windows:
+            write_png(window, out_dir / f"{stem}_{k}.png")
+    except PianoganError as error:
+        return FileResult(path, problem=str(error))
+    except OSError as error:
+        return FileResult(path, problem=f"{path}: cannot write its images to {out_dir} ({error.strerror or error})")
+    return FileResult(path, len(windows), total - len(windows), stats.dropped_out_of_range, stats.dropped_drums)
+
+
+def _convert_task(task: tuple) -> FileResult:
+    return convert_file(*task)
+
+
+def run(args: argparse.Namespace) -> int:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    if args.jobs < 0:
+        raise PianoganError(f"--jobs must be 0 (one per CPU core) or more, got {args.jobs}")
+    out_dir = Path(args.output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PianoganError(f"{out_dir}: exists and is not a folder (-o names the output folder)")
+    files, missing = find_inputs(args.inputs, MIDI_SUFFIXES)
+    for problem in missing:
+        print(f"skipped {problem}", file=sys.stderr)
+    if not files:
+        raise PianoganError(f"no .mid or .midi files found in {', '.join(map(str, args.inputs))}")
+    stems = output_stems(files)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tasks = [(path, out_dir, stems[path], args.columns, args.pedal) for path in files]
+    jobs = min(args.jobs or os.cpu_count() or 1, len(tasks))
+    converted = written = silent = out_of_range = drums = 0
+    bad = len(missing)
+    with contextlib.ExitStack() as stack:
+        if jobs > 1:
+            pool = stack.enter_context(ProcessPoolExecutor(jobs))
+            results = pool.map(_convert_task, tasks, chunksize=max(1, min(16, len(tasks) // (4 * jobs))))
+        else:
+            results = map(_convert_task, tasks)
+        for result in tqdm(results, total=len(tasks), desc="midi2img", unit="file", file=sys.stderr, disable=None):
+            written += result.written
+            silent += result.silent
+            out_of_range += result.dropped_out_of_range
+            drums += result.dropped_drums
+            if result.problem:
+                bad += 1
+                tqdm.write(f"skipped {result.problem}", file=sys.stderr)
+            else:
+                converted += 1
+    print(
+        f"midi2img: {converted} files converted, {bad} bad; {written} windows written to {out_dir}, "
+        f"{silent} silent windows skipped; notes dropped: {out_of_range} out of range, {drums} on drum tracks"
+    )
+    if not converted:
+        raise PianoganError(f"none of the {len(files) + len(missing)} inputs could be converted (reasons above)")
+    return 0

@@ -1,0 +1,49 @@
+"""``pianogan train DATASET -o RUN``: train a GAN (or continue one with --resume)."""
+
+from __future__ import annotations
+
+import argparse
+
+TUNABLE = ["arch", "batch_size", "seed", "latent_dim", "loss", "lr_g", "lr_d", "r1_gamma", "ema_decay", "split", "sample_every", "checkpoint_every"]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a GAN on a prepared dataset",
+        description="Train a generator and discriminator on a dataset made by 'pianogan prepare'. "
+        "RUN receives config.json, checkpoint.npz (whole state, written atomically), generator.keras "
+        "(EMA generator), train_log.csv, samples/ and logs/ (TensorBoard). Ctrl-C writes a checkpoint; "
+        "--resume continues exactly where it stopped. Options left out take the recipe's values.",
+    )
+    p.add_argument("dataset", metavar="DATASET", help="dataset folder made by 'pianogan prepare'")
+    p.add_argument("-o", "--output", required=True, metavar="RUN", help="run folder")
+    p.add_argument("--arch", choices=["default", "seed"], default=None, help="architecture (default: default)")
+    p.add_argument("--recipe", choices=["ours", "seed"], default="ours", help="training recipe: ours, or the seed project's (BCE with flipped labels, RMSprop, batch 16, no shuffling)")
+    p.add_argument("--steps", type=int, default=None, help="total steps; with --resume, training continues up to this many (default 2000)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size (default 32; seed recipe 16)")
+    p.add_argument("--seed", type=int, default=None, help="seed for weights, batch order, augmentation and latents (default 0)")
+    p.add_argument("--latent-dim", type=int, default=None, help="latent vector size (default 14)")
+    p.add_argument("--loss", choices=["nonsaturating", "hinge", "seed"], default=None, help="adversarial loss (default nonsaturating)")
+    p.add_argument("--lr-g", type=float, default=None, help="generator learning rate (default 2e-4)")
+    p.add_argument("--lr-d", type=float, default=None, help="discriminator learning rate (default 2e-4)")
+    p.add_argument("--r1-gamma", type=float, default=None, help="weight of the R1 gradient penalty on real data; 0 turns it off (default 1)")
+    p.add_argument("--ema-decay", type=float, default=None, help="decay of the generator's weight average (default 0.999)")
+    p.add_argument("--split", default=None, help="dataset split to train on (default train)")
+    p.add_argument("--sample-every", type=int, default=None, help="write a sample grid every N steps (default 500)")
+    p.add_argument("--checkpoint-every", type=int, default=None, help="write a checkpoint every N steps (default 500)")
+    p.add_argument("--resume", action="store_true", help="continue the run in RUN from its checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pianogan.train import recipe_config, train
+
+    explicit = {name: getattr(args, name) for name in TUNABLE}
+    config = recipe_config(args.recipe, steps=args.steps, **explicit)
+    if args.resume:
+        explicit["recipe"] = args.recipe if args.recipe != "ours" else None
+    folder = train(args.dataset, args.output, config, resume=args.resume, explicit=explicit, verbose=0 if args.quiet else 1)
+    print(f"run in {folder}: generator {folder / 'generator.keras'}")
+    return 0

@@ -1,0 +1,555 @@
+"""Training datasets: from MIDI or roll PNGs to one bit-packed file per split, and back.
+
+A dataset folder holds ``<split>.npz`` for each split that has windows (``rolls``: the
+windows bit-packed along time with ``np.packbits``, shape ``(N, 106, ceil(columns / 8))``
+uint8; ``columns``: the window width), ``manifest.csv`` (one row per window: where it came
+from) and ``prepare_report.json`` (what was converted, skipped and why). Packing bits stores a
+pixel in one bit (MAESTRO's ~19,000 windows: 77 MB instead of 610 MB as bool), zip
+compression shrinks that again (POP909's 4,500 windows: 1.5 MB), and the ``.npz`` loads with
+``allow_pickle=False``, so a dataset file cannot run code.
+
+Sources (``find_source``): a MAESTRO root (v2 or v3, recognised by its ``maestro-v*.csv`` or
+``.json``), any folder of MIDI files, or a folder of roll PNGs such as the seed project's
+training images. Files are converted in parallel; a file that cannot be read is skipped and
+named in the report, because one bad file in a thousand must not cost the other 999.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import multiprocessing
+import os
+import re
+import time
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from tqdm import tqdm
+
+from pianogan import atomic
+from pianogan.errors import PianoganError
+from pianogan.midi import midi_to_windows, roll_notes
+from pianogan.roll import LOWEST_PITCH, N_PITCHES, WINDOW, read_png, windows, write_png
+
+SPLITS = ("train", "validation", "test")
+MIDI_SUFFIXES = (".mid", ".midi")
+PNG_SUFFIX = ".png"
+MANIFEST = "manifest.csv"
+REPORT = "prepare_report.json"
+PNG_FOLDER = "png"
+MANIFEST_COLUMNS = ("split", "index", "file", "k", "composer", "title", "year")
+MAESTRO_COLUMNS = ("canonical_composer", "canonical_title", "split", "year", "midi_filename")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One input file: where it is, its name relative to SOURCE, its split and metadata."""
+
+    path: Path
+    name: str  # POSIX path relative to SOURCE: the name used in the manifest and report
+    split: str
+    kind: str  # "midi" or "png"
+    composer: str = ""
+    title: str = ""
+    year: str = ""
+
+
+@dataclass
+class Source:
+    """What ``find_source`` found: the files to convert and the files given no split."""
+
+    root: Path
+    kind: str  # e.g. "MAESTRO (maestro-v2.0.0.csv)", "MIDI folder", "PNG folder"
+    files: list[SourceFile]
+    missing: list[SourceFile] = field(default_factory=list)  # listed in metadata/CSV, absent
+    unlisted: list[str] = field(default_factory=list)  # found, but no split given
+
+
+# --- sources ------------------------------------------------------------------------------
+
+
+def find_source(source: str | os.PathLike, splits: str | os.PathLike | Mapping[str, str] | None = None, exclude: str | os.PathLike | None = None) -> Source:
+    """Recognise SOURCE and list its files with their splits.
+
+    A folder with ``maestro-v*.csv`` / ``maestro-v*.json`` at its root is MAESTRO and takes
+    its splits from that metadata. Otherwise a folder with MIDI files (searched recursively,
+    ``.mid``/``.midi`` in any case) is a MIDI folder, and a folder with only PNGs a PNG
+    folder. ``splits`` is a splits CSV (see ``read_splits_csv``), ``"pop909"`` (see
+    ``pop909_splits``), a ready mapping, or None for everything in ``train``. ``exclude`` is
+    a folder left out of the search (the output's PNG folder, should OUT lie inside SOURCE).
+    """
+    root = Path(source)
+    if not root.exists():
+        raise PianoganError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise PianoganError(f"{root}: SOURCE must be a folder (a MAESTRO root, MIDI files or roll PNGs)")
+    metadata = maestro_metadata_file(root)
+    if metadata is not None:
+        if splits is not None:
+            raise PianoganError(f"--splits: {root} is a MAESTRO root whose {metadata.name} gives the splits; leave --splits out")
+        return read_maestro(root, metadata)
+    midi, pngs = _scan(root, exclude)
+    if not midi and not pngs:
+        raise PianoganError(f"{root}: no MIDI files (.mid, .midi) or roll PNGs found")
+    kind, names = ("MIDI folder", midi) if midi else ("PNG folder", pngs)
+    if splits is None or isinstance(splits, Mapping):
+        mapping = splits
+    elif str(splits) == "pop909":
+        mapping = pop909_splits(root)
+    else:
+        mapping = read_splits_csv(splits)
+    return _assign(root, kind, names, mapping)
+
+
+def _scan(root: Path, exclude: str | os.PathLike | None) -> tuple[list[str], list[str]]:
+    """Relative POSIX names of the MIDI files and of the PNG files under ``root``, sorted."""
+    skip = Path(exclude).resolve() if exclude is not None else None
+    midi, pngs = [], []
+    for folder, subfolders, names in os.walk(root):
+        if skip is not None and Path(folder).resolve() == skip:
+            subfolders[:] = []
+            continue
+        for name in names:
+            suffix = os.path.splitext(name)[1].lower()
+            if suffix in MIDI_SUFFIXES or suffix == PNG_SUFFIX:
+                relative = (Path(folder) / name).relative_to(root).as_posix()
+                (midi if suffix in MIDI_SUFFIXES else pngs).append(relative)
+    return sorted(midi), sorted(pngs)
+
+
+def _assign(root: Path, kind: str, names: list[str], splits: Mapping[str, str] | None) -> Source:
+    """Give each found file its split: by relative path first, then by bare file name.
+
+    A bare name in the splits applies to every file of that name. Files the splits do not
+    mention are left out (``unlisted``) rather than guessed into ``train``, so a test
+    file can never leak into training; names in the splits that match no file are
+    ``missing``.
+    """
+    file_kind = "png" if kind == "PNG folder" else "midi"
+    if splits is None:
+        files = [SourceFile(root / n, n, "train", file_kind) for n in names]
+        return Source(root, kind, files)
+    files, unlisted, used = [], [], set()
+    for name in names:
+        bare = PurePosixPath(name).name
+        key = name if name in splits else bare if bare in splits else None
+        if key is None:
+            unlisted.append(name)
+            continue
+        used.add(key)
+        files.append(SourceFile(root / name, name, splits[key], file_kind))
+    missing = [SourceFile(root / k, k, s, file_kind) for k, s in splits.items() if k not in used]
+    return Source(root, kind, files, sorted(missing, key=lambda f: f.name), unlisted)
+
+
+def read_splits_csv(path: str | os.PathLike) -> dict[str, str]:
+    """Read a splits CSV: header ``file,split``, then one row per file.
+
+    ``file`` is a path relative to SOURCE (``/`` or ``\\`` separators) or a bare file name;
+    ``split`` is ``train``, ``validation`` or ``test``. Other columns are ignored.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise PianoganError(f"--splits: {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise PianoganError(f"--splits: {path}: cannot read as UTF-8 text ({error})") from None
+    try:
+        table = list(csv.reader(io.StringIO(text)))
+    except csv.Error as error:
+        raise PianoganError(f"--splits: {path}: not a valid CSV file ({error})") from None
+    rows = iter(table)
+    header = [h.strip().lower() for h in next(rows, [])]
+    if "file" not in header or "split" not in header:
+        raise PianoganError(f"--splits: {path}: first line must be the header 'file,split', got {','.join(header) or 'nothing'!r}")
+    file_at, split_at = header.index("file"), header.index("split")
+    splits: dict[str, str] = {}
+    for line, row in enumerate(rows, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) <= max(file_at, split_at) or not row[file_at].strip():
+            raise PianoganError(f"--splits: {path} line {line}: expected 'file,split', got {','.join(row)!r}")
+        name = _normalise(row[file_at])
+        split = row[split_at].strip().lower()
+        if split not in SPLITS:
+            raise PianoganError(f"--splits: {path} line {line}: unknown split {row[split_at].strip()!r} (use {', '.join(SPLITS)})")
+        if splits.get(name, split) != split:
+            raise PianoganError(f"--splits: {path} line {line}: {name} is already in split {splits[name]!r}")
+        splits[name] = split
+    if not splits:
+        raise PianoganError(f"--splits: {path}: no rows after the header")
+    return splits
+
+
+def _normalise(name: str) -> str:
+    """A CSV file name as a POSIX relative path (``./a\\b.mid`` -> ``a/b.mid``)."""
+    return PurePosixPath(name.strip().replace("\\", "/")).as_posix().removeprefix("./")
+
+
+def pop909_splits(source: str | os.PathLike) -> dict[str, str]:
+    """POP909's fixed splits for the song files ``NNN.mid`` under ``source``.
+
+    test = song number divisible by 10, validation = number ending in 5, train = the rest
+    (90, 91 and 728 songs), so every tool trained or evaluated on POP909 agrees. Files
+    whose name is not a song number (e.g. the original release's ``versions/001-v1.mid``)
+    are not listed.
+    """
+    root = Path(source)
+    midi, _ = _scan(root, None) if root.is_dir() else ([], [])
+    splits = {}
+    for name in midi:
+        stem = PurePosixPath(name).stem
+        if stem.isdigit():
+            number = int(stem)
+            splits[name] = "test" if number % 10 == 0 else "validation" if number % 10 == 5 else "train"
+    if not splits:
+        raise PianoganError(f"--splits pop909: no POP909 song files (NNN.mid) under {root}")
+    return splits
+
+
+def maestro_metadata_file(root: Path) -> Path | None:
+    """The MAESTRO metadata at ``root``: the newest ``maestro-v*.csv``, else ``.json``."""
+    found = [p for p in root.glob("maestro-v*") if p.is_file() and p.suffix.lower() in (".csv", ".json")]
+    if not found:
+        return None
+    version = lambda p: [int(n) for n in re.findall(r"\d+", p.stem)]  # noqa: E731
+    return max(found, key=lambda p: (p.suffix.lower() == ".csv", version(p)))
+
+
+def read_maestro(root: Path, metadata: Path) -> Source:
+    """List a MAESTRO root's performances with split, composer, title and year.
+
+    The CSV has one row per performance; the v2 JSON is a list of such records and the v3
+    JSON is column-oriented (``{"split": {"0": "train", ...}, ...}``). Performances whose
+    file is absent (a partial download) are reported, not fatal.
+    """
+    records = _maestro_records(metadata)
+    files, missing = [], []
+    for number, record in enumerate(records, start=1):
+        absent = [c for c in MAESTRO_COLUMNS if c not in record]
+        if absent:
+            raise PianoganError(f"{metadata}: record {number} lacks {', '.join(absent)}")
+        split = str(record["split"]).strip().lower()
+        if split not in SPLITS:
+            raise PianoganError(f"{metadata}: record {number} has unknown split {record['split']!r}")
+        name = _normalise(str(record["midi_filename"]))
+        entry = SourceFile(root / name, name, split, "midi", str(record["canonical_composer"]), str(record["canonical_title"]), str(record["year"]))
+        (files if entry.path.is_file() else missing).append(entry)
+    if not records:
+        raise PianoganError(f"{metadata}: no performances listed")
+    files.sort(key=lambda f: f.name)
+    return Source(root, f"MAESTRO ({metadata.name})", files, missing)
+
+
+def _maestro_records(metadata: Path) -> list[dict]:
+    """The metadata's records as dicts, from the CSV or either JSON shape."""
+    try:
+        text = metadata.read_text(encoding="utf-8-sig")
+        if metadata.suffix.lower() == ".csv":
+            return list(csv.DictReader(io.StringIO(text)))
+        data = json.loads(text)
+    except (OSError, UnicodeDecodeError, csv.Error, json.JSONDecodeError) as error:
+        raise PianoganError(f"{metadata}: unreadable MAESTRO metadata ({str(error).splitlines()[0]})") from None
+    if isinstance(data, list) and all(isinstance(r, dict) for r in data):
+        return data
+    if isinstance(data, dict) and all(isinstance(c, dict) for c in data.values()):
+        rows = sorted({key for column in data.values() for key in column}, key=lambda k: int(k) if str(k).isdigit() else str(k))
+        return [{name: column[row] for name, column in data.items() if row in column} for row in rows]
+    raise PianoganError(f"{metadata}: expected a list of records or a column-oriented object")
+
+
+# --- conversion (runs in worker processes) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Task:
+    path: Path
+    kind: str
+    columns: int
+    pedal: bool
+    png_prefix: str | None  # write window k to f"{png_prefix}_{k}.png" when set
+
+
+@dataclass
+class _Result:
+    packed: np.ndarray | None = None  # (n, 106, ceil(columns / 8)) uint8: small to send back
+    ks: np.ndarray | None = None
+    notes: int = 0
+    out_of_range: int = 0
+    drums: int = 0
+    silent: int = 0
+    reason: str | None = None
+
+
+def _convert(task: _Task) -> _Result:
+    """Convert one file to packed windows; any failure becomes a one-line reason."""
+    try:
+        if task.kind == "png":
+            whole = read_png(task.path)
+            cut, total = windows(whole, task.columns), -(-whole.shape[1] // task.columns)
+            result = _Result(notes=len(roll_notes(whole)[0]))
+        else:
+            cut, total, stats = midi_to_windows(task.path, task.columns, pedal=task.pedal)
+            result = _Result(notes=stats.notes, out_of_range=stats.dropped_out_of_range, drums=stats.dropped_drums)
+        if not cut:
+            dropped = f" ({result.out_of_range} out of range {LOWEST_PITCH}..{LOWEST_PITCH + N_PITCHES - 1}, {result.drums} on drums)"
+            result.reason = "no notes" + (dropped if result.out_of_range or result.drums else "")
+            return result
+        result.ks = np.array([k for k, _ in cut], dtype=np.int64)
+        result.packed = np.packbits(np.stack([w for _, w in cut]), axis=-1)
+        result.silent = total - len(cut)
+        if task.png_prefix is not None:
+            for k, window in cut:
+                write_png(window, f"{task.png_prefix}_{k}.png")
+        return result
+    except PianoganError as error:
+        return _Result(reason=str(error).removeprefix(f"{task.path}: "))
+    except Exception as error:  # a bad file must never stop the batch
+        return _Result(reason=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no message'}")
+
+
+@contextlib.contextmanager
+def _converter(jobs: int, count: int) -> Iterator[Callable[[list[_Task]], Iterator[_Result]]]:
+    """A function giving results in task order: in-process for one job, else a pool fed in chunks.
+
+    The pool starts before any progress-bar thread exists, so forking it is safe.
+    """
+    if jobs == 1 or count <= 1:
+        yield lambda tasks: map(_convert, tasks)
+        return
+    chunk = max(1, min(16, count // (jobs * 8)))
+    with multiprocessing.Pool(min(jobs, count)) as pool:
+        yield lambda tasks: pool.imap(_convert, tasks, chunksize=chunk)
+
+
+# --- prepare ----------------------------------------------------------------------------------
+
+
+def default_jobs() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def prepare(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    splits: str | os.PathLike | Mapping[str, str] | None = None,
+    columns: int = WINDOW,
+    pedal: bool = False,
+    png: bool = False,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Convert SOURCE into a dataset folder OUT and return the report (also in OUT).
+
+    Writes ``OUT/<split>.npz`` per split with windows, ``OUT/manifest.csv``,
+    ``OUT/prepare_report.json`` and, with ``png``, ``OUT/png/<split>/<stem>_<k>.png`` where
+    ``<stem>`` is the file's relative path without suffix, folders joined by ``__``. Every
+    input file is named once in the report: under ``converted``, ``failed`` (with a
+    one-line reason; ``no notes`` for a readable file without notes in range) or
+    ``unlisted`` (no split given). Raises PianoganError, after writing the report, when
+    no file converted.
+    """
+    started = time.perf_counter()
+    if columns < 1:
+        raise PianoganError(f"--columns must be at least 1, got {columns}")
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs < 1:
+        raise PianoganError(f"--jobs must be at least 1, got {jobs}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise PianoganError(f"{out}: output exists and is not a folder")
+    png_root = out / PNG_FOLDER
+    found = find_source(source, splits, exclude=png_root)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PianoganError(f"{out}: cannot create the output folder ({error.strerror or error})") from None
+    if png and png_root.is_dir():
+        for old in png_root.glob("*/*.png"):
+            old.unlink()
+    prefixes = _png_prefixes(found.files, png_root) if png else [None] * len(found.files)
+    tasks = [_Task(f.path, f.kind, columns, pedal, p) for f, p in zip(found.files, prefixes)]
+
+    packed: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
+    counts = dict.fromkeys(SPLITS, 0)
+    manifest: list[tuple] = []
+    converted, failed = [], [_failure(f, "no such file") for f in found.missing]
+    totals = dict(notes=0, out_of_range=0, drums=0, silent=0)
+    with _converter(jobs, len(tasks)) as convert, tqdm(total=len(tasks), unit="file", desc="prepare", disable=not progress) as bar:
+        for file, result in zip(found.files, convert(tasks)):
+            bar.update()
+            for key in totals:
+                totals[key] += getattr(result, key)
+            if result.reason is not None:
+                failed.append(_failure(file, result.reason))
+                continue
+            start = counts[file.split]
+            counts[file.split] += len(result.ks)
+            packed[file.split].append(result.packed)
+            manifest.extend((file.split, start + i, file.name, int(k), file.composer, file.title, file.year) for i, k in enumerate(result.ks))
+            converted.append(
+                {"file": file.name, "split": file.split, "windows": len(result.ks), "silent_windows": result.silent, "notes": result.notes, "dropped_out_of_range": result.out_of_range, "dropped_drums": result.drums}
+            )
+
+    if converted:
+        _write_dataset(out, packed, manifest, columns)
+    seconds = time.perf_counter() - started
+    report = {
+        "source": str(found.root),
+        "source_kind": found.kind,
+        "columns": columns,
+        "pedal": pedal,
+        "files": len(found.files) + len(found.missing) + len(found.unlisted),
+        "files_converted": len(converted),
+        "files_failed": len(failed),
+        "files_unlisted": len(found.unlisted),
+        "windows": counts,
+        "windows_written": sum(counts.values()),
+        "silent_windows_skipped": totals["silent"],
+        "notes": totals["notes"],
+        "notes_dropped_out_of_range": totals["out_of_range"],
+        "notes_dropped_drums": totals["drums"],
+        "seconds": round(seconds, 3),
+        "notes_per_second": round(totals["notes"] / seconds) if seconds > 0 else 0,
+        "png_folder": str(png_root) if png else None,
+        "converted": converted,
+        "failed": sorted(failed, key=lambda f: f["file"]),
+        "unlisted": found.unlisted,
+    }
+    try:
+        atomic.write_text(out / REPORT, _report_text(report))
+    except OSError as error:
+        raise PianoganError(f"{out / REPORT}: cannot write ({error.strerror or error})") from None
+    if not converted:
+        example = f"; e.g. {failed[0]['file']}: {failed[0]['reason']}" if failed else ""
+        raise PianoganError(f"{found.root}: no file converted ({len(failed)} failed, {len(found.unlisted)} without a split; see {out / REPORT}){example}")
+    return report
+
+
+def _write_dataset(out: Path, packed: dict[str, list[np.ndarray]], manifest: list[tuple], columns: int) -> None:
+    """Write the split files, then the manifest; drop split files an earlier run left behind."""
+    try:
+        for split in SPLITS:
+            path = out / f"{split}.npz"
+            if packed[split]:
+                save_split(path, np.concatenate(packed[split]), columns)
+            elif path.exists():
+                path.unlink()  # it would not match the new manifest
+        atomic.write_text(out / MANIFEST, _manifest_text(manifest))
+    except OSError as error:
+        raise PianoganError(f"{out}: cannot write the dataset ({error.strerror or error})") from None
+
+
+def _report_text(report: dict) -> str:
+    """The report as JSON with one line per file, so people can read and grep it."""
+
+    def dump(value) -> str:
+        if isinstance(value, list) and value:
+            return "[\n" + ",\n".join("  " + json.dumps(v, ensure_ascii=False) for v in value) + "\n ]"
+        return json.dumps(value, ensure_ascii=False)
+
+    return "{\n" + ",\n".join(f" {json.dumps(k)}: {dump(v)}" for k, v in report.items()) + "\n}\n"
+
+
+def _failure(file: SourceFile, reason: str) -> dict:
+    return {"file": file.name, "split": file.split, "reason": reason}
+
+
+def _png_prefixes(files: list[SourceFile], png_root: Path) -> list[str]:
+    """``png/<split>/<stem>`` for each file, made unique (``a.mid`` and ``a.midi`` both exist)."""
+    prefixes, taken = [], set()
+    for file in files:
+        stem = "__".join(PurePosixPath(file.name).with_suffix("").parts)
+        candidate, n = stem, 1
+        while (file.split, candidate) in taken:
+            n += 1
+            candidate = f"{stem}-{n}"
+        taken.add((file.split, candidate))
+        prefixes.append(str(png_root / file.split / candidate))
+    return prefixes
+
+
+def _manifest_text(rows: list[tuple]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(MANIFEST_COLUMNS)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+# --- dataset files ------------------------------------------------------------------------------
+
+
+def save_split(path: str | os.PathLike, packed: np.ndarray, columns: int) -> None:
+    """Write one split's packed windows (``np.packbits(..., axis=-1)``) atomically."""
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, rolls=packed, columns=np.int64(columns))
+
+
+def _read_packed(path: Path) -> tuple[np.ndarray, int]:
+    """A split file's packed windows and width, checked; any damage is a one-line error."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            packed, columns = data["rolls"], int(data["columns"])
+    except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile, zlib.error) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise PianoganError(f"{path}: not a readable pianogan dataset file ({reason})") from None
+    if packed.dtype != np.uint8 or packed.ndim != 3 or packed.shape[1] != N_PITCHES or columns < 1 or packed.shape[2] != -(-columns // 8):
+        raise PianoganError(f"{path}: not a pianogan dataset file (rolls {packed.dtype} {packed.shape}, columns {columns})")
+    return packed, columns
+
+
+def _split_path(dataset_dir: str | os.PathLike, split: str) -> Path:
+    directory = Path(dataset_dir)
+    if not directory.is_dir():
+        raise PianoganError(f"{directory}: no such dataset folder (make one with 'pianogan prepare')")
+    path = directory / f"{split}.npz"
+    if not path.is_file():
+        present = list_splits(directory)
+        raise PianoganError(f"{directory}: no {split!r} split (found: {', '.join(present) or 'none'})")
+    return path
+
+
+def load_split(dataset_dir: str | os.PathLike, split: str = "train") -> np.ndarray:
+    """One split's windows as a bool array of shape (N, 106, columns)."""
+    packed, columns = _read_packed(_split_path(dataset_dir, split))
+    return np.unpackbits(packed, axis=-1, count=columns).view(bool)
+
+
+def list_splits(dataset_dir: str | os.PathLike) -> list[str]:
+    """The splits a dataset folder holds, in the order train, validation, test."""
+    directory = Path(dataset_dir)
+    if not directory.is_dir():
+        raise PianoganError(f"{directory}: no such dataset folder (make one with 'pianogan prepare')")
+    return [s for s in SPLITS if (directory / f"{s}.npz").is_file()]
+
+
+def dataset_fingerprint(dataset_dir: str | os.PathLike) -> str:
+    """SHA-256 (hex) of the dataset's content: every split's windows and the manifest.
+
+    It hashes the windows, not the ``.npz`` bytes (whose zip headers hold write times), so
+    preparing the same source twice gives the same fingerprint, and a trained model can
+    name exactly the data it saw.
+    """
+    splits = list_splits(dataset_dir)
+    if not splits:
+        raise PianoganError(f"{dataset_dir}: no split files (train.npz, validation.npz, test.npz)")
+    digest = hashlib.sha256()
+    for split in splits:
+        packed, columns = _read_packed(Path(dataset_dir) / f"{split}.npz")
+        digest.update(f"{split} {columns} {packed.shape}\n".encode())
+        digest.update(np.ascontiguousarray(packed).data)
+    manifest = Path(dataset_dir) / MANIFEST
+    if manifest.is_file():
+        digest.update(manifest.read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,111 @@
+"""The GAN as one ``keras.Model``: generator, discriminator, EMA generator and the losses.
+
+``fit()`` drives it; the gradient computation itself is backend-specific and lives in
+``pianogan.gradients``. Everything here uses ``keras.ops`` only.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+LOSSES = ("nonsaturating", "hinge", "seed")
+
+
+def discriminator_loss(kind: str, real_logits, fake_logits, noise):
+    """Loss of D on one batch.
+
+    ``nonsaturating``: softplus(-D(real)) + softplus(D(fake)) (Goodfellow et al. 2014).
+    ``hinge``: relu(1 - D(real)) + relu(1 + D(fake)) (Lim & Ye 2017; Miyato et al. 2018).
+    ``seed``: the seed project's binary cross-entropy with flipped labels (real = 0,
+    fake = 1) plus 0.05 uniform label noise.
+    """
+    if kind == "nonsaturating":
+        return ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
+    if kind == "hinge":
+        return ops.mean(ops.relu(1.0 - real_logits)) + ops.mean(ops.relu(1.0 + fake_logits))
+    real_labels = 0.05 * noise[:, :1]
+    fake_labels = 1.0 + 0.05 * noise[:, 1:]
+    return ops.mean(_bce(real_labels, real_logits)) + ops.mean(_bce(fake_labels, fake_logits))
+
+
+def generator_loss(kind: str, fake_logits):
+    """Loss of G: make D call the fakes real (label 0 in the seed's flipped convention)."""
+    if kind == "nonsaturating":
+        return ops.mean(ops.softplus(-fake_logits))
+    if kind == "hinge":
+        return -ops.mean(fake_logits)
+    return ops.mean(_bce(ops.zeros_like(fake_logits), fake_logits))
+
+
+def _bce(labels, logits):
+    """Binary cross-entropy on logits, numerically stable, labels may be soft."""
+    return ops.relu(logits) - logits * labels + ops.softplus(-ops.abs(logits))
+
+
+def straight_through_binarize(probabilities):
+    """Hard 0/1 values forward, the sigmoid's gradient backward (Bengio et al. 2013).
+
+    Real rolls are exactly binary; feeding D thresholded fakes keeps it from telling them
+    apart by softness alone (the pitfall in DESIGN.md), as BinaryMuseGAN's deterministic
+    binary neurons do (Dong & Yang 2018).
+    """
+    hard = ops.cast(probabilities >= 0.5, probabilities.dtype)
+    return probabilities + ops.stop_gradient(hard - probabilities)
+
+
+class GAN(keras.Model):
+    """Holds G, D and the EMA copy of G; ``train_step`` runs one D and one G update."""
+
+    def __init__(self, generator, discriminator, ema_generator, loss="nonsaturating", r1_gamma=0.0, ema_decay=0.999, hard_fakes=True, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.ema_generator = ema_generator
+        self.loss_kind = loss
+        self.r1_gamma = float(r1_gamma)
+        self.ema_decay = float(ema_decay)
+        self.hard_fakes = bool(hard_fakes)
+        self.step_counter = keras.Variable(0, dtype="int64", trainable=False, name="step")
+
+    def compile(self, g_optimizer, d_optimizer):
+        super().compile()
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        g_optimizer.build(self.generator.trainable_variables)
+        d_optimizer.build(self.discriminator.trainable_variables)
+
+    def call(self, z, training=False):
+        return self.ema_generator(z, training=training)
+
+    def d_input(self, probabilities):
+        return straight_through_binarize(probabilities) if self.hard_fakes else probabilities
+
+    def update_ema(self):
+        """EMA of G's weights with a warm-up (decay grows as (1+t)/(10+t) up to ``ema_decay``).
+
+        Normalisation statistics are copied, not averaged, as in StyleGAN's implementation.
+        """
+        t = ops.cast(self.step_counter, "float32")
+        decay = ops.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))
+        for ema, live in zip(self.ema_generator.trainable_variables, self.generator.trainable_variables):
+            ema.assign(decay * ema + (1.0 - decay) * live)
+        for ema, live in zip(self.ema_generator.non_trainable_variables, self.generator.non_trainable_variables):
+            ema.assign(live)
+
+    def train_step(self, data):
+        from pianogan.gradients import gan_step
+
+        batch = data[0] if isinstance(data, tuple) else data
+        return gan_step(self, batch["real"], batch["z"], batch["noise"])
+
+    def state_variables(self) -> dict[str, list]:
+        """Every variable a checkpoint must hold to continue exactly."""
+        return {
+            "generator": self.generator.variables,
+            "discriminator": self.discriminator.variables,
+            "ema_generator": self.ema_generator.variables,
+            "g_optimizer": self.g_optimizer.variables,
+            "d_optimizer": self.d_optimizer.variables,
+            "step": [self.step_counter],
+        }

@@ -1,0 +1,327 @@
+"""Training: recipes, the run folder, exact checkpoints and ``fit()`` with its callbacks.
+
+A run folder holds ``config.json`` (every hyperparameter, the dataset's fingerprint and
+the package version), ``checkpoint.npz`` (G, D, EMA G, both optimizers and the step, as
+plain arrays: no pickle, written atomically), ``generator.keras`` (the EMA generator),
+``train_log.csv``, ``samples/`` (grids from fixed latents) and ``logs/`` (TensorBoard).
+Every random draw is derived from (seed, step), so ``--resume`` continues exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from pianogan import __version__
+from pianogan.atomic import atomic_path, write_text
+from pianogan.errors import PianoganError
+
+CHECKPOINT = "checkpoint.npz"
+CONFIG = "config.json"
+GENERATOR = "generator.keras"
+LOG = "train_log.csv"
+LOG_FIELDS = ["step", "seconds", "d_loss", "g_loss", "r1", "d_real", "d_fake", "fake_lit", "real_lit"]
+SAMPLE_GRID = 16
+
+
+@dataclass
+class TrainConfig:
+    """Every hyperparameter of a run; stored in RUN/config.json."""
+
+    arch: str = "default"
+    recipe: str = "ours"
+    steps: int = 2000
+    batch_size: int = 32
+    seed: int = 0
+    latent_dim: int = 14
+    loss: str = "nonsaturating"
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    optimizer: str = "adam"
+    beta_1: float = 0.5
+    beta_2: float = 0.99
+    clipvalue: float | None = None
+    r1_gamma: float = 1.0
+    ema_decay: float = 0.999
+    hard_fakes: bool = True
+    shuffle: bool = True
+    max_transpose: int = 6
+    time_shift: bool = True
+    split: str = "train"
+    sample_every: int = 500
+    checkpoint_every: int = 500
+
+
+RECIPES: dict[str, dict] = {
+    # Non-saturating loss + R1 on real data, Adam, an EMA generator, straight-through
+    # binary fakes, shuffled batches with transposition and beat-aligned time shifts.
+    "ours": {},
+    # The seed project's recipe, for comparisons: flipped-label BCE with 0.05 label noise,
+    # RMSprop 1e-4 clipped at 1.0 for both nets, batch 16, no shuffling or augmentation,
+    # soft fakes, no penalty and no EMA.
+    "seed": dict(loss="seed", optimizer="rmsprop", lr_g=1e-4, lr_d=1e-4, clipvalue=1.0, batch_size=16, r1_gamma=0.0, ema_decay=0.0, hard_fakes=False, shuffle=False, max_transpose=0, time_shift=False),
+}
+
+
+def recipe_config(recipe: str, **overrides) -> TrainConfig:
+    """A recipe's configuration with explicit options (those not None) applied on top."""
+    if recipe not in RECIPES:
+        raise PianoganError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
+    values = {**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}
+    return TrainConfig(recipe=recipe, **values)
+
+
+def _make_optimizer(config: TrainConfig, learning_rate: float):
+    if config.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate, clipvalue=config.clipvalue)
+    return keras.optimizers.Adam(learning_rate, beta_1=config.beta_1, beta_2=config.beta_2, clipvalue=config.clipvalue)
+
+
+def build_gan(config: TrainConfig):
+    """G, D and the EMA generator with initial weights drawn from ``config.seed``."""
+    from pianogan import models
+    from pianogan.gan import GAN
+
+    keras.utils.set_random_seed(config.seed)
+    generator, discriminator = models.build(config.arch, config.latent_dim)
+    ema_generator = keras.models.clone_model(generator)
+    ema_generator.set_weights(generator.get_weights())
+    gan = GAN(generator, discriminator, ema_generator, loss=config.loss, r1_gamma=config.r1_gamma, ema_decay=config.ema_decay, hard_fakes=config.hard_fakes)
+    gan.compile(_make_optimizer(config, config.lr_g), _make_optimizer(config, config.lr_d))
+    return gan
+
+
+# --- checkpoints -------------------------------------------------------------------
+
+
+def save_checkpoint(gan, run: Path) -> None:
+    """Write the whole training state to RUN/checkpoint.npz atomically (temp + rename)."""
+    arrays = {f"{group}/{i}": np.asarray(v) for group, variables in gan.state_variables().items() for i, v in enumerate(variables)}
+    with atomic_path(run / CHECKPOINT) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def load_checkpoint(gan, run: Path) -> int:
+    """Restore the state saved by ``save_checkpoint``; returns the step it was taken at."""
+    path = run / CHECKPOINT
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            arrays = {key: saved[key] for key in saved.files}
+    except FileNotFoundError:
+        raise PianoganError(f"{path}: no checkpoint to resume from") from None
+    except Exception as error:
+        raise PianoganError(f"{path}: corrupt checkpoint ({type(error).__name__}: {error})") from None
+    for group, variables in gan.state_variables().items():
+        for i, variable in enumerate(variables):
+            key = f"{group}/{i}"
+            if key not in arrays or tuple(arrays[key].shape) != tuple(variable.shape):
+                raise PianoganError(f"{path}: checkpoint does not match this architecture ({key})")
+            variable.assign(arrays[key])
+    return int(gan.step_counter.numpy())
+
+
+def save_generator(gan, run: Path) -> None:
+    """Save the EMA generator as RUN/generator.keras (loads in safe mode, no custom code)."""
+    with atomic_path(run / GENERATOR) as tmp:  # the temporary name ends in .keras too
+        gan.ema_generator.save(tmp)
+
+
+# --- pictures and logs -----------------------------------------------------------------
+
+
+def sample_grid(rolls: np.ndarray, columns: int = 4) -> np.ndarray:
+    """Tile bool rolls (N, 106, T) into one uint8 picture, high notes on top, white gaps."""
+    count, height, width = rolls.shape
+    rows = -(-count // columns)
+    gap = 4
+    picture = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap), 255, dtype=np.uint8)
+    for i, roll in enumerate(rolls):
+        r, c = divmod(i, columns)
+        tile = np.where(roll[::-1], 0, 235).astype(np.uint8)  # dark notes on light grey
+        picture[r * (height + gap) : r * (height + gap) + height, c * (width + gap) : c * (width + gap) + width] = tile
+    return picture
+
+
+def write_sample_grid(gan, latents: np.ndarray, path: Path) -> np.ndarray:
+    """Binarised EMA-generator samples for fixed latents, written as a PNG grid."""
+    from PIL import Image
+
+    rolls = np.asarray(gan.ema_generator(latents, training=False))[..., 0] >= 0.5
+    picture = sample_grid(rolls)
+    with atomic_path(path) as tmp:
+        Image.fromarray(picture, mode="L").save(tmp, format="PNG")
+    return picture
+
+
+def read_log(run: Path, up_to_step: int) -> list[dict]:
+    """Rows of RUN/train_log.csv up to a step (rows after a checkpoint are dropped on resume)."""
+    path = run / LOG
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        return [row for row in csv.DictReader(handle) if int(row["step"]) <= up_to_step]
+
+
+def write_log(run: Path, rows: list[dict]) -> None:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=LOG_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(run / LOG, text.getvalue())
+
+
+# --- the run -------------------------------------------------------------------------
+
+
+def successor_windows(dataset: Path, split: str, count: int) -> np.ndarray:
+    """For each window of a split, the index of the next window of the same piece, or -1.
+
+    Read from the dataset's manifest (file, window index k); without one, -1 everywhere.
+    """
+    from pianogan.datasets import MANIFEST
+
+    successors = np.full(count, -1, dtype=np.int64)
+    path = dataset / MANIFEST
+    if not path.is_file():
+        return successors
+    with open(path, newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["split"] == split]
+    position = {(r["file"], int(r["k"])): int(r["index"]) for r in rows}
+    for (file, k), index in position.items():
+        if index < count:
+            successors[index] = position.get((file, k + 1), -1)
+    return successors
+
+
+def _load_data(dataset: Path, split: str) -> tuple[np.ndarray, np.ndarray, str]:
+    from pianogan import datasets
+
+    windows = datasets.load_split(dataset, split)
+    if len(windows) == 0:
+        raise PianoganError(f"{dataset}: split {split!r} has no windows")
+    return windows, successor_windows(dataset, split, len(windows)), datasets.dataset_fingerprint(dataset)
+
+
+def _check_resume(run: Path, config: TrainConfig, explicit: dict) -> TrainConfig:
+    path = run / CONFIG
+    try:
+        stored = json.loads(path.read_text())
+        saved = TrainConfig(**stored["train"])
+    except FileNotFoundError:
+        raise PianoganError(f"{path}: not found; nothing to resume in {run}") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise PianoganError(f"{path}: unreadable run configuration ({error})") from None
+    for name, value in explicit.items():
+        if name != "steps" and value is not None and getattr(saved, name) != value:
+            raise PianoganError(f"{run} was trained with --{name.replace('_', '-')} {getattr(saved, name)}, not {value}; resume with the same options or use another folder")
+    return dataclasses.replace(saved, steps=config.steps)
+
+
+def train(dataset: str | os.PathLike, run: str | os.PathLike, config: TrainConfig, resume: bool = False, explicit: dict | None = None, verbose: int = 1) -> Path:
+    """Train (or resume) a run up to ``config.steps`` total steps; returns the run folder.
+
+    Everything that could stop the run (dataset, options, an existing run, a checkpoint)
+    is checked before anything is written, so a run that cannot start changes nothing.
+    """
+    run, dataset = Path(run), Path(dataset)
+    if resume:
+        config = _check_resume(run, config, explicit or {})
+    elif (run / CHECKPOINT).exists() or (run / CONFIG).exists():
+        raise PianoganError(f"{run} already holds a run; use --resume to continue it or choose another folder")
+    if run.exists() and not run.is_dir():
+        raise PianoganError(f"{run}: exists and is not a folder")
+    if config.steps < 1 or config.batch_size < 1:
+        raise PianoganError("--steps and --batch-size must be at least 1")
+    windows, successors, fingerprint = _load_data(dataset, config.split)
+
+    from pianogan.batches import BatchMaker
+    from pianogan.gradients import enable_determinism
+
+    enable_determinism()
+    gan = build_gan(config)
+    start = load_checkpoint(gan, run) if resume else 0
+    if resume:
+        stored = json.loads((run / CONFIG).read_text())
+        if stored.get("dataset_fingerprint") != fingerprint:
+            raise PianoganError(f"{dataset}: not the dataset {run} was trained on (fingerprint differs)")
+    maker = BatchMaker(windows, config.batch_size, config.latent_dim, config.seed, config.shuffle, config.max_transpose, config.time_shift, successors)
+    run.mkdir(parents=True, exist_ok=True)
+    write_text(run / CONFIG, json.dumps({"train": dataclasses.asdict(config), "dataset": str(dataset), "dataset_fingerprint": fingerprint, "windows": int(len(windows)), "pianogan_version": __version__, "keras_version": keras.__version__, "backend": keras.backend.backend()}, indent=2) + "\n")
+    if start >= config.steps:
+        save_generator(gan, run)
+        return run
+
+    callback = RunCallback(gan, run, config, start, read_log(run, start))
+    callbacks = [callback]
+    if keras.backend.backend() == "tensorflow":
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run / "logs"), update_freq=max(1, config.checkpoint_every // 10), write_graph=False))
+    try:
+        # shuffle=False: Keras would otherwise permute the batch order, which (seed, step) fixes.
+        gan.fit(Batches(maker, start, config.steps), epochs=1, shuffle=False, verbose=verbose, callbacks=callbacks)
+    except KeyboardInterrupt:
+        callback.checkpoint()
+        print(f"\ninterrupted: checkpoint written at step {int(gan.step_counter.numpy())} in {run}; continue with --resume")
+        raise
+    callback.checkpoint()
+    return run
+
+
+class Batches(keras.utils.PyDataset):
+    """Batches ``start .. steps-1`` of a ``BatchMaker`` as a Keras ``PyDataset``."""
+
+    def __init__(self, maker, start: int, steps: int):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.maker, self.start, self.steps = maker, start, steps
+
+    def __len__(self) -> int:
+        return self.steps - self.start
+
+    def __getitem__(self, index: int):
+        return self.maker.batch(self.start + index)
+
+
+class RunCallback(keras.callbacks.Callback):
+    """Logs every step, draws sample grids and writes checkpoints at fixed step counts."""
+
+    def __init__(self, gan, run: Path, config: TrainConfig, start: int, rows: list[dict]):
+        super().__init__()
+        self.gan, self.run, self.config, self.rows = gan, run, config, rows
+        self.began = time.time() - (float(rows[-1]["seconds"]) if rows else 0.0)
+        self.latents = np.random.default_rng([config.seed, 0]).standard_normal((SAMPLE_GRID, config.latent_dim), dtype=np.float32)
+        self.writer = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.gan.step_counter.numpy())
+        self.rows.append({"step": step, "seconds": f"{time.time() - self.began:.2f}", **{k: f"{float(logs[k]):.5f}" for k in LOG_FIELDS[2:] if k in logs}})
+        if step % self.config.sample_every == 0:
+            self.samples(step)
+        if step % self.config.checkpoint_every == 0:
+            self.checkpoint()
+
+    def samples(self, step: int) -> None:
+        picture = write_sample_grid(self.gan, self.latents, self.run / "samples" / f"step_{step:07d}.png")
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            if self.writer is None:
+                self.writer = tf.summary.create_file_writer(str(self.run / "logs" / "samples"))
+            with self.writer.as_default():
+                tf.summary.image("samples", picture[None, :, :, None], step=step)
+
+    def checkpoint(self) -> None:
+        """Checkpoint, EMA generator and log, each written atomically."""
+        save_checkpoint(self.gan, self.run)
+        save_generator(self.gan, self.run)
+        write_log(self.run, self.rows)

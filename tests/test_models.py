@@ -1,0 +1,126 @@
+"""Architectures: shapes, FLOP counts against hand counts, safe-mode loading."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from pianogan import models
+from pianogan.cli import main
+
+
+def conv_flops(k_h, k_w, c_in, c_out, h_out, w_out):
+    return 2 * k_h * k_w * c_in * c_out * h_out * w_out
+
+
+def test_seed_generator_flops_match_a_hand_count():
+    dense = 2 * 14 * (14 * 40 * 128)
+    conv_14x40 = conv_flops(5, 5, 128, 256, 14, 40)
+    # Transposed convolutions: every input pixel meets the whole kernel.
+    transposed = sum(conv_flops(4, 4, 256, 256, 14 * 2**i, 40 * 2**i) for i in range(3))
+    conv_512 = conv_flops(5, 5, 256, 512, 112, 320) + conv_flops(5, 5, 512, 512, 112, 320)
+    output = conv_flops(7, 21, 512, 1, 106, 300)
+    generator, _ = models.build("seed")
+    assert models.count_flops(generator) == dense + conv_14x40 + transposed + conv_512 + output
+    assert round(models.count_flops(generator) / 1e9) == 735  # DESIGN.md's figure
+    assert generator.count_params() == 14_947_841
+
+
+def test_seed_discriminator_flops_and_parameters():
+    sizes = [(104, 298), (51, 148), (24, 73), (11, 35), (4, 16)]
+    expected = conv_flops(3, 3, 1, 256, *sizes[0]) + sum(conv_flops(4, 4, 256, 256, *s) for s in sizes[1:]) + 2 * 4 * 16 * 256
+    _, discriminator = models.build("seed")
+    assert models.count_flops(discriminator) == expected
+    assert discriminator.count_params() == 4_214_273
+
+
+def test_default_generator_flops_match_a_hand_count_and_budget():
+    w = 256
+    expected = (
+        2 * 14 * 75 * w  # projection to 75 beat frames
+        + 2 * conv_flops(1, 3, w, w, 1, 75)
+        + conv_flops(1, 3, w, 192, 1, 150) + conv_flops(1, 3, 192, 192, 1, 150)
+        + conv_flops(1, 3, 192, 128, 1, 300) + conv_flops(1, 3, 128, 128, 1, 300)
+        + 2 * 128 * 106 * 300  # every frame's pitches
+        + 2 * 14 * 64 + 2 * 64 * 12  # key path
+    )
+    generator, discriminator = models.build("default")
+    assert models.count_flops(generator) == expected
+    assert models.count_flops(generator) <= 1e9
+    assert models.count_flops(discriminator) < models.count_flops(generator)
+
+
+@pytest.mark.parametrize("arch", ["default", "seed"])
+def test_shapes(arch):
+    generator, discriminator = models.build(arch, latent_dim=14)
+    assert tuple(generator.input.shape) == (None, 14)
+    assert tuple(generator.output.shape) == (None, 106, 300, 1)
+    assert tuple(discriminator.input.shape) == (None, 106, 300, 1)
+    assert tuple(discriminator.output.shape) == (None, 1)
+
+
+def test_default_generator_outputs_probabilities_and_starts_sparse():
+    generator, discriminator = models.build("default", latent_dim=5)
+    z = np.random.default_rng(0).standard_normal((4, 5)).astype("float32")
+    rolls = np.asarray(generator(z))
+    assert rolls.shape == (4, 106, 300, 1)
+    assert rolls.min() >= 0 and rolls.max() <= 1
+    assert rolls.mean() < 0.1  # initial output near the 3% density of real rolls
+    assert np.asarray(discriminator(rolls)).shape == (4, 1)
+
+
+def test_key_bias_adds_one_bias_per_pitch_class():
+    layer = models.KeyBias()
+    frames = np.zeros((1, 2, 106), dtype="float32")
+    pitch_classes = np.arange(12, dtype="float32")[None]
+    out = np.asarray(layer([frames, pitch_classes]))
+    # Row 0 is A0 (pitch class 9), row 3 is C1 (pitch class 0), row 15 is C2.
+    assert out[0, 0, 0] == 9 and out[0, 1, 3] == 0 and out[0, 0, 15] == 0 and out[0, 0, 4] == 1
+
+
+def test_roll_views_onsets_and_chroma():
+    roll = np.zeros((1, 106, 6, 1), dtype="float32")
+    roll[0, 39, 1:4, 0] = 1  # C4 held for three columns
+    roll[0, 51, 2, 0] = 1  # C5 for one column
+    views = np.asarray(models.RollViews()(roll))
+    assert views.shape == (1, 6, 224)
+    assert views[0, :, 39].tolist() == [0, 1, 1, 1, 0, 0]
+    assert views[0, :, 106 + 39].tolist() == [0, 1, 0, 0, 0, 0]  # onset only at the start
+    assert views[0, :, 212 + 0].tolist() == [0, 1, 1, 1, 0, 0]  # chroma C, octaves merged, capped at 1
+
+
+def test_saved_generator_loads_in_safe_mode_in_a_fresh_process(tmp_path):
+    """Importing pianogan.models registers its layers; the file itself carries no code."""
+    generator, _ = models.build("default")
+    path = tmp_path / "generator.keras"
+    generator.save(path)
+    z = np.random.default_rng(1).standard_normal((2, 14)).astype("float32")
+    np.save(tmp_path / "z.npy", z)
+    np.save(tmp_path / "expected.npy", np.asarray(generator(z)))
+    script = (
+        "import keras, numpy as np, pianogan.models;"
+        f"m = keras.models.load_model({str(path)!r}, safe_mode=True, compile=False);"
+        f"out = np.asarray(m(np.load({str(tmp_path / 'z.npy')!r})));"
+        f"assert np.allclose(out, np.load({str(tmp_path / 'expected.npy')!r}), atol=1e-6);"
+        "print('ok')"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_no_lambda_layers_so_nothing_runs_from_the_file():
+    generator, discriminator = models.build("default")
+    for model in (generator, discriminator):
+        assert not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers)
+
+
+def test_info_prints_the_generator_gflop_line(capsys):
+    assert main(["info", "default"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    gflop = [line for line in lines if line.startswith("GFLOP per image: ")]
+    assert len(gflop) == 1
+    assert float(gflop[0].split(": ")[1]) == pytest.approx(models.count_flops(models.build("default")[0]) / 1e9, abs=1e-3)

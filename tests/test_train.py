@@ -1,0 +1,155 @@
+"""Trainer: batches from (seed, step), one step learns, exact resume, atomic checkpoints, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pianogan import batches, datasets, midi, train
+from pianogan.cli import main
+from pianogan.errors import PianoganError
+
+
+def _piece(rng: np.random.Generator, columns: int = 620) -> np.ndarray:
+    """A C-major piece: chords of 3 notes, 2-8 columns long."""
+    roll = np.zeros((106, columns), dtype=bool)
+    scale = [r for r in range(20, 70) if (21 + r) % 12 in (0, 2, 4, 5, 7, 9, 11)]
+    for start in range(0, columns - 8, 4):
+        for row in rng.choice(scale, 3, replace=False):
+            roll[row, start : start + int(rng.integers(2, 9))] = True
+    return roll
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """A prepared dataset of 3 small pieces (9 windows) in the train split."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        midi.write_midi(_piece(rng), root / "midi" / f"piece{i}.mid")
+    assert main(["prepare", str(root / "midi"), "-o", str(root / "ds"), "--jobs", "1"]) == 0
+    return root / "ds"
+
+
+def small(steps: int, **overrides) -> train.TrainConfig:
+    values = dict(steps=steps, batch_size=4, sample_every=5, checkpoint_every=5)
+    return train.recipe_config("ours", **{**values, **overrides})
+
+
+def test_batches_depend_only_on_seed_and_step():
+    windows = np.random.default_rng(0).random((10, 106, 300)) < 0.03
+    a = batches.BatchMaker(windows, 4, 14, seed=3, max_transpose=6, time_shift=True)
+    b = batches.BatchMaker(windows, 4, 14, seed=3, max_transpose=6, time_shift=True)
+    for step in (7, 0, 7):
+        assert np.array_equal(a.real(step), b.real(step)) and np.array_equal(a.latents(step), b.latents(step))
+    assert not np.array_equal(a.latents(1), a.latents(2))
+
+
+def test_each_epoch_visits_every_window_once_in_a_shuffled_order():
+    first_epoch = np.concatenate([batches.batch_indices(12, 4, step, seed=1, shuffle=True) for step in range(3)])
+    assert sorted(first_epoch) == list(range(12)) and list(first_epoch) != list(range(12))
+    assert list(batches.batch_indices(12, 4, 1, seed=1, shuffle=False)) == [4, 5, 6, 7]
+    # A dataset smaller than a batch wraps over epochs.
+    assert sorted(batches.batch_indices(3, 6, 0, seed=1, shuffle=True)) == [0, 0, 1, 1, 2, 2]
+
+
+def test_transposition_keeps_notes_on_the_piano():
+    windows = np.zeros((1, 106, 300), dtype=bool)
+    windows[0, 2, :10] = windows[0, 80, :10] = True  # 2 rows above the bottom, 7 below the top key
+    maker = batches.BatchMaker(windows, 64, 14, seed=0, max_transpose=6)
+    rows = np.nonzero(maker.real(0)[..., 0].any(axis=2))[1]
+    assert rows.min() >= 0 and rows.max() <= 87
+    shifts = {tuple(np.nonzero(b[..., 0].any(axis=1))[0]) for b in maker.real(0)}
+    assert len(shifts) == 9  # every shift from -2 to +6 appears in 64 draws
+
+
+def test_time_shift_continues_into_the_next_window_by_whole_beats():
+    windows = np.zeros((2, 106, 300), dtype=bool)
+    windows[0, 40, 0] = windows[1, 41, 0] = True
+    maker = batches.BatchMaker(windows, 16, 14, seed=0, shuffle=False, time_shift=True, successors=np.array([1, -1]))
+    for real in maker.real(0)[::2, ..., 0]:  # windows[0] with its successor
+        columns = np.nonzero(real[41])[0]
+        assert len(columns) == 1 and columns[0] % 4 == 0  # shifted by whole beats
+
+
+def test_one_step_changes_the_weights_and_the_ema(tmp_path, dataset):
+    gan = train.build_gan(small(1))
+    before = [np.array(v) for v in gan.generator.trainable_variables]
+    ema_before = [np.array(v) for v in gan.ema_generator.trainable_variables]
+    maker = batches.BatchMaker(datasets.load_split(dataset), 4, 14, seed=0)
+    logs = gan.train_step(maker.batch(0))
+    assert int(gan.step_counter.numpy()) == 1
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert any(not np.array_equal(b, np.array(v)) for b, v in zip(before, gan.generator.trainable_variables))
+    assert any(not np.array_equal(b, np.array(v)) for b, v in zip(ema_before, gan.ema_generator.trainable_variables))
+
+
+def _weights(run) -> dict[str, np.ndarray]:
+    with np.load(run / train.CHECKPOINT) as saved:
+        return {key: saved[key] for key in saved.files}
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path, dataset):
+    train.train(dataset, tmp_path / "straight", small(25), verbose=0)
+    train.train(dataset, tmp_path / "resumed", small(10), verbose=0)
+    assert _weights(tmp_path / "resumed")["step/0"] == 10
+    train.train(dataset, tmp_path / "resumed", small(25), resume=True, verbose=0)
+    straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    assert straight.keys() == resumed.keys() and resumed["step/0"] == 25
+    worst = max(float(np.max(np.abs(straight[k].astype(np.float64) - resumed[k]))) for k in straight)
+    assert worst < 1e-4
+    log = (tmp_path / "resumed" / train.LOG).read_text().splitlines()
+    assert [int(line.split(",")[0]) for line in log[1:]] == list(range(1, 26))
+    for name in ("generator.keras", "config.json", "train_log.csv", "samples/step_0000025.png"):
+        assert (tmp_path / "resumed" / name).exists()
+    config = json.loads((tmp_path / "resumed" / "config.json").read_text())
+    assert config["train"]["steps"] == 25 and config["dataset_fingerprint"] == datasets.dataset_fingerprint(dataset)
+    assert "pianogan_version" in config
+
+
+def test_a_checkpoint_killed_mid_write_leaves_the_previous_one_loadable(tmp_path, dataset, monkeypatch):
+    run = tmp_path / "run"
+    train.train(dataset, run, small(5), verbose=0)
+    gan = train.build_gan(small(5))
+    train.load_checkpoint(gan, run)
+
+    def dies_half_way(handle, **arrays):
+        handle.write(b"PK\x03\x04 half a zip file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        train.save_checkpoint(gan, run)
+    monkeypatch.undo()
+    assert train.load_checkpoint(train.build_gan(small(5)), run) == 5
+    assert [p.name for p in run.iterdir() if p.name.endswith(".tmp.npz")] == []
+
+
+def test_bad_inputs_are_one_line_errors_and_change_nothing(tmp_path, dataset, capsys):
+    assert main(["train", str(tmp_path / "missing"), "-o", str(tmp_path / "r0"), "--steps", "1"]) == 2
+    assert "no such dataset folder" in capsys.readouterr().err
+    assert not (tmp_path / "r0").exists()
+    assert main(["train", str(dataset), "-o", str(tmp_path / "r1"), "--steps", "1", "--split", "test"]) == 2
+    assert "no 'test' split" in capsys.readouterr().err
+
+    run = tmp_path / "run"
+    assert main(["train", str(dataset), "-o", str(run), "--steps", "2", "--batch-size", "2", "--quiet"]) == 0
+    config_before = (run / "config.json").read_text()
+    assert main(["train", str(dataset), "-o", str(run), "--steps", "3", "--quiet"]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(["train", str(dataset), "-o", str(run), "--steps", "3", "--arch", "seed", "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--arch default" in err and len(err.strip().splitlines()) == 1
+    (run / "checkpoint.npz").write_bytes(b"not a checkpoint")
+    assert main(["train", str(dataset), "-o", str(run), "--steps", "3", "--resume", "--quiet"]) == 2
+    assert "corrupt checkpoint" in capsys.readouterr().err
+    assert (run / "config.json").read_text() == config_before
+
+
+def test_empty_split_is_an_error(tmp_path):
+    datasets.save_split(tmp_path / "ds" / "train.npz", np.zeros((0, 106, 38), dtype=np.uint8), 300)
+    with pytest.raises(PianoganError, match="no windows"):
+        train.train(tmp_path / "ds", tmp_path / "run", small(1), verbose=0)
+    assert not (tmp_path / "run").exists()
