@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The pip-only audio fallback; its declared pyaudio dependency (live playback) is not needed.
+	$(BIN)/python -m pip install --quiet --no-deps "tinysoundfont==0.3.7"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (pianogan)" >/dev/null
 	touch $(STAMP)
 

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from nbclient import NotebookClient
 
-from pianogan.midi import read_midi
+from pianogan.examples import chord_progression_piece
+from pianogan.midi import read_midi, roll_notes
 from pianogan.roll import N_PITCHES, read_png
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,31 +42,32 @@ def test_both_notebooks_without_pop909(tmp_path):
     root = tmp_path / "repo"  # no ../shared beside it: the notebooks make their own input
     first = execute("midi2img.ipynb", root)
     images = sorted(p.name for p in (root / "out" / "images").iterdir())
-    assert images == ["demo_0.png", "demo_1.png", "demo_2.png"]  # 640 columns: the last window is partial
-    demo, _ = read_midi(root / "out" / "demo_midi" / "demo.mid")
+    assert images == ["example_0_0.png", "example_0_1.png", "example_0_2.png"]  # 640 columns: the last window is partial
+    demo, _ = read_midi(root / "out" / "demo_midi" / "example_0.mid")
     assert demo.shape == (N_PITCHES, 40 * 16 - 1)  # the last melody note ends one column before the bar
-    assert np.array_equal(read_png(root / "out" / "images" / "demo_1.png"), demo[:, 300:600])
+    assert np.array_equal(read_png(root / "out" / "images" / "example_0_1.png"), demo[:, 300:600])
     assert "midi2img: 1 files converted, 0 bad; 3 windows written to out/images" in text_of(first)
     assert pictures(first) == 1
 
     second = execute("img2midi.ipynb", root)  # reads the images the first notebook wrote
     midis = sorted(p.name for p in (root / "out" / "img2midi").iterdir())
-    assert midis == ["demo_0.mid", "demo_1.mid", "demo_2.mid"]
-    back, _ = read_midi(root / "out" / "img2midi" / "demo_1.mid")
+    assert midis == ["example_0_0.mid", "example_0_1.mid", "example_0_2.mid"]
+    back, _ = read_midi(root / "out" / "img2midi" / "example_0_1.mid")
     assert np.array_equal(back, demo[:, 300 : 300 + back.shape[1]])
     text = text_of(second)
     assert "img2midi: 3 files converted, 0 bad" in text
-    assert "demo_0.mid: " in text and "    C3    0.000      1.750" in text  # the first chord: 14 columns of 0.125 s
+    assert "example_0_0.mid: " in text and "    C3    0.000      1.750" in text  # the first chord: 14 columns of 0.125 s
     assert pictures(second) == 1
 
 
 def test_img2midi_notebook_makes_its_own_roll(tmp_path):
     root = tmp_path / "repo"
     notebook = execute("img2midi.ipynb", root)
-    roll = read_png(root / "out" / "demo_rolls" / "demo.png")
-    back, _ = read_midi(root / "out" / "img2midi" / "demo.mid")
-    assert np.array_equal(back, roll[:, : back.shape[1]]) and back.shape[1] == 287
-    assert "demo.mid: 99 notes, the first 16:" in text_of(notebook)
+    roll = read_png(root / "out" / "example_rolls" / "example.png")
+    assert np.array_equal(roll, chord_progression_piece(bars=19)[:, :300])
+    back, _ = read_midi(root / "out" / "img2midi" / "example.mid")
+    assert np.array_equal(back, roll)
+    assert f"example.mid: {len(roll_notes(roll)[0])} notes, the first 16:" in text_of(notebook)
 
 
 def test_midi2img_notebook_finds_pop909_beside_the_repository(tmp_path, pop909_midi):

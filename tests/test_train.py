@@ -153,3 +153,22 @@ def test_empty_split_is_an_error(tmp_path):
     with pytest.raises(PianoganError, match="no windows"):
         train.train(tmp_path / "ds", tmp_path / "run", small(1), verbose=0)
     assert not (tmp_path / "run").exists()
+
+
+def test_time_limit_stops_early_with_a_checkpoint(tmp_path, dataset):
+    run = train.train(dataset, tmp_path / "run", small(50), verbose=0, time_limit=1e-6)
+    assert _weights(run)["step/0"] == 1  # the limit is checked after each step
+    assert (run / "generator.keras").exists()
+
+
+def test_music_span_and_the_windows_training_keeps(tmp_path):
+    windows = np.zeros((3, 106, 300), dtype=bool)
+    windows[0, 40, [0, 299]] = True  # music across the whole width
+    windows[1, 40, 10:100] = True  # the end of a piece: 90 columns
+    assert train.music_span(windows).tolist() == [1.0, 0.3, 0.0]
+    rows = np.packbits(windows, axis=-1)
+    datasets.save_split(tmp_path / "train.npz", rows, 300)
+    kept, successors, _ = train._load_data(tmp_path, "train", 0.9)
+    assert np.array_equal(kept, windows[:1]) and successors.tolist() == [-1]
+    with pytest.raises(PianoganError, match="--min-span"):
+        train._load_data(tmp_path, "train", 1.01)

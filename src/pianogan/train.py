@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import json
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +25,11 @@ import numpy as np
 from pianogan import __version__
 from pianogan.atomic import atomic_path, write_text
 from pianogan.errors import PianoganError
+from pianogan.runlog import LOG, LOG_FIELDS, read_log, write_log
 
 CHECKPOINT = "checkpoint.npz"
 CONFIG = "config.json"
 GENERATOR = "generator.keras"
-LOG = "train_log.csv"
-LOG_FIELDS = ["step", "seconds", "d_loss", "g_loss", "r1", "d_real", "d_fake", "fake_lit", "real_lit"]
 SAMPLE_GRID = 16
 
 
@@ -57,18 +57,21 @@ class TrainConfig:
     max_transpose: int = 6
     time_shift: bool = True
     split: str = "train"
+    min_span: float = 0.9
     sample_every: int = 500
     checkpoint_every: int = 500
 
 
 RECIPES: dict[str, dict] = {
     # Non-saturating loss + R1 on real data, Adam, an EMA generator, straight-through
-    # binary fakes, shuffled batches with transposition and beat-aligned time shifts.
+    # binary fakes, shuffled batches with transposition and beat-aligned time shifts, and
+    # only windows whose music spans at least 90% of their width: a piece's first and last
+    # windows are mostly silence, and a generator that learns them writes silent pieces.
     "ours": {},
     # The seed project's recipe, for comparisons: flipped-label BCE with 0.05 label noise,
     # RMSprop 1e-4 clipped at 1.0 for both nets, batch 16, no shuffling or augmentation,
     # soft fakes, no penalty and no EMA.
-    "seed": dict(loss="seed", optimizer="rmsprop", lr_g=1e-4, lr_d=1e-4, clipvalue=1.0, batch_size=16, r1_gamma=0.0, ema_decay=0.0, hard_fakes=False, shuffle=False, max_transpose=0, time_shift=False),
+    "seed": dict(loss="seed", optimizer="rmsprop", lr_g=1e-4, lr_d=1e-4, clipvalue=1.0, batch_size=16, r1_gamma=0.0, ema_decay=0.0, hard_fakes=False, shuffle=False, max_transpose=0, time_shift=False, min_span=0.0),
 }
 
 
@@ -165,23 +168,6 @@ def write_sample_grid(gan, latents: np.ndarray, path: Path) -> np.ndarray:
     return picture
 
 
-def read_log(run: Path, up_to_step: int) -> list[dict]:
-    """Rows of RUN/train_log.csv up to a step (rows after a checkpoint are dropped on resume)."""
-    path = run / LOG
-    if not path.exists():
-        return []
-    with open(path, newline="") as handle:
-        return [row for row in csv.DictReader(handle) if int(row["step"]) <= up_to_step]
-
-
-def write_log(run: Path, rows: list[dict]) -> None:
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=LOG_FIELDS)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(run / LOG, text.getvalue())
-
-
 # --- the run -------------------------------------------------------------------------
 
 
@@ -205,13 +191,29 @@ def successor_windows(dataset: Path, split: str, count: int) -> np.ndarray:
     return successors
 
 
-def _load_data(dataset: Path, split: str) -> tuple[np.ndarray, np.ndarray, str]:
+def music_span(windows: np.ndarray) -> np.ndarray:
+    """Share of each window's width from its first to its last sounding column (0 if silent)."""
+    sounding = windows.any(axis=1)
+    width = windows.shape[2]
+    first = sounding.argmax(axis=1)
+    last = width - 1 - sounding[:, ::-1].argmax(axis=1)
+    return np.where(sounding.any(axis=1), (last - first + 1) / width, 0.0)
+
+
+def _load_data(dataset: Path, split: str, min_span: float) -> tuple[np.ndarray, np.ndarray, str]:
+    """A split's windows spanning at least ``min_span`` of their width, with successors."""
     from pianogan import datasets
 
     windows = datasets.load_split(dataset, split)
     if len(windows) == 0:
         raise PianoganError(f"{dataset}: split {split!r} has no windows")
-    return windows, successor_windows(dataset, split, len(windows)), datasets.dataset_fingerprint(dataset)
+    successors = successor_windows(dataset, split, len(windows))
+    keep = np.flatnonzero(music_span(windows) >= min_span)
+    if len(keep) == 0:
+        raise PianoganError(f"{dataset}: no window of split {split!r} has music across {min_span:.0%} of its width (--min-span)")
+    renumber = np.full(len(windows) + 1, -1)  # the extra last slot maps "no successor" (-1) to -1
+    renumber[keep] = np.arange(len(keep))
+    return windows[keep], renumber[successors[keep]], datasets.dataset_fingerprint(dataset)
 
 
 def _check_resume(run: Path, config: TrainConfig, explicit: dict) -> TrainConfig:
@@ -229,8 +231,19 @@ def _check_resume(run: Path, config: TrainConfig, explicit: dict) -> TrainConfig
     return dataclasses.replace(saved, steps=config.steps)
 
 
-def train(dataset: str | os.PathLike, run: str | os.PathLike, config: TrainConfig, resume: bool = False, explicit: dict | None = None, verbose: int = 1) -> Path:
+def train(
+    dataset: str | os.PathLike,
+    run: str | os.PathLike,
+    config: TrainConfig,
+    resume: bool = False,
+    explicit: dict | None = None,
+    verbose: int = 1,
+    time_limit: float | None = None,
+) -> Path:
     """Train (or resume) a run up to ``config.steps`` total steps; returns the run folder.
+
+    ``time_limit`` (seconds) ends this call early, after a checkpoint, for runs that
+    are compared at equal wall-clock budgets.
 
     Everything that could stop the run (dataset, options, an existing run, a checkpoint)
     is checked before anything is written, so a run that cannot start changes nothing.
@@ -244,7 +257,7 @@ def train(dataset: str | os.PathLike, run: str | os.PathLike, config: TrainConfi
         raise PianoganError(f"{run}: exists and is not a folder")
     if config.steps < 1 or config.batch_size < 1:
         raise PianoganError("--steps and --batch-size must be at least 1")
-    windows, successors, fingerprint = _load_data(dataset, config.split)
+    windows, successors, fingerprint = _load_data(dataset, config.split, config.min_span)
 
     from pianogan.batches import BatchMaker
     from pianogan.gradients import enable_determinism
@@ -263,10 +276,11 @@ def train(dataset: str | os.PathLike, run: str | os.PathLike, config: TrainConfi
         save_generator(gan, run)
         return run
 
-    callback = RunCallback(gan, run, config, start, read_log(run, start))
+    callback = RunCallback(gan, run, config, start, read_log(run, start), time_limit)
     callbacks = [callback]
     if keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run / "logs"), update_freq=max(1, config.checkpoint_every // 10), write_graph=False))
+    previous_handler = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() else None
     try:
         # shuffle=False: Keras would otherwise permute the batch order, which (seed, step) fixes.
         gan.fit(Batches(maker, start, config.steps), epochs=1, shuffle=False, verbose=verbose, callbacks=callbacks)
@@ -274,8 +288,19 @@ def train(dataset: str | os.PathLike, run: str | os.PathLike, config: TrainConfi
         callback.checkpoint()
         print(f"\ninterrupted: checkpoint written at step {int(gan.step_counter.numpy())} in {run}; continue with --resume")
         raise
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
     callback.checkpoint()
+    step = int(gan.step_counter.numpy())
+    if step % config.sample_every:
+        callback.samples(step)
     return run
+
+
+def _interrupt(signum, frame):
+    """Treat ``kill`` (SIGTERM) like Ctrl-C: checkpoint, then stop."""
+    raise KeyboardInterrupt
 
 
 class Batches(keras.utils.PyDataset):
@@ -295,9 +320,10 @@ class Batches(keras.utils.PyDataset):
 class RunCallback(keras.callbacks.Callback):
     """Logs every step, draws sample grids and writes checkpoints at fixed step counts."""
 
-    def __init__(self, gan, run: Path, config: TrainConfig, start: int, rows: list[dict]):
+    def __init__(self, gan, run: Path, config: TrainConfig, start: int, rows: list[dict], time_limit: float | None = None):
         super().__init__()
         self.gan, self.run, self.config, self.rows = gan, run, config, rows
+        self.deadline = time.time() + time_limit if time_limit else None
         self.began = time.time() - (float(rows[-1]["seconds"]) if rows else 0.0)
         self.latents = np.random.default_rng([config.seed, 0]).standard_normal((SAMPLE_GRID, config.latent_dim), dtype=np.float32)
         self.writer = None
@@ -309,6 +335,8 @@ class RunCallback(keras.callbacks.Callback):
             self.samples(step)
         if step % self.config.checkpoint_every == 0:
             self.checkpoint()
+        if self.deadline is not None and time.time() >= self.deadline:
+            self.model.stop_training = True
 
     def samples(self, step: int) -> None:
         picture = write_sample_grid(self.gan, self.latents, self.run / "samples" / f"step_{step:07d}.png")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-TUNABLE = ["arch", "batch_size", "seed", "latent_dim", "loss", "lr_g", "lr_d", "r1_gamma", "ema_decay", "split", "sample_every", "checkpoint_every"]
+TUNABLE = ["arch", "batch_size", "seed", "latent_dim", "loss", "lr_g", "lr_d", "r1_gamma", "ema_decay", "split", "min_span", "sample_every", "checkpoint_every"]
 
 
 def register(subparsers) -> None:
@@ -30,8 +30,10 @@ def register(subparsers) -> None:
     p.add_argument("--r1-gamma", type=float, default=None, help="weight of the R1 gradient penalty on real data; 0 turns it off (default 1)")
     p.add_argument("--ema-decay", type=float, default=None, help="decay of the generator's weight average (default 0.999)")
     p.add_argument("--split", default=None, help="dataset split to train on (default train)")
+    p.add_argument("--min-span", type=float, default=None, help="train only on windows whose music spans at least this share of their width (default 0.9: leaves out the mostly silent first and last windows of pieces; seed recipe 0)")
     p.add_argument("--sample-every", type=int, default=None, help="write a sample grid every N steps (default 500)")
     p.add_argument("--checkpoint-every", type=int, default=None, help="write a checkpoint every N steps (default 500)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="stop after this many seconds (with a checkpoint), e.g. to compare recipes at equal budgets")
     p.add_argument("--resume", action="store_true", help="continue the run in RUN from its checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -44,6 +46,6 @@ def run(args: argparse.Namespace) -> int:
     config = recipe_config(args.recipe, steps=args.steps, **explicit)
     if args.resume:
         explicit["recipe"] = args.recipe if args.recipe != "ours" else None
-    folder = train(args.dataset, args.output, config, resume=args.resume, explicit=explicit, verbose=0 if args.quiet else 1)
+    folder = train(args.dataset, args.output, config, resume=args.resume, explicit=explicit, verbose=0 if args.quiet else 1, time_limit=args.time_limit)
     print(f"run in {folder}: generator {folder / 'generator.keras'}")
     return 0
