@@ -1,0 +1,76 @@
+"""``pianogan generate``: sample pieces from a trained generator, with MIDI, audio and a page."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pianogan.errors import PianoganError
+
+DESCRIPTION = """\
+Sample piano pieces from a trained generator. For each piece DIR gets NAME.png (the
+roll), NAME.mid, NAME.wav (unless --no-audio) and NAME_roll.png (a picture); plus
+pieces.json (settings, latents, figures) and index.html, a listening page that works
+offline. The same model, seed and options always give the same files. Lengths above
+one window (300 columns = 37.5 s) join windows along a smooth latent path.
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "generate",
+        help="sample pieces (PNG, MIDI, WAV) and a listening page",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", type=Path, metavar="PATH", help="generator .keras file (default: $PIANOGAN_MODEL or models/generator.keras)")
+    p.add_argument("--n", type=int, default=4, help="number of pieces (default: 4)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed of the latents (default: 0)")
+    p.add_argument("--length", type=int, metavar="COLUMNS", help="columns per piece, 8 per second (default: one window, 300)")
+    p.add_argument("--threshold", type=float, default=0.5, metavar="T", help="a pixel sounds at this probability or above; lower is denser (default: 0.5)")
+    p.add_argument(
+        "--interpolate",
+        type=int,
+        nargs=2,
+        metavar=("SEED_A", "SEED_B"),
+        help="n pieces stepping from seed A's first piece to seed B's (replaces --seed)",
+    )
+    p.add_argument("--no-audio", action="store_true", help="skip the WAV files")
+    p.add_argument("--velocity", type=int, default=90, metavar="1-127", help="MIDI velocity of every note (default: 90)")
+    p.add_argument("--soundfont", type=Path, metavar="SF2", help="SoundFont for the audio (default: as `pianogan midi2wav`)")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="output folder (other files in it are kept)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pianogan import generate
+    from pianogan.modelio import load_generator
+
+    for seed in args.interpolate or (args.seed,):
+        generate.check_options(args.n, seed, args.length, args.threshold, args.velocity, bool(args.interpolate))
+    generate.check_output_dir(args.output)
+    if not args.no_audio:  # a missing renderer or SoundFont should stop us before any work
+        from pianogan import audio
+
+        try:
+            audio.choose_renderer()
+            audio.find_soundfont(args.soundfont)
+        except PianoganError as error:
+            raise PianoganError(f"{error} (or pass --no-audio)") from None
+    model_path = args.model or generate.default_model_path()
+    model = load_generator(model_path)
+    length = args.length or generate.window_width(model)
+    options = {"length": length, "threshold": args.threshold, "progress": True}
+    if args.interpolate:
+        pieces = generate.interpolate(model, *args.interpolate, n=args.n, **options)
+    else:
+        pieces = generate.sample(model, n=args.n, seed=args.seed, **options)
+    settings = generate.run_settings(
+        model_path, args.seed, args.n, length, args.threshold, args.velocity, args.interpolate, not args.no_audio
+    )
+    _, problems = generate.write_pieces(pieces, args.output, settings, soundfont=args.soundfont, progress=True)
+    for problem in problems:
+        print(f"pianogan generate: {problem}", file=sys.stderr)
+    print(f"wrote {len(pieces)} pieces to {args.output}; listen: {args.output / 'index.html'}")
+    return 1 if problems else 0

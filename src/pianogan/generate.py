@@ -1,0 +1,393 @@
+"""Sample pieces from a generator: latents, long pieces, interpolation, and a run's files.
+
+Latents come from ``numpy.random.default_rng(seed)``: piece ``k`` draws its own stream
+(``spawn``), so a piece depends only on the seed and its index, never on how many pieces
+were asked for, and its first latent is the same at every length.
+
+A piece longer than one window is a row of windows along a smooth latent path: window
+``j`` sits at position ``j / WINDOWS_PER_ANCHOR`` on a path that slerps from one random
+anchor to the next. Consecutive windows overlap by a quarter of a window (75 columns of
+300) and are cross-faded in probability space before thresholding, so notes that both
+windows play continue across the seam and the others hand over in the middle of it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import pianogan
+from pianogan import atomic
+from pianogan.errors import PianoganError
+from pianogan.midi import roll_notes, write_midi
+from pianogan.roll import SECONDS_PER_COLUMN_AT_120_BPM, check_roll
+
+ENV_MODEL = "PIANOGAN_MODEL"
+WINDOWS_PER_ANCHOR = 2  # a new random anchor every 2 windows (450 columns, ~56 s)
+BATCH = 32  # windows per generator call: large enough to be efficient, small in memory
+
+
+def default_model_path() -> Path:
+    """``$PIANOGAN_MODEL`` if set, else the shipped ``models/generator.keras`` of the repository."""
+    chosen = os.environ.get(ENV_MODEL)
+    return Path(chosen) if chosen else Path(pianogan.__file__).resolve().parents[2] / "models" / "generator.keras"
+
+
+@dataclass
+class Piece:
+    """One generated piece: its roll, the latent of each window, and where it came from.
+
+    ``origin`` is ``{"seed": s, "index": k}`` for a sample and ``{"from_seed": a,
+    "to_seed": b, "t": t}`` for a step of an interpolation.
+    """
+
+    roll: np.ndarray  # bool (106, length)
+    latents: np.ndarray  # float64 (windows, latent_dim)
+    origin: dict = field(default_factory=dict)
+
+    @property
+    def notes(self) -> int:
+        return len(roll_notes(self.roll)[0])
+
+    @property
+    def lit_share(self) -> float:
+        return float(self.roll.mean())
+
+    @property
+    def seconds(self) -> float:
+        return self.roll.shape[1] * SECONDS_PER_COLUMN_AT_120_BPM
+
+
+def check_options(
+    n: int, seed: int, length: int | None, threshold: float, velocity: int = 90, interpolating: bool = False
+) -> None:
+    """One-line errors for options no generator could satisfy (checked before loading it)."""
+    if n < 1:
+        raise PianoganError(f"--n must be at least 1, got {n}")
+    if interpolating and n < 2:
+        raise PianoganError(f"--interpolate needs --n of at least 2 pieces, got {n}")
+    if seed < 0:
+        raise PianoganError(f"--seed must be 0 or more, got {seed}")
+    if length is not None and length < 1:
+        raise PianoganError(f"--length must be at least 1 column, got {length}")
+    if not 0.0 < threshold < 1.0:
+        raise PianoganError(f"--threshold must lie strictly between 0 and 1, got {threshold}")
+    if not 1 <= velocity <= 127:
+        raise PianoganError(f"--velocity must be 1..127, got {velocity}")
+
+
+# --- latent paths -------------------------------------------------------------------
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation between latents ``a`` and ``b`` (last axis), ``t`` in [0, 1].
+
+    Gaussian latents live near a sphere; a straight line between two of them passes
+    closer to the origin, where a generator has seen few samples (White 2016, "Sampling
+    generative networks"). ``t = 0`` gives ``a`` and ``t = 1`` gives ``b`` exactly.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    norms = np.linalg.norm(a, axis=-1, keepdims=True) * np.linalg.norm(b, axis=-1, keepdims=True)
+    cos = np.clip(np.sum(a * b, axis=-1, keepdims=True) / np.maximum(norms, 1e-12), -1.0, 1.0)
+    omega = np.arccos(cos)
+    sin = np.sin(omega)
+    safe = sin > 1e-6
+    sin_safe = np.where(safe, sin, 1.0)
+    wa = np.where(safe, np.sin((1.0 - t) * omega) / sin_safe, 1.0 - t)
+    wb = np.where(safe, np.sin(t * omega) / sin_safe, t)
+    return wa * a + wb * b
+
+
+def window_count(length: int, width: int) -> int:
+    """Windows needed for ``length`` columns when they overlap by ``overlap_of(width)``."""
+    if length <= width:
+        return 1
+    step = width - overlap_of(width)
+    return math.ceil((length - overlap_of(width)) / step)
+
+
+def overlap_of(width: int) -> int:
+    """Columns shared by consecutive windows: a quarter of a window (75 of 300)."""
+    return width // 4
+
+
+def anchors(seed: int, count: int, n_anchors: int, latent_dim: int) -> np.ndarray:
+    """Random anchors ``(count, n_anchors, latent_dim)``, N(0, 1): piece k from its own stream."""
+    streams = np.random.default_rng(seed).spawn(count)
+    return np.stack([stream.standard_normal((n_anchors, latent_dim)) for stream in streams])
+
+
+def anchors_needed(windows: int) -> int:
+    return (windows - 1 + WINDOWS_PER_ANCHOR - 1) // WINDOWS_PER_ANCHOR + 1
+
+
+def path_latents(piece_anchors: np.ndarray, windows: int) -> np.ndarray:
+    """Latent of each window ``(windows, d)`` along the slerp path through the anchors."""
+    latents = []
+    for j in range(windows):
+        i, step = divmod(j, WINDOWS_PER_ANCHOR)
+        if step == 0:
+            latents.append(piece_anchors[i])
+        else:
+            latents.append(slerp(piece_anchors[i], piece_anchors[i + 1], step / WINDOWS_PER_ANCHOR))
+    return np.stack(latents)
+
+
+# --- the generator ------------------------------------------------------------------
+
+
+def window_width(model) -> int:
+    return int(model.output_shape[2])
+
+
+def latent_dim(model) -> int:
+    return int(model.input_shape[1])
+
+
+def probabilities(model, latents: np.ndarray) -> np.ndarray:
+    """Generator output ``(N, 106, W)`` float32 for latents ``(N, d)``, in batches of BATCH.
+
+    The model is called directly on float32 numpy batches: ``predict`` would trace a
+    graph and build a dataset first, which costs more than sampling a few pieces. It
+    runs on the CPU even where an accelerator is present, so that the notes of a seed
+    do not depend on which device happens to be there.
+    """
+    import keras
+
+    latents = np.asarray(latents, dtype=np.float32)
+    with keras.device("cpu:0"):
+        parts = [
+            keras.ops.convert_to_numpy(model(latents[start : start + BATCH], training=False))[..., 0]
+            for start in range(0, len(latents), BATCH)
+        ]
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def join_windows(windows: np.ndarray, length: int, threshold: float = 0.5) -> np.ndarray:
+    """Join overlapping window probabilities ``(m, 106, W)`` into a roll ``(106, length)``.
+
+    Window ``j`` starts at column ``j * (W - O)`` with ``O = overlap_of(W)``. In each
+    overlap the next window's weight rises linearly, ``(i + 0.5) / O`` at the overlap's
+    ``i``-th column, and the previous one's falls by as much, so the weights sum to 1.
+    The blend is thresholded. Where that leaves an overlap column silent although one
+    of the two windows alone plays there, the column is taken from the window with the
+    larger weight (or the other one if that is silent): a seam is never silent unless
+    both windows are.
+    """
+    count, rows, width = windows.shape
+    overlap = overlap_of(width) if count > 1 else 0
+    step = width - overlap
+    total = (count - 1) * step + width
+    if total < length:
+        raise ValueError(f"{count} windows of {width} columns cover {total} columns, not {length}")
+    rise = (np.arange(overlap) + 0.5) / overlap
+    blend = np.zeros((rows, total), dtype=np.float64)
+    for j, window in enumerate(windows):
+        weight = np.ones(width)
+        if j > 0:
+            weight[:overlap] = rise
+        if j < count - 1:
+            weight[width - overlap :] = 1.0 - rise
+        blend[:, j * step : j * step + width] += weight * window
+    roll = blend >= threshold
+    for j in range(count - 1):
+        start = (j + 1) * step
+        before = windows[j][:, step:] >= threshold
+        after = windows[j + 1][:, :overlap] >= threshold
+        seam = roll[:, start : start + overlap]
+        silent = ~seam.any(axis=0)
+        dominant = np.where(rise > 0.5, after, before)
+        other = np.where(rise > 0.5, before, after)
+        fill = np.where(dominant.any(axis=0), dominant, other)
+        seam[:, silent] = fill[:, silent]
+    return roll[:, :length]
+
+
+def _pieces_from_anchors(
+    model, piece_anchors: np.ndarray, length: int | None, threshold: float, origins: list[dict], progress: bool
+) -> list[Piece]:
+    from tqdm import tqdm
+
+    width = window_width(model)
+    length = width if length is None else length
+    windows = window_count(length, width)
+    paths = [path_latents(a, windows) for a in piece_anchors]
+    per_call = max(1, BATCH // windows)  # pieces whose windows fill one generator call
+    pieces = []
+    with tqdm(total=len(paths), unit="piece", desc="generate", disable=not progress) as bar:
+        for first in range(0, len(paths), per_call):
+            group = paths[first : first + per_call]
+            probs = probabilities(model, np.concatenate(group))
+            for k, latents in enumerate(group):
+                roll = join_windows(probs[k * windows : (k + 1) * windows], length, threshold)
+                pieces.append(Piece(roll, latents, origins[first + k]))
+            bar.update(len(group))
+    return pieces
+
+
+def sample(
+    model, n: int = 4, seed: int = 0, length: int | None = None, threshold: float = 0.5, progress: bool = False
+) -> list[Piece]:
+    """Sample ``n`` pieces of ``length`` columns (default: one window) from ``model``.
+
+    The same model, seed and options give the same rolls (float32 on the CPU).
+    """
+    check_options(n, seed, length, threshold)
+    width = window_width(model)
+    windows = window_count(width if length is None else length, width)
+    piece_anchors = anchors(seed, n, anchors_needed(windows), latent_dim(model))
+    origins = [{"seed": seed, "index": k} for k in range(n)]
+    return _pieces_from_anchors(model, piece_anchors, length, threshold, origins, progress)
+
+
+def interpolate(
+    model,
+    seed_a: int,
+    seed_b: int,
+    n: int = 4,
+    length: int | None = None,
+    threshold: float = 0.5,
+    progress: bool = False,
+) -> list[Piece]:
+    """``n`` pieces stepping from seed A's first piece to seed B's, by slerp of their latents.
+
+    Piece ``k`` sits at ``t = k / (n - 1)``; every anchor of its latent path is the slerp
+    of the corresponding anchors of the two end pieces, so the first and last pieces
+    are exactly ``sample(seed=a)[0]`` and ``sample(seed=b)[0]`` (long pieces included).
+    """
+    for seed in (seed_a, seed_b):
+        check_options(n, seed, length, threshold, interpolating=True)
+    width = window_width(model)
+    count = anchors_needed(window_count(width if length is None else length, width))
+    start, end = (anchors(seed, 1, count, latent_dim(model))[0] for seed in (seed_a, seed_b))
+    steps = [k / (n - 1) for k in range(n)]
+    piece_anchors = np.stack([slerp(start, end, t) for t in steps])
+    origins = [{"from_seed": seed_a, "to_seed": seed_b, "t": t} for t in steps]
+    return _pieces_from_anchors(model, piece_anchors, length, threshold, origins, progress)
+
+
+# --- a run's files ------------------------------------------------------------------
+
+
+def piece_names(n: int) -> list[str]:
+    """``piece_000``, ``piece_001``, ... (more digits when there are over 1,000 pieces)."""
+    digits = max(3, len(str(n - 1)))
+    return [f"piece_{k:0{digits}d}" for k in range(n)]
+
+
+def check_output_dir(out_dir: str | os.PathLike) -> Path:
+    """Raise a one-line error if ``out_dir`` (or a folder above it) is a file."""
+    out_dir = Path(out_dir)
+    for folder in (out_dir, *out_dir.parents):
+        if folder.exists() and not folder.is_dir():
+            where = "it" if folder == out_dir else str(folder)
+            raise PianoganError(f"{out_dir}: {where} is a file, not a folder; choose another -o")
+    return out_dir
+
+
+def write_pieces(
+    pieces: list[Piece],
+    out_dir: str | os.PathLike,
+    settings: dict,
+    soundfont: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> tuple[dict, list[str]]:
+    """Write every piece's files, ``pieces.json`` and ``index.html`` into ``out_dir``.
+
+    ``settings`` comes from ``run_settings`` and its options set the MIDI velocity and
+    whether to make audio. Per piece: ``NAME.png`` (the roll in the training PNG
+    format), ``NAME.mid``, ``NAME_roll.png`` (a picture for people) and ``NAME.wav``;
+    all MIDI files are rendered in one call so the SoundFont loads once. Other files
+    in ``out_dir`` are left alone; a silent piece gets no WAV. Returns the
+    ``pieces.json`` content and one line per piece whose audio failed.
+    """
+    from tqdm import tqdm
+
+    from pianogan import page
+    from pianogan.roll import write_png
+
+    options = settings["options"]
+    out_dir = check_output_dir(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PianoganError(f"{out_dir}: cannot create this folder ({error.strerror})") from None
+    records = []
+    for name, piece in tqdm(list(zip(piece_names(len(pieces)), pieces)), unit="piece", desc="write", disable=not progress):
+        roll = check_roll(piece.roll, name)
+        write_png(roll, out_dir / f"{name}.png")
+        write_midi(roll, out_dir / f"{name}.mid", options["velocity"])
+        page.write_picture(roll, out_dir / f"{name}_roll.png")
+        records.append(
+            {
+                "name": name,
+                "files": {"roll": f"{name}.png", "midi": f"{name}.mid", "picture": f"{name}_roll.png", "wav": None},
+                "origin": piece.origin,
+                "notes": piece.notes,
+                "lit_share": round(piece.lit_share, 6),
+                "columns": int(roll.shape[1]),
+                "seconds": piece.seconds,
+                "latents": piece.latents.tolist(),
+            }
+        )
+    problems = _render_audio(records, pieces, out_dir, soundfont, progress) if options["audio"] else []
+    summary = {**settings, "pieces": records}
+    atomic.write_text(out_dir / "pieces.json", to_json(summary))
+    page.write_page(summary, out_dir / "index.html")
+    return summary, problems
+
+
+def run_settings(
+    model_path: str | os.PathLike,
+    seed: int | None,
+    n: int,
+    length: int,
+    threshold: float,
+    velocity: int = 90,
+    interpolate: tuple[int, int] | None = None,
+    audio: bool = True,
+) -> dict:
+    """The settings part of ``pieces.json``: enough to make the same pieces again."""
+    return {
+        "model": str(model_path),
+        "seed": None if interpolate else seed,
+        "options": {
+            "n": n,
+            "length": length,
+            "threshold": threshold,
+            "velocity": velocity,
+            "interpolate": list(interpolate) if interpolate else None,
+            "audio": audio,
+        },
+    }
+
+
+def to_json(summary: dict) -> str:
+    """``summary`` as indented JSON with each list of numbers (a latent) on one line."""
+    text = json.dumps(summary, indent=1)
+    return re.sub(r"\[\s+([-+0-9.eE,\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text) + "\n"
+
+
+def _render_audio(records: list[dict], pieces: list[Piece], out_dir: Path, soundfont, progress: bool) -> list[str]:
+    """Render the MIDI of every non-silent piece in one call; note each WAV in its record."""
+    from pianogan import audio
+
+    sounding = [r for r, p in zip(records, pieces) if p.roll.any()]
+    if not sounding:
+        return []
+    results = audio.render_many([out_dir / r["files"]["midi"] for r in sounding], out_dir, soundfont, progress=progress)
+    by_midi = {Path(result.midi).name: result for result in results}
+    problems = []
+    for record in sounding:
+        result = by_midi[record["files"]["midi"]]
+        if result.error:
+            problems.append(result.error)
+        else:
+            record["files"]["wav"] = Path(result.wav).name
+    return problems

@@ -1,0 +1,335 @@
+"""Sampling, long pieces, interpolation and ``pianogan generate``'s files, on a tiny generator."""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pianogan import generate, midi
+from pianogan.cli import main
+from pianogan.roll import N_PITCHES, read_png
+
+LATENT = 14
+WIDTH = 300
+
+
+def save_tiny_generator(path: Path, seed: int = 1234) -> Path:
+    """A Dense generator whose latent dimension i lights 40 fixed notes when z_i > 0.5.
+
+    Every pixel's logit is ``6 * (sum of z_i over the notes covering it) - 3``, so a
+    sample plays a few patterns of 2-12 column notes (~5% of pixels lit), like music
+    and unlike noise, and no pixel sits at the threshold.
+    """
+    from pianogan.modelio import import_keras
+
+    keras = import_keras()
+    rng = np.random.default_rng(seed)
+    kernel = np.zeros((LATENT, N_PITCHES, WIDTH), np.float32)
+    for i in range(LATENT):
+        for _ in range(40):
+            row, start, length = rng.integers(30, 80), rng.integers(0, WIDTH), rng.integers(2, 13)
+            kernel[i, row, start : start + length] = 6.0
+    model = keras.Sequential(
+        [
+            keras.Input((LATENT,)),
+            keras.layers.Dense(N_PITCHES * WIDTH, activation="sigmoid"),
+            keras.layers.Reshape((N_PITCHES, WIDTH, 1)),
+        ]
+    )
+    model.layers[0].set_weights([kernel.reshape(LATENT, -1), np.full(N_PITCHES * WIDTH, -3.0, np.float32)])
+    return quiet_save(model, path)
+
+
+def quiet_save(model, path: Path) -> Path:
+    """``model.save``, without the NumPy 2 DeprecationWarning Keras's TensorFlow backend raises."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> Path:
+    return save_tiny_generator(tmp_path_factory.mktemp("model") / "tiny.keras")
+
+
+@pytest.fixture(scope="module")
+def model(model_path):
+    from pianogan.modelio import load_generator
+
+    return load_generator(model_path)
+
+
+def run_cli(*argv) -> int:
+    return main(["generate", *map(str, argv)])
+
+
+# --- latent paths -------------------------------------------------------------------
+
+
+def test_slerp_ends_exactly_at_its_endpoints_and_keeps_the_sphere():
+    a, b = np.array([1.0, 0.0, 0.0]), np.array([0.0, 2.0, 0.0])
+    assert np.array_equal(generate.slerp(a, b, 0.0), a)
+    assert np.array_equal(generate.slerp(a, b, 1.0), b)
+    unit_b = b / 2
+    np.testing.assert_allclose(generate.slerp(a, unit_b, 0.5), [0.5**0.5, 0.5**0.5, 0.0])
+    np.testing.assert_allclose(np.linalg.norm(generate.slerp(a, unit_b, 0.3)), 1.0)
+    np.testing.assert_allclose(generate.slerp(a, 3 * a, 0.5), 2 * a)  # parallel: falls back to a line
+
+
+def test_windows_overlap_by_a_quarter_and_cover_the_length():
+    assert generate.overlap_of(300) == 75
+    assert [generate.window_count(n, 300) for n in (1, 300, 301, 525, 526, 700, 975)] == [1, 1, 2, 2, 3, 3, 4]
+
+
+def test_window_latents_slerp_between_anchors():
+    anchors = generate.anchors(seed=4, count=1, n_anchors=3, latent_dim=LATENT)[0]
+    latents = generate.path_latents(anchors, windows=4)
+    assert np.array_equal(latents[0], anchors[0]) and np.array_equal(latents[2], anchors[1])
+    np.testing.assert_allclose(latents[1], generate.slerp(anchors[0], anchors[1], 0.5))
+    np.testing.assert_allclose(latents[3], generate.slerp(anchors[1], anchors[2], 0.5))
+
+
+def test_a_piece_depends_on_its_seed_and_index_only():
+    assert np.array_equal(generate.anchors(7, 5, 1, LATENT)[2], generate.anchors(7, 3, 1, LATENT)[2])
+    assert np.array_equal(generate.anchors(7, 2, 3, LATENT)[1, 0], generate.anchors(7, 2, 1, LATENT)[1, 0])
+    assert not np.allclose(generate.anchors(7, 1, 1, LATENT), generate.anchors(8, 1, 1, LATENT))
+
+
+# --- joining windows ----------------------------------------------------------------
+
+
+def two_windows() -> np.ndarray:
+    return np.zeros((2, N_PITCHES, WIDTH), np.float32)
+
+
+def test_a_note_both_windows_play_continues_across_the_seam():
+    windows = two_windows()
+    windows[:, 30] = 0.9
+    roll = generate.join_windows(windows, 525)
+    rows, first, length = midi.roll_notes(roll)
+    assert (rows.tolist(), first.tolist(), length.tolist()) == ([30], [0], [525])
+
+
+def test_notes_hand_over_in_the_middle_of_the_seam_and_it_is_never_silent():
+    # Window 0 plays row 10 at p = 0.6, window 1 row 20 at 0.6. In the 75-column overlap
+    # (columns 225..299) the blend keeps row 10 while 0.6 (1 - w) >= 0.5, i.e. up to
+    # overlap column 12, and starts row 20 where 0.6 w >= 0.5, from column 62; the silent
+    # columns between take the dominant window (w = (i + 0.5) / 75 > 0.5 from column 38).
+    windows = two_windows()
+    windows[0, 10] = 0.6
+    windows[1, 20] = 0.6
+    roll = generate.join_windows(windows, 525)
+    assert roll.any(axis=0).all()
+    assert np.flatnonzero(roll[10]).tolist() == list(range(0, 225 + 38))
+    assert np.flatnonzero(roll[20]).tolist() == list(range(225 + 38, 525))
+    windows[0, 10] = 0.9  # confident notes survive the blend further: 0.9 (1 - w) >= 0.5 up to column 32
+    roll = generate.join_windows(windows, 525)
+    assert np.flatnonzero(roll[10]).tolist() == list(range(0, 225 + 38))
+
+
+def test_join_crops_to_the_length_and_keeps_single_window_columns():
+    windows = np.random.default_rng(0).random((3, N_PITCHES, WIDTH)).astype(np.float32)
+    roll = generate.join_windows(windows, 700, threshold=0.7)
+    assert roll.shape == (N_PITCHES, 700)
+    assert np.array_equal(roll[:, :225], windows[0, :, :225] >= 0.7)
+    assert np.array_equal(roll[:, 300:450], windows[1, :, 75:225] >= 0.7)
+    assert np.array_equal(roll[:, 525:700], windows[2, :, 75:250] >= 0.7)
+
+
+# --- sampling with a model ----------------------------------------------------------
+
+
+def test_sample_is_deterministic_and_longer_pieces_begin_like_short_ones(model):
+    first = generate.sample(model, n=3, seed=11)
+    again = generate.sample(model, n=3, seed=11)
+    assert all(np.array_equal(a.roll, b.roll) for a, b in zip(first, again))
+    assert first[0].roll.shape == (N_PITCHES, WIDTH) and 0.01 < first[0].lit_share < 0.2
+    long = generate.sample(model, n=3, seed=11, length=700)
+    assert long[1].roll.shape == (N_PITCHES, 700) and long[1].latents.shape == (3, LATENT)
+    assert np.array_equal(long[1].latents[0], first[1].latents[0])
+    assert np.array_equal(long[1].roll[:, :225], first[1].roll[:, :225])
+    short = generate.sample(model, n=2, seed=11, length=100)[1]
+    assert np.array_equal(short.roll, first[1].roll[:, :100])
+    other = generate.sample(model, n=1, seed=12)[0]
+    assert not np.array_equal(other.roll, first[0].roll)
+
+
+def test_lower_threshold_means_more_notes(model):
+    sparse, dense = (generate.sample(model, n=1, seed=2, threshold=t)[0] for t in (0.9, 0.1))
+    assert dense.lit_share > sparse.lit_share
+    assert not (sparse.roll & ~dense.roll).any()
+
+
+# --- the command --------------------------------------------------------------------
+
+
+def test_generate_writes_pieces_deterministically(model_path, tmp_path):
+    out, again = tmp_path / "a", tmp_path / "b"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert run_cli("--model", model_path, "--n", 3, "--seed", 5, "--no-audio", "-o", out) == 0
+    assert run_cli("--model", model_path, "--n", 3, "--seed", 5, "--no-audio", "-o", again) == 0
+    names = ["piece_000", "piece_001", "piece_002"]
+    expected = {f"{n}{suffix}" for n in names for suffix in (".png", ".mid", "_roll.png")}
+    assert {p.name for p in out.iterdir()} == expected | {"pieces.json", "index.html", "keep.txt"}
+    assert (out / "keep.txt").read_text() == "mine"
+    summary = json.loads((out / "pieces.json").read_text())
+    assert summary["model"] == str(model_path) and summary["seed"] == 5
+    assert summary["options"] == {
+        "n": 3, "length": 300, "threshold": 0.5, "velocity": 90, "interpolate": None, "audio": False
+    }
+    anchors = generate.anchors(5, 3, 1, LATENT)
+    for k, (name, record) in enumerate(zip(names, summary["pieces"])):
+        assert (out / f"{name}.mid").read_bytes() == (again / f"{name}.mid").read_bytes()
+        assert Image.open(out / f"{name}.png").size == (300, 106)
+        roll = read_png(out / f"{name}.png")
+        played, stats = midi.read_midi(out / f"{name}.mid")
+        assert stats.notes == record["notes"] == len(midi.roll_notes(roll)[0]) > 0
+        assert np.array_equal(played, roll[:, : played.shape[1]]) and not roll[:, played.shape[1] :].any()
+        assert record["lit_share"] == pytest.approx(roll.mean(), abs=1e-6)
+        assert record["seconds"] == 37.5 and record["columns"] == 300
+        assert record["origin"] == {"seed": 5, "index": k}
+        assert np.array_equal(np.array(record["latents"]), anchors[k])
+        assert record["files"] == {"roll": f"{name}.png", "midi": f"{name}.mid", "picture": f"{name}_roll.png", "wav": None}
+
+
+def test_the_page_links_every_file_of_the_run(model_path, tmp_path):
+    assert run_cli("--model", model_path, "--n", 2, "--no-audio", "-o", tmp_path) == 0
+    page = (tmp_path / "index.html").read_text()
+    links = set(re.findall(r'(?:src|href)="([^"]+)"', page))
+    assert links == {f"piece_00{k}{s}" for k in (0, 1) for s in (".png", ".mid", "_roll.png")} | {"pieces.json"}
+    assert all((tmp_path / link).is_file() for link in links)
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+
+
+def test_long_pieces_have_no_silent_seam(model, model_path, tmp_path):
+    assert run_cli("--model", model_path, "--n", 4, "--length", 700, "--seed", 3, "--no-audio", "-o", tmp_path) == 0
+    summary = json.loads((tmp_path / "pieces.json").read_text())
+    filled = 0
+    for record in summary["pieces"]:
+        roll = read_png(tmp_path / record["files"]["roll"])
+        assert roll.shape == (N_PITCHES, 700) and record["seconds"] == 87.5
+        windows = generate.probabilities(model, np.array(record["latents"])) >= 0.5
+        assert len(windows) == 3
+        for j in range(2):  # seam j: columns 225 (j + 1) .. 225 (j + 1) + 74
+            start = 225 * (j + 1)
+            either = windows[j][:, 225:].any(axis=0) | windows[j + 1][:, :75].any(axis=0)
+            joined = roll[:, start : start + 75].any(axis=0)
+            assert np.array_equal(joined, either)  # silent only where both windows are silent
+            filled += either.sum()
+        assert np.array_equal(roll[:, 300:450], windows[1][:, 75:225])
+    assert filled > 0
+
+
+def test_interpolation_goes_from_seed_a_to_seed_b(model, model_path, tmp_path):
+    assert run_cli("--model", model_path, "--interpolate", 2, 9, "--n", 4, "--no-audio", "-o", tmp_path) == 0
+    summary = json.loads((tmp_path / "pieces.json").read_text())
+    assert summary["seed"] is None and summary["options"]["interpolate"] == [2, 9]
+    records = summary["pieces"]
+    assert [r["origin"]["t"] for r in records] == pytest.approx([0, 1 / 3, 2 / 3, 1])
+    start, end = (generate.sample(model, n=1, seed=s)[0] for s in (2, 9))
+    assert np.array_equal(records[0]["latents"], start.latents)
+    assert np.array_equal(records[-1]["latents"], end.latents)
+    assert np.array_equal(read_png(tmp_path / "piece_000.png"), start.roll)
+    assert np.array_equal(read_png(tmp_path / "piece_003.png"), end.roll)
+    middle = np.array(records[1]["latents"][0])
+    assert np.allclose(middle, generate.slerp(start.latents[0], end.latents[0], 1 / 3))
+
+
+def test_generate_with_audio_writes_a_wav_per_piece(model_path, tmp_path):
+    audio = pytest.importorskip("pianogan.audio")
+    try:
+        audio.choose_renderer()
+        audio.find_soundfont()
+    except Exception as error:  # no renderer or SoundFont on this machine
+        pytest.skip(str(error))
+    assert run_cli("--model", model_path, "--n", 2, "--seed", 1, "-o", tmp_path) == 0
+    summary = json.loads((tmp_path / "pieces.json").read_text())
+    for record in summary["pieces"]:
+        assert record["files"]["wav"] == f"{record['name']}.wav"
+        played, _ = midi.read_midi(tmp_path / record["files"]["midi"])
+        with wave.open(str(tmp_path / record["files"]["wav"]), "rb") as wav:
+            seconds = wav.getnframes() / wav.getframerate()
+            assert wav.getframerate() == 44100
+        assert played.shape[1] * 0.125 <= seconds <= played.shape[1] * 0.125 + 2.01
+    page = (tmp_path / "index.html").read_text()
+    assert page.count("<audio controls") == 2 and 'src="piece_001.wav"' in page
+
+
+def test_default_model_comes_from_the_environment_or_the_repository(monkeypatch, tmp_path):
+    monkeypatch.setenv("PIANOGAN_MODEL", str(tmp_path / "g.keras"))
+    assert generate.default_model_path() == tmp_path / "g.keras"
+    monkeypatch.delenv("PIANOGAN_MODEL")
+    assert generate.default_model_path() == Path(__file__).resolve().parents[1] / "models" / "generator.keras"
+
+
+# --- bad input ----------------------------------------------------------------------
+
+
+def save_model_with_shapes(path: Path, inputs: tuple, outputs: tuple) -> Path:
+    from pianogan.modelio import import_keras
+
+    keras = import_keras()
+    model = keras.Sequential(
+        [keras.Input(inputs), keras.layers.Flatten(), keras.layers.Dense(int(np.prod(outputs))), keras.layers.Reshape(outputs)]
+    )
+    return quiet_save(model, path)
+
+
+@pytest.fixture(scope="module")
+def bad_models(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("bad")
+    (folder / "text.keras").write_text("not a model\n")
+    return {
+        "text": folder / "text.keras",
+        "output": save_model_with_shapes(folder / "output.keras", (LATENT,), (100, 30, 1)),
+        "input": save_model_with_shapes(folder / "input.keras", (2, 7), (N_PITCHES, 30, 1)),
+    }
+
+
+@pytest.mark.parametrize(
+    "case, argv, message",
+    [
+        ("missing", ["--model", "{tmp}/none.keras"], "none.keras: no such model file"),
+        ("folder", ["--model", "{tmp}"], ": is a folder, not a .keras model file"),
+        ("text", ["--model", "{text}"], "text.keras: not a loadable Keras model"),
+        ("output", ["--model", "{output}"], "output.keras: generator output must be (None, 106, W, 1), got (None, 100, 30, 1)"),
+        ("input", ["--model", "{input}"], "input.keras: generator input must be (None, latent_dim), got (None, 2, 7)"),
+        ("n zero", ["--n", "0"], "--n must be at least 1, got 0"),
+        ("n negative", ["--n", "-3"], "--n must be at least 1, got -3"),
+        ("seed", ["--seed", "-1"], "--seed must be 0 or more"),
+        ("length", ["--length", "0"], "--length must be at least 1 column"),
+        ("threshold", ["--threshold", "1.5"], "--threshold must lie strictly between 0 and 1"),
+        ("velocity", ["--velocity", "128"], "--velocity must be 1..127"),
+        ("interpolate", ["--interpolate", "1", "2", "--n", "1"], "--interpolate needs --n of at least 2"),
+        ("output file", ["-o", "{tmp}/file.txt"], "file.txt: it is a file, not a folder"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(case, argv, message, model_path, bad_models, tmp_path, capsys):
+    (tmp_path / "file.txt").write_text("x")
+    places = {"tmp": tmp_path, **bad_models}
+    argv = [a.format(**places) for a in argv]
+    if "--model" not in argv:
+        argv = ["--model", str(model_path), *argv]
+    if "-o" not in argv:
+        argv += ["-o", str(tmp_path / "out")]
+    assert run_cli(*argv, "--no-audio") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pianogan generate: error: ") and "\n" not in err
+    assert message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_soundfont_stops_before_any_work(model_path, tmp_path, capsys):
+    assert run_cli("--model", model_path, "--soundfont", tmp_path / "none.sf2", "-o", tmp_path / "out") == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"pianogan generate: error: soundfont {tmp_path / 'none.sf2'}: no such file (or pass --no-audio)"
+    assert not (tmp_path / "out").exists()
