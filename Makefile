@@ -6,7 +6,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SHARED_MIDI := ../shared/data/pop909/midi/001.mid
 
 .PHONY: setup system-deps demo test bench clean
 
@@ -31,19 +30,18 @@ system-deps:
 		|| echo "warning: could not install fluidsynth; audio will use the pip fallback renderer"; \
 	else echo "note: fluidsynth not installed; audio will use the pip fallback renderer"; fi
 
+# Four new pieces from the shipped model: rolls, MIDI, WAV and a page to listen to them.
 demo: setup
-	@mkdir -p out/demo
-	@if [ -f $(SHARED_MIDI) ]; then src=$(SHARED_MIDI); else src=data/samples/scale.mid; fi; \
-	$(BIN)/pianogan midi2img $$src -o out/demo/rolls && \
-	$(BIN)/pianogan img2midi out/demo/rolls -o out/demo/midi && \
-	$(BIN)/pianogan plot out/demo/rolls/$$(basename $$src .mid)_0.png -o out/demo/roll.png && \
-	echo "demo written to out/demo/ (picture: out/demo/roll.png)"
+	$(BIN)/pianogan generate --n 4 --seed 0 -o out/demo
+	@echo "open $(CURDIR)/out/demo/index.html"
 
 test: setup
 	$(BIN)/python -m pytest -q
 
+# The self-contained benchmarks; compare_recipes.py and learning_check.py take a dataset
+# and a model (see their --help), and run for minutes.
 bench: setup
-	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+	for script in prepare train_speed generate audio evaluate_speed; do $(BIN)/python benchmarks/$$script.py || exit 1; done
 
 clean:
 	rm -rf out build src/*.egg-info .pytest_cache
