@@ -124,3 +124,14 @@ def test_info_prints_the_generator_gflop_line(capsys):
     gflop = [line for line in lines if line.startswith("GFLOP per image: ")]
     assert len(gflop) == 1
     assert float(gflop[0].split(": ")[1]) == pytest.approx(models.count_flops(models.build("default")[0]) / 1e9, abs=1e-3)
+
+
+def test_recalibrated_generator_in_inference_mode_matches_its_batch_statistics():
+    generator, _ = models.build("default")
+    z = np.random.default_rng(2).standard_normal((64, 14)).astype("float32")
+    training_mode = np.asarray(generator(z, training=True))  # normalised with this batch's statistics
+    before = np.asarray(generator(z, training=False))
+    models.recalibrate_batch_norm(generator, z)
+    after = np.asarray(generator(z, training=False))
+    assert np.abs(after - training_mode).max() < 1e-4
+    assert np.abs(before - training_mode).max() > 1e-2  # the initial statistics (0, 1) were wrong

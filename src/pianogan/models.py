@@ -179,3 +179,24 @@ def count_flops(model: keras.Model) -> int:
             kernel = int(np.prod(layer.kernel.shape))  # k... * in * out
             total += 2 * kernel * int(np.prod(layer.output.shape[1:-1]))
     return total
+
+
+def recalibrate_batch_norm(generator: keras.Model, latents: np.ndarray) -> keras.Model:
+    """Set every BatchNormalization's moving statistics to the batch statistics on ``latents``.
+
+    The EMA generator averages weights but copies the live generator's normalisation
+    statistics, which belong to other weights: sampled in inference mode, it then writes
+    rolls that are too sparse and too high. Measuring the statistics of its own activations
+    on a large batch of latents (as in "BN re-estimation" for weight averaging, Izmailov
+    et al. 2018) fixes that. Changes ``generator`` in place and returns it.
+    """
+    norms = [layer for layer in generator.layers if isinstance(layer, layers.BatchNormalization)]
+    if not norms:
+        return generator
+    probe = keras.Model(generator.input, [layer.input for layer in norms])
+    activations = probe(ops.convert_to_tensor(latents), training=True)  # batch statistics throughout
+    for layer, x in zip(norms, activations):
+        axes = tuple(range(len(x.shape) - 1))
+        layer.moving_mean.assign(ops.mean(x, axis=axes))
+        layer.moving_variance.assign(ops.var(x, axis=axes))
+    return generator

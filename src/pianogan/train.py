@@ -135,10 +135,27 @@ def load_checkpoint(gan, run: Path) -> int:
     return int(gan.step_counter.numpy())
 
 
-def save_generator(gan, run: Path) -> None:
-    """Save the EMA generator as RUN/generator.keras (loads in safe mode, no custom code)."""
+CALIBRATION_LATENTS = 1024
+
+
+def export_generator(gan, seed: int):
+    """A copy of the EMA generator with its own normalisation statistics, for sampling.
+
+    The checkpoint keeps the EMA generator as trained (so a resumed run is exact); what
+    is saved and sampled is this copy (see ``models.recalibrate_batch_norm``).
+    """
+    from pianogan.models import recalibrate_batch_norm
+
+    generator = keras.models.clone_model(gan.ema_generator)
+    generator.set_weights(gan.ema_generator.get_weights())
+    latents = np.random.default_rng([seed, 5]).standard_normal((CALIBRATION_LATENTS, generator.input.shape[-1]), dtype=np.float32)
+    return recalibrate_batch_norm(generator, latents)
+
+
+def save_generator(gan, run: Path, seed: int) -> None:
+    """Save the calibrated EMA generator as RUN/generator.keras (loads in safe mode)."""
     with atomic_path(run / GENERATOR) as tmp:  # the temporary name ends in .keras too
-        gan.ema_generator.save(tmp)
+        export_generator(gan, seed).save(tmp)
 
 
 # --- pictures and logs -----------------------------------------------------------------
@@ -157,11 +174,11 @@ def sample_grid(rolls: np.ndarray, columns: int = 4) -> np.ndarray:
     return picture
 
 
-def write_sample_grid(gan, latents: np.ndarray, path: Path) -> np.ndarray:
-    """Binarised EMA-generator samples for fixed latents, written as a PNG grid."""
+def write_sample_grid(generator, latents: np.ndarray, path: Path) -> np.ndarray:
+    """Binarised samples for fixed latents, written as a PNG grid."""
     from PIL import Image
 
-    rolls = np.asarray(gan.ema_generator(latents, training=False))[..., 0] >= 0.5
+    rolls = np.asarray(generator(latents, training=False))[..., 0] >= 0.5
     picture = sample_grid(rolls)
     with atomic_path(path) as tmp:
         Image.fromarray(picture, mode="L").save(tmp, format="PNG")
@@ -273,7 +290,7 @@ def train(
     run.mkdir(parents=True, exist_ok=True)
     write_text(run / CONFIG, json.dumps({"train": dataclasses.asdict(config), "dataset": str(dataset), "dataset_fingerprint": fingerprint, "windows": int(len(windows)), "pianogan_version": __version__, "keras_version": keras.__version__, "backend": keras.backend.backend()}, indent=2) + "\n")
     if start >= config.steps:
-        save_generator(gan, run)
+        save_generator(gan, run, config.seed)
         return run
 
     callback = RunCallback(gan, run, config, start, read_log(run, start), time_limit)
@@ -339,7 +356,7 @@ class RunCallback(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def samples(self, step: int) -> None:
-        picture = write_sample_grid(self.gan, self.latents, self.run / "samples" / f"step_{step:07d}.png")
+        picture = write_sample_grid(export_generator(self.gan, self.config.seed), self.latents, self.run / "samples" / f"step_{step:07d}.png")
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
@@ -351,5 +368,5 @@ class RunCallback(keras.callbacks.Callback):
     def checkpoint(self) -> None:
         """Checkpoint, EMA generator and log, each written atomically."""
         save_checkpoint(self.gan, self.run)
-        save_generator(self.gan, self.run)
+        save_generator(self.gan, self.run, self.config.seed)
         write_log(self.run, self.rows)
