@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from pianogan import batches, datasets, midi, train
+from pianogan import batches, datasets, midi, runlog, train
 from pianogan.cli import main
 from pianogan.errors import PianoganError
 
@@ -100,7 +100,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, dataset):
     assert straight.keys() == resumed.keys() and resumed["step/0"] == 25
     worst = max(float(np.max(np.abs(straight[k].astype(np.float64) - resumed[k]))) for k in straight)
     assert worst < 1e-4
-    log = (tmp_path / "resumed" / train.LOG).read_text().splitlines()
+    log = (tmp_path / "resumed" / runlog.LOG).read_text().splitlines()
     assert [int(line.split(",")[0]) for line in log[1:]] == list(range(1, 26))
     for name in ("generator.keras", "config.json", "train_log.csv", "samples/step_0000025.png"):
         assert (tmp_path / "resumed" / name).exists()
@@ -172,3 +172,28 @@ def test_music_span_and_the_windows_training_keeps(tmp_path):
     assert np.array_equal(kept, windows[:1]) and successors.tolist() == [-1]
     with pytest.raises(PianoganError, match="--min-span"):
         train._load_data(tmp_path, "train", 1.01)
+
+
+def test_an_interrupted_run_writes_a_checkpoint_and_stops_cleanly(tmp_path, dataset):
+    """Ctrl-C, or ``kill`` (SIGTERM), checkpoints the step reached and exits with 130."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "pianogan", "train", str(dataset), "-o", str(run), "--steps", "100000", "--batch-size", "2", "--quiet", "--checkpoint-every", "100000"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "logs" / "train").exists() and time.time() < deadline:  # fit() has begun
+        time.sleep(0.2)
+    time.sleep(3)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-2000:]
+    step = int(_weights(run)["step/0"])
+    assert step >= 1 and f"checkpoint written at step {step}" in out
+    logged = [int(row["step"]) for row in runlog.read_log(run)]
+    # An interrupt landing between a step and its log row loses only that row.
+    assert logged == list(range(1, len(logged) + 1)) and len(logged) >= step - 1
+    assert (run / "generator.keras").exists()

@@ -25,7 +25,7 @@ import numpy as np
 from pianogan import __version__
 from pianogan.atomic import atomic_path, write_text
 from pianogan.errors import PianoganError
-from pianogan.runlog import LOG, LOG_FIELDS, read_log, write_log
+from pianogan.runlog import LOG_FIELDS, read_log, write_log
 
 CHECKPOINT = "checkpoint.npz"
 CONFIG = "config.json"
