@@ -10,7 +10,7 @@ machine, then evaluates each generator against the test split:
 Writes OUT/<name>/ (runs and evaluation reports) and a Markdown table, with the
 real-vs-real floor (train split against test split) as the first row, to --table.
 
-    python benchmarks/compare_recipes.py --dataset out/datasets/pop909 --budget 480 --n 100 \
+    python benchmarks/compare_recipes.py --dataset out/datasets/pop909 --budget 480 \
         -o out/compare --table docs/results.md
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -36,18 +37,38 @@ def pianogan(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "pianogan", *args], check=True)
 
 
+def train_within(budget: float, args: list[str], grace: float = 60) -> float:
+    """Run ``pianogan train`` with --time-limit; stop it if one step outlasts the budget.
+
+    The time limit is checked between steps, so a setup whose single step takes longer
+    than the budget is stopped from outside (SIGTERM, then SIGKILL) and has 0 steps.
+    """
+    started = time.time()
+    process = subprocess.Popen([sys.executable, "-m", "pianogan", "train", *args, "--time-limit", str(budget)])
+    try:
+        process.wait(timeout=budget + grace)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return time.time() - started
+
+
 def train_and_evaluate(name: str, options: list[str], args: argparse.Namespace) -> dict:
     run = args.output / name
     if run.exists():
         shutil.rmtree(run)
-    started = time.time()
-    pianogan("train", str(args.dataset), "-o", str(run), *options, "--steps", "1000000000", "--time-limit", str(args.budget), "--checkpoint-every", "1000000000", "--sample-every", "1000000000", "--quiet")
-    trained = time.time() - started
-    with open(run / "train_log.csv") as log:
-        steps = sum(1 for _ in log) - 1
-    pianogan("evaluate", "--model", str(run / "generator.keras"), "--real", str(args.dataset), "--split", "test", "--n", str(args.n), "--seed", "0", "-o", str(run / "evaluation"))
-    report = json.loads((run / "evaluation" / "report.json").read_text())
-    return {"name": name, "steps": steps, "train_seconds": trained, "report": report}
+    seconds = train_within(args.budget, [str(args.dataset), "-o", str(run), *options, "--steps", "1000000000", "--checkpoint-every", "1000000000", "--sample-every", "1000000000", "--quiet"])
+    log = run / "train_log.csv"
+    steps = sum(1 for _ in open(log)) - 1 if log.exists() else 0
+    result = {"name": name, "steps": steps, "train_seconds": seconds, "report": None}
+    if steps and (run / "generator.keras").exists():
+        pianogan("evaluate", "--model", str(run / "generator.keras"), "--real", str(args.dataset), "--split", "test", "--n", str(args.n), "--seed", "0", "-o", str(run / "evaluation"))
+        result["report"] = json.loads((run / "evaluation" / "report.json").read_text())
+    return result
 
 
 def mean_overlap(metrics: dict, floor: bool = False) -> float:
@@ -56,7 +77,7 @@ def mean_overlap(metrics: dict, floor: bool = False) -> float:
 
 
 def table(results: list[dict], args: argparse.Namespace) -> str:
-    first = results[0]["report"]
+    first = next(r["report"] for r in results if r["report"])
     header = ["setup", "steps in budget", "C2ST acc.", "mean overlap", *HEADLINE, "diversity", "near copies"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     metrics = first["metrics"]
@@ -72,6 +93,9 @@ def table(results: list[dict], args: argparse.Namespace) -> str:
     lines.append("| " + " | ".join(floor_cells) + " |")
     for result, (_, _, label) in zip(results, RUNS):
         report = result["report"]
+        if report is None:
+            lines.append("| " + " | ".join([label, f"{result['steps']} (stopped after {result['train_seconds']:.0f} s)"] + ["-"] * (len(header) - 2)) + " |")
+            continue
         cells = [
             label,
             f"{result['steps']:,}",
@@ -89,7 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, required=True, help="prepared POP909 dataset (train and test splits)")
     parser.add_argument("--budget", type=float, default=480, help="training seconds per setup")
-    parser.add_argument("--n", type=int, default=100, help="generated and real windows per evaluation")
+    parser.add_argument("--n", type=int, default=1000, help="generated and real windows per evaluation")
     parser.add_argument("-o", "--output", type=Path, default=Path("out/compare"))
     parser.add_argument("--table", type=Path, help="write the Markdown table here too")
     args = parser.parse_args()
@@ -101,6 +125,7 @@ def main() -> None:
     text = table(results, args)
     print(text)
     (args.output / "results_table.md").write_text(text + "\n")
+    (args.output / "results.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "report"} for r in results], indent=2))
     if args.table:
         args.table.parent.mkdir(parents=True, exist_ok=True)
         args.table.write_text(text + "\n")
