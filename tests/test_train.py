@@ -197,3 +197,20 @@ def test_an_interrupted_run_writes_a_checkpoint_and_stops_cleanly(tmp_path, data
     # An interrupt landing between a step and its log row loses only that row.
     assert logged == list(range(1, len(logged) + 1)) and len(logged) >= step - 1
     assert (run / "generator.keras").exists()
+
+
+def test_the_weight_average_is_passive_so_its_decay_may_change_on_resume(tmp_path, dataset):
+    train.train(dataset, tmp_path / "straight", small(6, ema_decay=0.9), verbose=0)
+    train.train(dataset, tmp_path / "changed", small(3, ema_decay=0.9), verbose=0)
+    train.train(dataset, tmp_path / "changed", small(6), resume=True, explicit={"ema_decay": 0.0}, verbose=0)
+    straight, changed = _weights(tmp_path / "straight"), _weights(tmp_path / "changed")
+    for key in straight:
+        if not key.startswith("ema_generator/"):
+            assert np.abs(straight[key].astype(np.float64) - changed[key]).max() < 1e-4, key
+    config = json.loads((tmp_path / "changed" / "config.json").read_text())["train"]
+    assert config["ema_decay"] == 0.0
+    # With decay 0 the saved generator is the generator itself.
+    gan = train.build_gan(small(6))
+    train.load_checkpoint(gan, tmp_path / "changed")
+    exported = train.export_generator(gan, seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip(exported.trainable_weights, gan.generator.trainable_weights))

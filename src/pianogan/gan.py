@@ -57,7 +57,7 @@ def straight_through_binarize(probabilities):
 class GAN(keras.Model):
     """Holds G, D and the EMA copy of G; ``train_step`` runs one D and one G update."""
 
-    def __init__(self, generator, discriminator, ema_generator, loss="nonsaturating", r1_gamma=0.0, ema_decay=0.999, hard_fakes=True, **kwargs):
+    def __init__(self, generator, discriminator, ema_generator, loss="nonsaturating", r1_gamma=0.0, ema_decay=0.0, hard_fakes=True, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator

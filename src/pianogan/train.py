@@ -51,7 +51,7 @@ class TrainConfig:
     beta_2: float = 0.99
     clipvalue: float | None = None
     r1_gamma: float = 1.0
-    ema_decay: float = 0.999
+    ema_decay: float = 0.0
     hard_fakes: bool = True
     shuffle: bool = True
     max_transpose: int = 6
@@ -63,10 +63,13 @@ class TrainConfig:
 
 
 RECIPES: dict[str, dict] = {
-    # Non-saturating loss + R1 on real data, Adam, an EMA generator, straight-through
-    # binary fakes, shuffled batches with transposition and beat-aligned time shifts, and
-    # only windows whose music spans at least 90% of their width: a piece's first and last
-    # windows are mostly silence, and a generator that learns them writes silent pieces.
+    # Non-saturating loss + R1 on real data, Adam, straight-through binary fakes, shuffled
+    # batches with transposition and beat-aligned time shifts, and only windows whose music
+    # spans at least 90% of their width: a piece's first and last windows are mostly
+    # silence, and a generator that learns them writes silent pieces. No weight average by
+    # default: measured on POP909 after 5,750 steps, an EMA (decay 0.999) of this generator
+    # fragmented notes once thresholded (qualified-note rate 0.43 against 0.65 for the
+    # generator itself, 0.74 in the data; two-sample accuracy 0.993 against 0.982).
     "ours": {},
     # The seed project's recipe, for comparisons: flipped-label BCE with 0.05 label noise,
     # RMSprop 1e-4 clipped at 1.0 for both nets, batch 16, no shuffling or augmentation,
@@ -142,12 +145,14 @@ def export_generator(gan, seed: int):
     """A copy of the EMA generator with its own normalisation statistics, for sampling.
 
     The checkpoint keeps the EMA generator as trained (so a resumed run is exact); what
-    is saved and sampled is this copy (see ``models.recalibrate_batch_norm``).
+    is saved and sampled is this copy (see ``models.recalibrate_batch_norm``). With an
+    EMA decay of 0 the average is the generator itself.
     """
     from pianogan.models import recalibrate_batch_norm
 
-    generator = keras.models.clone_model(gan.ema_generator)
-    generator.set_weights(gan.ema_generator.get_weights())
+    source = gan.generator if gan.ema_decay == 0 else gan.ema_generator
+    generator = keras.models.clone_model(source)
+    generator.set_weights(source.get_weights())
     latents = np.random.default_rng([seed, 5]).standard_normal((CALIBRATION_LATENTS, generator.input.shape[-1]), dtype=np.float32)
     return recalibrate_batch_norm(generator, latents)
 
@@ -242,10 +247,14 @@ def _check_resume(run: Path, config: TrainConfig, explicit: dict) -> TrainConfig
         raise PianoganError(f"{path}: not found; nothing to resume in {run}") from None
     except (ValueError, KeyError, TypeError) as error:
         raise PianoganError(f"{path}: unreadable run configuration ({error})") from None
+    # The weight average is passive (G and D never read it), so its decay may change on
+    # resume; every other option must stay as the run was started.
+    passive = {"steps", "ema_decay"}
     for name, value in explicit.items():
-        if name != "steps" and value is not None and getattr(saved, name) != value:
+        if name not in passive and value is not None and getattr(saved, name) != value:
             raise PianoganError(f"{run} was trained with --{name.replace('_', '-')} {getattr(saved, name)}, not {value}; resume with the same options or use another folder")
-    return dataclasses.replace(saved, steps=config.steps)
+    changes = {"ema_decay": explicit["ema_decay"]} if explicit.get("ema_decay") is not None else {}
+    return dataclasses.replace(saved, steps=config.steps, **changes)
 
 
 def train(
