@@ -277,7 +277,7 @@ def train(
     run, dataset = Path(run), Path(dataset)
     if resume:
         config = _check_resume(run, config, explicit or {})
-    elif (run / CHECKPOINT).exists() or (run / CONFIG).exists():
+    elif (run / CHECKPOINT).exists():  # a run stopped before its first checkpoint may start again
         raise PianoganError(f"{run} already holds a run; use --resume to continue it or choose another folder")
     if run.exists() and not run.is_dir():
         raise PianoganError(f"{run}: exists and is not a folder")
