@@ -2,8 +2,9 @@
 
 A run folder holds ``config.json`` (every hyperparameter, the dataset's fingerprint and
 the package version), ``checkpoint.npz`` (G, D, EMA G, both optimizers and the step, as
-plain arrays: no pickle, written atomically), ``generator.keras`` (the EMA generator),
-``train_log.csv``, ``samples/`` (grids from fixed latents) and ``logs/`` (TensorBoard).
+plain arrays: no pickle, written atomically), ``generator.keras`` (the generator, or its
+weight average with ``--ema-decay``), ``train_log.csv``, ``samples/`` (grids from fixed
+latents) and ``logs/`` (TensorBoard).
 Every random draw is derived from (seed, step), so ``--resume`` continues exactly.
 """
 
@@ -158,7 +159,7 @@ def export_generator(gan, seed: int):
 
 
 def save_generator(gan, run: Path, seed: int) -> None:
-    """Save the calibrated EMA generator as RUN/generator.keras (loads in safe mode)."""
+    """Save the exported generator (``export_generator``) as RUN/generator.keras."""
     with atomic_path(run / GENERATOR) as tmp:  # the temporary name ends in .keras too
         export_generator(gan, seed).save(tmp)
 
@@ -375,7 +376,7 @@ class RunCallback(keras.callbacks.Callback):
                 tf.summary.image("samples", picture[None, :, :, None], step=step)
 
     def checkpoint(self) -> None:
-        """Checkpoint, EMA generator and log, each written atomically."""
+        """Checkpoint, generator and log, each written atomically."""
         save_checkpoint(self.gan, self.run)
         save_generator(self.gan, self.run, self.config.seed)
         write_log(self.run, self.rows)

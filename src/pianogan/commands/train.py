@@ -13,7 +13,7 @@ def register(subparsers) -> None:
         help="train a GAN on a prepared dataset",
         description="Train a generator and discriminator on a dataset made by 'pianogan prepare'. "
         "RUN receives config.json, checkpoint.npz (whole state, written atomically), generator.keras "
-        "(EMA generator), train_log.csv, samples/ and logs/ (TensorBoard). Ctrl-C writes a checkpoint; "
+        "(the generator, or its weight average with --ema-decay), train_log.csv, samples/ and logs/ (TensorBoard). Ctrl-C writes a checkpoint; "
         "--resume continues exactly where it stopped. Options left out take the recipe's values.",
     )
     p.add_argument("dataset", metavar="DATASET", help="dataset folder made by 'pianogan prepare'")
