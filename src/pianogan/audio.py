@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from pianogan.atomic import atomic_path
 from pianogan.errors import PianoganError
+from pianogan.inputs import MIDI_SUFFIXES, find_inputs
 
 DEFAULT_RATE = 44100
 CHANNELS = 2  # stereo: both renderers pan notes and FluidSynth adds stereo reverb
@@ -59,7 +60,6 @@ DEBIAN_SOUNDFONTS = (
     Path("/usr/share/sounds/sf2/default-GM.sf2"),
     Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
 )
-MIDI_SUFFIXES = (".mid", ".midi")
 
 _TICKS_PER_QUARTER = 1000  # the joined MIDI file, at 1 s per quarter: a tick is 1 ms
 _PROGRAM, _CONTROL, _BEND, _OFF, _ON = range(5)  # event order at equal times: off before on
@@ -156,26 +156,19 @@ def choose_renderer(renderer: str = "auto") -> str:
 def midi_files(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list[RenderResult]]:
     """Expand files and folders (recursively, .mid/.midi in any case) into MIDI paths.
 
-    Files named on their own are taken whatever their suffix (reading them tells);
-    in folders, hidden names are skipped: they are other programs' files being written.
-    Returns the paths and a failed RenderResult per input that yields nothing, so a
-    batch can go on with the rest.
+    The search is ``inputs.find_inputs``'s, input by input, so that a folder without
+    MIDI files is reported too. Returns the paths and a failed RenderResult per input
+    that yields nothing, so a batch can go on with the rest.
     """
     files: list[Path] = []
     errors: list[RenderResult] = []
     for item in map(Path, inputs):
-        if item.is_dir():
-            found = sorted(
-                p for p in item.rglob("*")
-                if p.suffix.lower() in MIDI_SUFFIXES and not p.name.startswith(".") and p.is_file()
-            )  # fmt: skip
-            files += found
-            if not found:
-                errors.append(RenderResult(item, error=f"{item}: no .mid or .midi files in this folder"))
-        elif item.is_file():
-            files.append(item)
-        else:
-            errors.append(RenderResult(item, error=f"{item}: no such file or folder"))
+        found, missing = find_inputs([item], MIDI_SUFFIXES)
+        if missing:
+            errors.append(RenderResult(item, error=missing[0]))
+        elif not found:
+            errors.append(RenderResult(item, error=f"{item}: no .mid or .midi files in this folder"))
+        files += found
     return list(dict.fromkeys(files)), errors  # a file named twice renders once
 
 

@@ -36,12 +36,11 @@ from tqdm import tqdm
 
 from pianogan import atomic
 from pianogan.errors import PianoganError
+from pianogan.inputs import MIDI_SUFFIXES, PNG_SUFFIXES
 from pianogan.midi import midi_to_windows, roll_notes
 from pianogan.roll import LOWEST_PITCH, N_PITCHES, WINDOW, read_png, windows, write_png
 
 SPLITS = ("train", "validation", "test")
-MIDI_SUFFIXES = (".mid", ".midi")
-PNG_SUFFIX = ".png"
 MANIFEST = "manifest.csv"
 REPORT = "prepare_report.json"
 PNG_FOLDER = "png"
@@ -119,7 +118,7 @@ def _scan(root: Path, exclude: str | os.PathLike | None) -> tuple[list[str], lis
             continue
         for name in names:
             suffix = os.path.splitext(name)[1].lower()
-            if suffix in MIDI_SUFFIXES or suffix == PNG_SUFFIX:
+            if suffix in MIDI_SUFFIXES + PNG_SUFFIXES:
                 relative = (Path(folder) / name).relative_to(root).as_posix()
                 (midi if suffix in MIDI_SUFFIXES else pngs).append(relative)
     return sorted(midi), sorted(pngs)
@@ -524,6 +523,20 @@ def load_split(dataset_dir: str | os.PathLike, split: str = "train") -> np.ndarr
     """One split's windows as a bool array of shape (N, 106, columns)."""
     packed, columns = _read_packed(_split_path(dataset_dir, split))
     return np.unpackbits(packed, axis=-1, count=columns).view(bool)
+
+
+def read_manifest(dataset_dir: str | os.PathLike, split: str) -> list[dict]:
+    """One split's rows of ``manifest.csv`` in window order, ``index`` as an int.
+
+    Empty when the dataset has no manifest; a damaged one raises what ``csv`` or ``int``
+    raise, for the caller to decide how much it matters.
+    """
+    path = Path(dataset_dir) / MANIFEST
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = [{**row, "index": int(row["index"])} for row in csv.DictReader(handle) if row.get("split") == split]
+    return sorted(rows, key=lambda row: row["index"])
 
 
 def list_splits(dataset_dir: str | os.PathLike) -> list[str]:

@@ -23,10 +23,9 @@ import numpy as np
 
 from pianogan import __version__, atomic, compare, metrics
 from pianogan.errors import PianoganError
+from pianogan.inputs import MIDI_SUFFIXES, PNG_SUFFIXES
 from pianogan.roll import PITCH_CLASS_NAMES, WINDOW, read_png, windows
 
-PNG_SUFFIXES = (".png",)
-MIDI_SUFFIXES = (".mid", ".midi")
 SAMPLE_BATCH = 64
 COPY_SAMPLE = 1000
 NEAR_COPY_IOU = 0.8
@@ -44,21 +43,19 @@ def load_real(dataset_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, n
     from pianogan.datasets import load_split
 
     rolls = load_split(dataset_dir, split)
-    return rolls, _songs(Path(dataset_dir) / "manifest.csv", split, len(rolls))
+    return rolls, _songs(dataset_dir, split, len(rolls))
 
 
-def _songs(manifest: Path, split: str, count: int) -> np.ndarray | None:
-    if not manifest.is_file():
-        return None
+def _songs(dataset_dir: str | os.PathLike, split: str, count: int) -> np.ndarray | None:
+    from pianogan.datasets import read_manifest
+
     try:
-        with open(manifest, newline="", encoding="utf-8") as handle:
-            rows = [(int(r["index"]), r["file"]) for r in csv.DictReader(handle) if r.get("split") == split]
+        rows = read_manifest(dataset_dir, split)
     except (OSError, KeyError, ValueError, csv.Error):
         return None
-    rows.sort()
-    if [i for i, _ in rows] != list(range(count)):
+    if not rows or [row["index"] for row in rows] != list(range(count)):
         return None
-    return np.unique([f for _, f in rows], return_inverse=True)[1]
+    return np.unique([row["file"] for row in rows], return_inverse=True)[1]
 
 
 def load_generated_folder(folder: str | os.PathLike, columns: int = WINDOW) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:

@@ -10,10 +10,14 @@ outputs: those are named after their path below their common folder instead
 from __future__ import annotations
 
 import os
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 from pianogan.errors import PianoganError
+
+MIDI_SUFFIXES = (".mid", ".midi")
+PNG_SUFFIXES = (".png",)
 
 CLASH_RULE = (
     "inputs sharing a stem are named after their path below their common folder "
@@ -80,3 +84,23 @@ def output_stems(files: list[Path]) -> dict[Path, str]:
         if other is not path:
             raise PianoganError(f"{other} and {path} would write outputs with the same name ({stem!r}); rename one of them")
     return stems
+
+
+def batch_inputs(
+    inputs: list[str | os.PathLike], suffixes: tuple[str, ...], output: str | os.PathLike, kind: str
+) -> tuple[Path, list[Path], dict[Path, str], list[str]]:
+    """The output folder, input files, their output stems and the missing inputs of a batch.
+
+    Missing inputs are named on stderr and skipped, so the others still convert. An
+    output path that is a file, no input file at all (``kind`` names what was looked for,
+    e.g. ".png"), or two inputs whose outputs would clash are one-line errors.
+    """
+    out_dir = Path(output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PianoganError(f"{out_dir}: exists and is not a folder (-o names the output folder)")
+    files, missing = find_inputs(inputs, suffixes)
+    for problem in missing:
+        print(f"skipped {problem}", file=sys.stderr)
+    if not files:
+        raise PianoganError(f"no {kind} files found in {', '.join(map(str, inputs))}")
+    return out_dir, files, output_stems(files), missing

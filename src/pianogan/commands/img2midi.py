@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
-from pathlib import Path
 
 from pianogan.errors import PianoganError
-from pianogan.inputs import CLASH_RULE, find_inputs, output_stems
-
-PNG_SUFFIXES = (".png",)
+from pianogan.inputs import CLASH_RULE, PNG_SUFFIXES, batch_inputs
 
 DESCRIPTION = """\
 Convert piano-roll PNG images (106 pixels high, any width) into MIDI files DIR/<stem>.mid.
@@ -67,15 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from pianogan.midi import roll_notes, write_midi
     from pianogan.roll import read_png
 
-    out_dir = Path(args.output)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise PianoganError(f"{out_dir}: exists and is not a folder (-o names the output folder)")
-    files, missing = find_inputs(args.inputs, PNG_SUFFIXES)
-    for problem in missing:
-        print(f"skipped {problem}", file=sys.stderr)
-    if not files:
-        raise PianoganError(f"no .png files found in {', '.join(map(str, args.inputs))}")
-    stems = output_stems(files)
+    out_dir, files, stems, missing = batch_inputs(args.inputs, PNG_SUFFIXES, args.output, ".png")
     # T on the 0..255 scale lies between the 8-bit values T-1 and T, i.e. (T - 0.5) / 255 of
     # full scale: exactly ``value >= T`` for 8-bit images and the same cut for 16-bit ones.
     threshold = (args.threshold - 0.5) / 255

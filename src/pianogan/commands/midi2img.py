@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pianogan.errors import PianoganError
-from pianogan.inputs import CLASH_RULE, find_inputs, output_stems
-
-MIDI_SUFFIXES = (".mid", ".midi")
+from pianogan.inputs import CLASH_RULE, MIDI_SUFFIXES, batch_inputs
 
 DESCRIPTION = """\
 Convert MIDI files into piano-roll PNG images, one per window of COLUMNS sixteenth notes.
@@ -105,15 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 0:
         raise PianoganError(f"--jobs must be 0 (one per CPU core) or more, got {args.jobs}")
-    out_dir = Path(args.output)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise PianoganError(f"{out_dir}: exists and is not a folder (-o names the output folder)")
-    files, missing = find_inputs(args.inputs, MIDI_SUFFIXES)
-    for problem in missing:
-        print(f"skipped {problem}", file=sys.stderr)
-    if not files:
-        raise PianoganError(f"no .mid or .midi files found in {', '.join(map(str, args.inputs))}")
-    stems = output_stems(files)
+    out_dir, files, stems, missing = batch_inputs(args.inputs, MIDI_SUFFIXES, args.output, ".mid or .midi")
     out_dir.mkdir(parents=True, exist_ok=True)
     tasks = [(path, out_dir, stems[path], args.columns, args.pedal) for path in files]
     jobs = min(args.jobs or os.cpu_count() or 1, len(tasks))

@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 
 from pianogan.errors import PianoganError
-
-MIDI_SUFFIXES = (".mid", ".midi")
+from pianogan.inputs import MIDI_SUFFIXES
 
 
 def register(subparsers) -> None:
