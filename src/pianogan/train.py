@@ -10,7 +10,6 @@ Every random draw is derived from (seed, step), so ``--resume`` continues exactl
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import os
@@ -158,10 +157,10 @@ def export_generator(gan, seed: int):
     return recalibrate_batch_norm(generator, latents)
 
 
-def save_generator(gan, run: Path, seed: int) -> None:
-    """Save the exported generator (``export_generator``) as RUN/generator.keras."""
+def save_generator(generator, run: Path) -> None:
+    """Save a generator from ``export_generator`` as RUN/generator.keras."""
     with atomic_path(run / GENERATOR) as tmp:  # the temporary name ends in .keras too
-        export_generator(gan, seed).save(tmp)
+        generator.save(tmp)
 
 
 # --- pictures and logs -----------------------------------------------------------------
@@ -199,15 +198,10 @@ def successor_windows(dataset: Path, split: str, count: int) -> np.ndarray:
 
     Read from the dataset's manifest (file, window index k); without one, -1 everywhere.
     """
-    from pianogan.datasets import MANIFEST
+    from pianogan.datasets import read_manifest
 
     successors = np.full(count, -1, dtype=np.int64)
-    path = dataset / MANIFEST
-    if not path.is_file():
-        return successors
-    with open(path, newline="") as handle:
-        rows = [r for r in csv.DictReader(handle) if r["split"] == split]
-    position = {(r["file"], int(r["k"])): int(r["index"]) for r in rows}
+    position = {(row["file"], int(row["k"])): row["index"] for row in read_manifest(dataset, split)}
     for (file, k), index in position.items():
         if index < count:
             successors[index] = position.get((file, k + 1), -1)
@@ -239,7 +233,8 @@ def _load_data(dataset: Path, split: str, min_span: float) -> tuple[np.ndarray, 
     return windows[keep], renumber[successors[keep]], datasets.dataset_fingerprint(dataset)
 
 
-def _check_resume(run: Path, config: TrainConfig, explicit: dict) -> TrainConfig:
+def _check_resume(run: Path, config: TrainConfig, explicit: dict) -> tuple[TrainConfig, dict]:
+    """The configuration to continue RUN with, and RUN/config.json as stored."""
     path = run / CONFIG
     try:
         stored = json.loads(path.read_text())
@@ -255,7 +250,7 @@ def _check_resume(run: Path, config: TrainConfig, explicit: dict) -> TrainConfig
         if name not in passive and value is not None and getattr(saved, name) != value:
             raise PianoganError(f"{run} was trained with --{name.replace('_', '-')} {getattr(saved, name)}, not {value}; resume with the same options or use another folder")
     changes = {"ema_decay": explicit["ema_decay"]} if explicit.get("ema_decay") is not None else {}
-    return dataclasses.replace(saved, steps=config.steps, **changes)
+    return dataclasses.replace(saved, steps=config.steps, **changes), stored
 
 
 def train(
@@ -277,7 +272,7 @@ def train(
     """
     run, dataset = Path(run), Path(dataset)
     if resume:
-        config = _check_resume(run, config, explicit or {})
+        config, stored = _check_resume(run, config, explicit or {})
     elif (run / CHECKPOINT).exists():  # a run stopped before its first checkpoint may start again
         raise PianoganError(f"{run} already holds a run; use --resume to continue it or choose another folder")
     if run.exists() and not run.is_dir():
@@ -292,15 +287,13 @@ def train(
     enable_determinism()
     gan = build_gan(config)
     start = load_checkpoint(gan, run) if resume else 0
-    if resume:
-        stored = json.loads((run / CONFIG).read_text())
-        if stored.get("dataset_fingerprint") != fingerprint:
-            raise PianoganError(f"{dataset}: not the dataset {run} was trained on (fingerprint differs)")
+    if resume and stored.get("dataset_fingerprint") != fingerprint:
+        raise PianoganError(f"{dataset}: not the dataset {run} was trained on (fingerprint differs)")
     maker = BatchMaker(windows, config.batch_size, config.latent_dim, config.seed, config.shuffle, config.max_transpose, config.time_shift, successors)
     run.mkdir(parents=True, exist_ok=True)
     write_text(run / CONFIG, json.dumps({"train": dataclasses.asdict(config), "dataset": str(dataset), "dataset_fingerprint": fingerprint, "windows": int(len(windows)), "pianogan_version": __version__, "keras_version": keras.__version__, "backend": keras.backend.backend()}, indent=2) + "\n")
     if start >= config.steps:
-        save_generator(gan, run, config.seed)
+        save_generator(export_generator(gan, config.seed), run)
         return run
 
     callback = RunCallback(gan, run, config, start, read_log(run, start), time_limit)
@@ -354,6 +347,8 @@ class RunCallback(keras.callbacks.Callback):
         self.began = time.time() - (float(rows[-1]["seconds"]) if rows else 0.0)
         self.latents = np.random.default_rng([config.seed, 0]).standard_normal((SAMPLE_GRID, config.latent_dim), dtype=np.float32)
         self.writer = None
+        self.export: tuple[int, keras.Model] | None = None  # (step, exported generator)
+        self.saved_step: int | None = None
 
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.gan.step_counter.numpy())
@@ -365,8 +360,15 @@ class RunCallback(keras.callbacks.Callback):
         if self.deadline is not None and time.time() >= self.deadline:
             self.model.stop_training = True
 
+    def exported(self):
+        """The exported generator of the current step, made once however many files need it."""
+        step = int(self.gan.step_counter.numpy())
+        if self.export is None or self.export[0] != step:
+            self.export = (step, export_generator(self.gan, self.config.seed))
+        return self.export[1]
+
     def samples(self, step: int) -> None:
-        picture = write_sample_grid(export_generator(self.gan, self.config.seed), self.latents, self.run / "samples" / f"step_{step:07d}.png")
+        picture = write_sample_grid(self.exported(), self.latents, self.run / "samples" / f"step_{step:07d}.png")
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
@@ -376,7 +378,11 @@ class RunCallback(keras.callbacks.Callback):
                 tf.summary.image("samples", picture[None, :, :, None], step=step)
 
     def checkpoint(self) -> None:
-        """Checkpoint, generator and log, each written atomically."""
+        """Checkpoint, generator and log, each written atomically, once per step."""
+        step = int(self.gan.step_counter.numpy())
+        if self.saved_step == step:
+            return
         save_checkpoint(self.gan, self.run)
-        save_generator(self.gan, self.run, self.config.seed)
+        save_generator(self.exported(), self.run)
         write_log(self.run, self.rows)
+        self.saved_step = step
