@@ -19,7 +19,7 @@ def register(subparsers) -> None:
     p.add_argument("dataset", metavar="DATASET", help="dataset folder made by 'pianogan prepare'")
     p.add_argument("-o", "--output", required=True, metavar="RUN", help="run folder")
     p.add_argument("--arch", choices=["default", "seed"], default=None, help="architecture (default: default)")
-    p.add_argument("--recipe", choices=["ours", "seed"], default="ours", help="training recipe: ours, or the seed project's (BCE with flipped labels, RMSprop, batch 16, no shuffling)")
+    p.add_argument("--recipe", choices=["ours", "seed"], default=None, help="training recipe: ours (default), or the seed project's (BCE with flipped labels, RMSprop, batch 16, no shuffling)")
     p.add_argument("--steps", type=int, default=None, help="total steps; with --resume, training continues up to this many (default 2000)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default 32; seed recipe 16)")
     p.add_argument("--seed", type=int, default=None, help="seed for weights, batch order, augmentation and latents (default 0)")
@@ -43,9 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from pianogan.train import recipe_config, train
 
     explicit = {name: getattr(args, name) for name in TUNABLE}
-    config = recipe_config(args.recipe, steps=args.steps, **explicit)
-    if args.resume:
-        explicit["recipe"] = args.recipe if args.recipe != "ours" else None
+    config = recipe_config(args.recipe or "ours", steps=args.steps, **explicit)
+    explicit["recipe"] = args.recipe
     folder = train(args.dataset, args.output, config, resume=args.resume, explicit=explicit, verbose=0 if args.quiet else 1, time_limit=args.time_limit)
     print(f"run in {folder}: generator {folder / 'generator.keras'}")
     return 0
