@@ -76,7 +76,7 @@ def mean_overlap(metrics: dict, floor: bool = False) -> float:
     return sum(values) / len(values)
 
 
-def table(results: list[dict], args: argparse.Namespace) -> str:
+def table(results: list[dict]) -> str:
     first = next(r["report"] for r in results if r["report"])
     header = ["setup", "steps in budget", "C2ST acc.", "mean overlap", *HEADLINE, "diversity", "near copies"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -122,7 +122,7 @@ def main() -> None:
         print(f"== {label}: training for {args.budget:.0f} s", flush=True)
         results.append(train_and_evaluate(name, options, args))
         print(f"   {results[-1]['steps']} steps", flush=True)
-    text = table(results, args)
+    text = table(results)
     print(text)
     (args.output / "results_table.md").write_text(text + "\n")
     (args.output / "results.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "report"} for r in results], indent=2))
