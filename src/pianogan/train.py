@@ -14,7 +14,6 @@ import dataclasses
 import json
 import os
 import signal
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 from pianogan import __version__
 from pianogan.atomic import atomic_path, write_text
 from pianogan.errors import PianoganError
+from pianogan.interrupt import StopRequest, stop_on_signal
 from pianogan.runlog import LOG_FIELDS, read_log, write_log
 
 CHECKPOINT = "checkpoint.npz"
@@ -271,8 +271,13 @@ def train(
     is checked before anything is written, so a run that cannot start changes nothing.
     """
     run, dataset = Path(run), Path(dataset)
+    with stop_on_signal() as stop:
+        return _train(dataset, run, config, resume, explicit or {}, verbose, time_limit, stop)
+
+
+def _train(dataset: Path, run: Path, config: TrainConfig, resume: bool, explicit: dict, verbose: int, time_limit: float | None, stop: StopRequest) -> Path:
     if resume:
-        config, stored = _check_resume(run, config, explicit or {})
+        config, stored = _check_resume(run, config, explicit)
     elif (run / CHECKPOINT).exists():  # a run stopped before its first checkpoint may start again
         raise PianoganError(f"{run} already holds a run; use --resume to continue it or choose another folder")
     if run.exists() and not run.is_dir():
@@ -296,31 +301,24 @@ def train(
         save_generator(export_generator(gan, config.seed), run)
         return run
 
-    callback = RunCallback(gan, run, config, start, read_log(run, start), time_limit)
+    callback = RunCallback(gan, run, config, start, read_log(run, start), time_limit, stop)
     callbacks = [callback]
     if keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run / "logs"), update_freq=max(1, config.checkpoint_every // 10), write_graph=False))
-    previous_handler = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() else None
-    try:
-        # shuffle=False: Keras would otherwise permute the batch order, which (seed, step) fixes.
-        gan.fit(Batches(maker, start, config.steps), epochs=1, shuffle=False, verbose=verbose, callbacks=callbacks)
-    except KeyboardInterrupt:
-        callback.checkpoint()
-        print(f"\ninterrupted: checkpoint written at step {int(gan.step_counter.numpy())} in {run}; continue with --resume")
-        raise
-    finally:
-        if previous_handler is not None:
-            signal.signal(signal.SIGTERM, previous_handler)
+    if not stop.requested:
+        try:
+            # shuffle=False: Keras would otherwise permute the batch order, which (seed, step) fixes.
+            gan.fit(Batches(maker, start, config.steps), epochs=1, shuffle=False, verbose=verbose, callbacks=callbacks)
+        except KeyboardInterrupt:  # Ctrl-C where no handler could be set (not the main thread)
+            stop.signum = signal.SIGINT
     callback.checkpoint()
     step = int(gan.step_counter.numpy())
+    if stop.requested:
+        print(f"\ninterrupted: checkpoint written at step {step} in {run}; continue with --resume", flush=True)
+        raise KeyboardInterrupt
     if step % config.sample_every:
         callback.samples(step)
     return run
-
-
-def _interrupt(signum, frame):
-    """Treat ``kill`` (SIGTERM) like Ctrl-C: checkpoint, then stop."""
-    raise KeyboardInterrupt
 
 
 class Batches(keras.utils.PyDataset):
@@ -340,9 +338,9 @@ class Batches(keras.utils.PyDataset):
 class RunCallback(keras.callbacks.Callback):
     """Logs every step, draws sample grids and writes checkpoints at fixed step counts."""
 
-    def __init__(self, gan, run: Path, config: TrainConfig, start: int, rows: list[dict], time_limit: float | None = None):
+    def __init__(self, gan, run: Path, config: TrainConfig, start: int, rows: list[dict], time_limit: float | None, stop: StopRequest):
         super().__init__()
-        self.gan, self.run, self.config, self.rows = gan, run, config, rows
+        self.gan, self.run, self.config, self.rows, self.stop = gan, run, config, rows, stop
         self.deadline = time.time() + time_limit if time_limit else None
         self.began = time.time() - (float(rows[-1]["seconds"]) if rows else 0.0)
         self.latents = np.random.default_rng([config.seed, 0]).standard_normal((SAMPLE_GRID, config.latent_dim), dtype=np.float32)
@@ -357,7 +355,7 @@ class RunCallback(keras.callbacks.Callback):
             self.samples(step)
         if step % self.config.checkpoint_every == 0:
             self.checkpoint()
-        if self.deadline is not None and time.time() >= self.deadline:
+        if self.stop.requested or (self.deadline is not None and time.time() >= self.deadline):
             self.model.stop_training = True
 
     def exported(self):
