@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from pianogan import batches, datasets, midi, runlog, train
+from pianogan import batches, datasets, midi, roll, runlog, train
 from pianogan.cli import main
 from pianogan.errors import PianoganError
 
@@ -166,7 +166,7 @@ def test_music_span_and_the_windows_training_keeps(tmp_path):
     windows = np.zeros((3, 106, 300), dtype=bool)
     windows[0, 40, [0, 299]] = True  # music across the whole width
     windows[1, 40, 10:100] = True  # the end of a piece: 90 columns
-    assert train.music_span(windows).tolist() == [1.0, 0.3, 0.0]
+    assert roll.music_span(windows).tolist() == [1.0, 0.3, 0.0]
     rows = np.packbits(windows, axis=-1)
     datasets.save_split(tmp_path / "train.npz", rows, 300)
     kept, successors, _ = train._load_data(tmp_path, "train", 0.9)

@@ -71,6 +71,15 @@ def windows(roll: np.ndarray, columns: int = WINDOW) -> list[tuple[int, np.ndarr
     return [(int(k), cut[k]) for k in np.flatnonzero(cut.any(axis=(1, 2)))]
 
 
+def music_span(windows: np.ndarray) -> np.ndarray:
+    """Share of each window's width from its first to its last sounding column (0 if silent)."""
+    sounding = windows.any(axis=1)
+    width = windows.shape[2]
+    first = sounding.argmax(axis=1)
+    last = width - 1 - sounding[:, ::-1].argmax(axis=1)
+    return np.where(sounding.any(axis=1), (last - first + 1) / width, 0.0)
+
+
 def write_png(roll: np.ndarray, path: str | os.PathLike) -> None:
     """Write a roll as an 8-bit grayscale PNG (255 = sounding), atomically."""
     from PIL import Image

@@ -25,6 +25,7 @@ from pianogan import __version__
 from pianogan.atomic import atomic_path, write_text
 from pianogan.errors import PianoganError
 from pianogan.interrupt import StopRequest, stop_on_signal
+from pianogan.roll import music_span
 from pianogan.runlog import LOG_FIELDS, read_log, write_log
 
 CHECKPOINT = "checkpoint.npz"
@@ -206,15 +207,6 @@ def successor_windows(dataset: Path, split: str, count: int) -> np.ndarray:
         if index < count:
             successors[index] = position.get((file, k + 1), -1)
     return successors
-
-
-def music_span(windows: np.ndarray) -> np.ndarray:
-    """Share of each window's width from its first to its last sounding column (0 if silent)."""
-    sounding = windows.any(axis=1)
-    width = windows.shape[2]
-    first = sounding.argmax(axis=1)
-    last = width - 1 - sounding[:, ::-1].argmax(axis=1)
-    return np.where(sounding.any(axis=1), (last - first + 1) / width, 0.0)
 
 
 def _load_data(dataset: Path, split: str, min_span: float) -> tuple[np.ndarray, np.ndarray, str]:

@@ -1,0 +1,129 @@
+"""Keys: estimating a window's key from its notes, naming keys, and moving rolls between keys.
+
+A key is an index 0..23: ``tonic`` (0 = C .. 11 = B) for major keys, ``12 + tonic`` for
+minor keys. The estimator is Krumhansl-Schmuckler's: correlate the window's pitch-class
+distribution with the 24 rotations of a major and a minor key profile and take the best.
+The distribution is duration-weighted (lit pixels per pitch class), so a held chord tone
+outweighs a passing sixteenth, and the profiles are Albrecht & Shanahan's (2013), which
+matched POP909's own key annotations more often than Krumhansl & Kessler's (1982) did
+(see ``benchmarks/alignment.py``).
+
+References: Krumhansl, *Cognitive Foundations of Musical Pitch* (1990), ch. 4;
+Albrecht & Shanahan, "The use of large corpora to train a new type of key-finding
+algorithm", Music Perception 31(1), 2013.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pianogan.errors import PianoganError
+from pianogan.roll import LOWEST_PITCH, N_PITCHES, PIANO_ROWS, PITCH_CLASS_NAMES
+
+MAJOR_MODES = ("major", "minor")
+KEY_NAMES = tuple(f"{PITCH_CLASS_NAMES[i % 12]} {MAJOR_MODES[i // 12]}" for i in range(24))
+PROFILES = {
+    "krumhansl": (
+        np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]),
+        np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]),
+    ),
+    "albrecht": (
+        np.array([0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081]),
+        np.array([0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214, 0.062, 0.022, 0.061, 0.052]),
+    ),
+}
+DEFAULT_PROFILE = "albrecht"
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+NATURAL_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
+_PITCH_CLASS_OF_ROW = np.eye(12)[(LOWEST_PITCH + np.arange(N_PITCHES)) % 12]  # (106, 12)
+
+
+def _templates(profile: str) -> np.ndarray:
+    """(24, 12) profiles, each rotated to its tonic and standardised (mean 0, norm 1)."""
+    major, minor = PROFILES[profile]
+    rows = [np.roll(major, tonic) for tonic in range(12)] + [np.roll(minor, tonic) for tonic in range(12)]
+    templates = np.array(rows)
+    templates -= templates.mean(axis=1, keepdims=True)
+    return templates / np.linalg.norm(templates, axis=1, keepdims=True)
+
+
+def pitch_class_time(rolls: np.ndarray) -> np.ndarray:
+    """Lit pixels per pitch class (C = 0) of each roll in a stack (..., 106, T): (..., 12)."""
+    return np.count_nonzero(rolls, axis=-1) @ _PITCH_CLASS_OF_ROW
+
+
+def key_correlations(pitch_classes: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray:
+    """Pearson correlation of each distribution (..., 12) with the 24 key profiles: (..., 24).
+
+    A flat distribution (silence, or all twelve classes equally) correlates 0 with all.
+    """
+    centred = np.asarray(pitch_classes, dtype=float)
+    centred = centred - centred.mean(axis=-1, keepdims=True)
+    norm = np.linalg.norm(centred, axis=-1, keepdims=True)
+    unit = np.divide(centred, norm, out=np.zeros_like(centred), where=norm > 0)
+    return unit @ _templates(profile).T
+
+
+def estimate_keys(rolls: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray:
+    """The key index (0..23) of each roll in a stack (..., 106, T); C major (0) for silence."""
+    return np.argmax(key_correlations(pitch_class_time(rolls), profile), axis=-1)
+
+
+def key_name(key: int) -> str:
+    """'C major', 'A minor', ... for a key index 0..23."""
+    return KEY_NAMES[int(key)]
+
+
+def parse_key(text: str) -> int:
+    """The key index of a name such as 'A minor', 'Eb major', 'f# min' or 'C'.
+
+    A bare tonic means major. Flats are spelled with 'b', sharps with '#'.
+    """
+    words = text.strip().replace("-", " ").split()
+    if not words or len(words) > 2:
+        raise PianoganError(f"key {text!r}: expected a tonic and a mode, e.g. 'A minor' or 'Eb major'")
+    tonic_name = words[0][0].upper() + words[0][1:].lower()
+    flats = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E", "E#": "F", "B#": "C"}
+    tonic_name = flats.get(tonic_name, tonic_name)
+    if tonic_name not in PITCH_CLASS_NAMES:
+        raise PianoganError(f"key {text!r}: unknown tonic {words[0]!r} (use C, C#, Db, D, ..., B)")
+    mode = words[1].lower() if len(words) == 2 else "major"
+    modes = {"major": 0, "maj": 0, "minor": 12, "min": 12, "m": 12}
+    if mode not in modes:
+        raise PianoganError(f"key {text!r}: unknown mode {words[1]!r} (use major or minor)")
+    return PITCH_CLASS_NAMES.index(tonic_name) + modes[mode]
+
+
+def relative_major_tonic(key: int) -> int:
+    """The tonic of the major key sharing the key's scale: A minor -> C (0)."""
+    return int(key) % 12 if key < 12 else (int(key) + 3) % 12
+
+
+def scale_mask(key: int) -> np.ndarray:
+    """(12,) bool: the pitch classes of the key's major or natural minor scale."""
+    mask = np.zeros(12, dtype=bool)
+    steps = MAJOR_SCALE if key < 12 else NATURAL_MINOR_SCALE
+    mask[[(int(key) % 12 + s) % 12 for s in steps]] = True
+    return mask
+
+
+def transposition_between(source: int, target: int) -> int:
+    """Semitones (-6..5) that move key ``source`` to ``target``'s scale by the nearest way.
+
+    Major and minor keys move by their relative major, so A minor to C major is 0 and
+    A minor to E minor is -5 (down a fourth rather than up a fifth).
+    """
+    return (relative_major_tonic(target) - relative_major_tonic(source) + 6) % 12 - 6
+
+
+def fit_on_piano(low_row: int, high_row: int, semitones: int) -> int:
+    """``semitones``, or the same move an octave the other way, that keeps rows low..high on the piano.
+
+    Returns the option that keeps every note inside rows 0..87; when neither does (a
+    window wider than the piano allows), the one that loses fewer rows.
+    """
+    options = sorted({semitones, semitones - 12 if semitones > 0 else semitones + 12}, key=abs)
+    for option in options:
+        if low_row + option >= 0 and high_row + option <= PIANO_ROWS - 1:
+            return option
+    return min(options, key=lambda o: max(0, -(low_row + o)) + max(0, high_row + o - (PIANO_ROWS - 1)))
