@@ -16,7 +16,8 @@ from pianogan import datasets
 from pianogan.cli import main
 from pianogan.datasets import dataset_fingerprint, list_splits, load_split, pop909_splits, prepare
 from pianogan.errors import PianoganError
-from pianogan.midi import read_midi, roll_notes
+from pianogan.keys import estimate_keys, key_name
+from pianogan.midi import midi_to_windows, read_midi, roll_notes
 from pianogan.roll import read_png, windows, write_png
 
 TPQ = 384  # MAESTRO's ticks per quarter; all its files are at 120 BPM
@@ -55,8 +56,8 @@ META = {
 }
 
 
-def expected_windows(path: Path, columns: int = 300, pedal: bool = False) -> list[tuple[int, np.ndarray]]:
-    return windows(read_midi(path, pedal=pedal)[0], columns)
+def expected_windows(path: Path, columns: int = 300, pedal: bool = False, align: bool = False) -> list[tuple[int, np.ndarray]]:
+    return midi_to_windows(path, columns, pedal, align).windows
 
 
 def maestro_tree(root: Path, metadata: str) -> Path:
@@ -97,8 +98,10 @@ def test_maestro_root_gives_splits_metadata_and_exact_windows(tmp_path, metadata
     expected_rows = []
     for name in sorted(PIECES):
         composer, title, split, year = META[name]
-        for index, (k, _) in enumerate(expected_windows(root / name)):
-            expected_rows.append({"split": split, "index": str(index), "file": name, "k": str(k), "composer": composer, "title": title, "year": str(year)})
+        for index, (k, window) in enumerate(expected_windows(root / name)):
+            # Too few notes to find a grid in: the pieces stay as they are, windows every 300 columns.
+            key = key_name(estimate_keys(window))
+            expected_rows.append({"split": split, "index": str(index), "file": name, "k": str(k), "start": str(300 * k), "shift_ticks": "0", "key": key, "composer": composer, "title": title, "year": str(year)})
     assert rows == expected_rows
     assert [(r["file"], r["k"]) for r in rows] == [("2004/first.midi", "0"), ("2004/first.midi", "2"), ("2006/second.midi", "0"), ("2008/third.MIDI", "0"), ("2008/third.MIDI", "1")]
     assert list_splits(tmp_path / "out") == ["train", "validation", "test"]
@@ -391,8 +394,19 @@ def test_real_pop909_files(tmp_path, capsys, pop909_midi):
     assert "prepared 4 of 4 files" in capsys.readouterr().out
     splits = {"train": ["001", "123"], "validation": ["005"], "test": ["010"]}
     for split, numbers in splits.items():
-        expected = [w for n in numbers for _, w in expected_windows(source / f"{n}.mid")]
+        expected = [w for n in numbers for _, w in expected_windows(source / f"{n}.mid", align=True)]
         assert np.array_equal(load_split(tmp_path / "out", split), np.stack(expected))
     report = report_of(tmp_path / "out")
+    # Song 001's grid sits 40 ticks (a third of a column) after tick 0 and its beats on that grid.
+    assert report["align"] and report["files_aligned"] == 4 and report["files_without_steady_grid"] == []
+    first = next(c["alignment"] for c in report["converted"] if c["file"] == "001.mid")
+    assert first["grid_offset"] == pytest.approx(1 / 3, abs=0.01) and first["on_grid"] > 0.9
+    rows = [r for r in read_manifest(tmp_path / "out") if r["file"] == "001.mid"]
+    assert {r["shift_ticks"] for r in rows} == {str(first["shift_ticks"])} and [int(r["start"]) for r in rows] == [288 * int(r["k"]) for r in rows]
+    # Aligned, nearly every window's onsets peak on the beat (column phase 0 of 4).
+    rolls = np.concatenate([load_split(tmp_path / "out", split) for split in splits])
+    onsets = rolls & ~np.concatenate([np.zeros_like(rolls[..., :1]), rolls[..., :-1]], axis=-1)
+    on_the_beat = onsets.sum(axis=1).reshape(len(onsets), -1, 4).sum(axis=1).argmax(axis=1) == 0
+    assert on_the_beat.mean() >= 0.9, on_the_beat
     assert report["notes"] == sum(read_midi(source / f"{n}.mid")[1].notes for n in ("001", "005", "010", "123"))
     assert report["failed"] == [] and report["windows_written"] == sum(report["windows"].values())

@@ -37,6 +37,7 @@ from tqdm import tqdm
 from pianogan import atomic
 from pianogan.errors import PianoganError
 from pianogan.inputs import MIDI_SUFFIXES, PNG_SUFFIXES
+from pianogan.keys import estimate_keys, key_name
 from pianogan.midi import midi_to_windows, roll_notes
 from pianogan.roll import LOWEST_PITCH, N_PITCHES, WINDOW, read_png, windows, write_png
 
@@ -44,7 +45,7 @@ SPLITS = ("train", "validation", "test")
 MANIFEST = "manifest.csv"
 REPORT = "prepare_report.json"
 PNG_FOLDER = "png"
-MANIFEST_COLUMNS = ("split", "index", "file", "k", "composer", "title", "year")
+MANIFEST_COLUMNS = ("split", "index", "file", "k", "start", "shift_ticks", "key", "composer", "title", "year")
 MAESTRO_COLUMNS = ("canonical_composer", "canonical_title", "split", "year", "midi_filename")
 
 
@@ -275,6 +276,7 @@ class _Task:
     kind: str
     columns: int
     pedal: bool
+    align: bool
     png_prefix: str | None  # write window k to f"{png_prefix}_{k}.png" when set
 
 
@@ -282,6 +284,9 @@ class _Task:
 class _Result:
     packed: np.ndarray | None = None  # (n, 106, ceil(columns / 8)) uint8: small to send back
     ks: np.ndarray | None = None
+    stride: int = 0  # columns between window starts
+    keys: np.ndarray | None = None  # estimated key index of each window
+    alignment: dict | None = None  # the piece's bar alignment (MIDI sources with --align)
     notes: int = 0
     out_of_range: int = 0
     drums: int = 0
@@ -295,16 +300,19 @@ def _convert(task: _Task) -> _Result:
         if task.kind == "png":
             whole = read_png(task.path)
             cut, total = windows(whole, task.columns), -(-whole.shape[1] // task.columns)
-            result = _Result(notes=len(roll_notes(whole)[0]))
+            result = _Result(notes=len(roll_notes(whole)[0]), stride=task.columns)
         else:
-            cut, total, stats = midi_to_windows(task.path, task.columns, pedal=task.pedal)
-            result = _Result(notes=stats.notes, out_of_range=stats.dropped_out_of_range, drums=stats.dropped_drums)
+            cut, total, stats, stride = midi_to_windows(task.path, task.columns, pedal=task.pedal, align=task.align)
+            alignment = stats.alignment.as_dict() if task.align else None
+            result = _Result(notes=stats.notes, out_of_range=stats.dropped_out_of_range, drums=stats.dropped_drums, stride=stride, alignment=alignment)
         if not cut:
             dropped = f" ({result.out_of_range} out of range {LOWEST_PITCH}..{LOWEST_PITCH + N_PITCHES - 1}, {result.drums} on drums)"
             result.reason = "no notes" + (dropped if result.out_of_range or result.drums else "")
             return result
         result.ks = np.array([k for k, _ in cut], dtype=np.int64)
-        result.packed = np.packbits(np.stack([w for _, w in cut]), axis=-1)
+        stack = np.stack([w for _, w in cut])
+        result.packed = np.packbits(stack, axis=-1)
+        result.keys = estimate_keys(stack)
         result.silent = total - len(cut)
         if task.png_prefix is not None:
             for k, window in cut:
@@ -344,6 +352,7 @@ def prepare(
     splits: str | os.PathLike | Mapping[str, str] | None = None,
     columns: int = WINDOW,
     pedal: bool = False,
+    align: bool = True,
     png: bool = False,
     jobs: int | None = None,
     progress: bool = True,
@@ -352,8 +361,11 @@ def prepare(
 
     Writes ``OUT/<split>.npz`` per split with windows, ``OUT/manifest.csv``,
     ``OUT/prepare_report.json`` and, with ``png``, ``OUT/png/<split>/<stem>_<k>.png`` where
-    ``<stem>`` is the file's relative path without suffix, folders joined by ``__``. Every
-    input file is named once in the report: under ``converted``, ``failed`` (with a
+    ``<stem>`` is the file's relative path without suffix, folders joined by ``__``. With
+    ``align`` (the default) each MIDI piece is bar-aligned first (``alignment``): the
+    manifest gives each window's start column and the piece's shift in ticks, the report
+    each piece's alignment and the files left as they were for want of a steady grid.
+    Every window's estimated key is in the manifest too. Every input file is named once in the report: under ``converted``, ``failed`` (with a
     one-line reason; ``no notes`` for a readable file without notes in range) or
     ``unlisted`` (no split given). Raises PianoganError, after writing the report, when
     no file converted.
@@ -377,7 +389,7 @@ def prepare(
         for old in png_root.glob("*/*.png"):
             old.unlink()
     prefixes = _png_prefixes(found.files, png_root) if png else [None] * len(found.files)
-    tasks = [_Task(f.path, f.kind, columns, pedal, p) for f, p in zip(found.files, prefixes)]
+    tasks = [_Task(f.path, f.kind, columns, pedal, align, p) for f, p in zip(found.files, prefixes)]
 
     packed: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
     counts = dict.fromkeys(SPLITS, 0)
@@ -395,9 +407,13 @@ def prepare(
             start = counts[file.split]
             counts[file.split] += len(result.ks)
             packed[file.split].append(result.packed)
-            manifest.extend((file.split, start + i, file.name, int(k), file.composer, file.title, file.year) for i, k in enumerate(result.ks))
+            shift = result.alignment["shift_ticks"] if result.alignment else 0
+            manifest.extend(
+                (file.split, start + i, file.name, int(k), int(k) * result.stride, shift, key_name(key), file.composer, file.title, file.year) for i, (k, key) in enumerate(zip(result.ks, result.keys))
+            )
             converted.append(
                 {"file": file.name, "split": file.split, "windows": len(result.ks), "silent_windows": result.silent, "notes": result.notes, "dropped_out_of_range": result.out_of_range, "dropped_drums": result.drums}
+                | ({"alignment": result.alignment} if result.alignment else {})
             )
 
     if converted:
@@ -408,6 +424,9 @@ def prepare(
         "source_kind": found.kind,
         "columns": columns,
         "pedal": pedal,
+        "align": align,
+        "files_aligned": sum(1 for c in converted if c.get("alignment", {}).get("aligned")),
+        "files_without_steady_grid": [c["file"] for c in converted if c.get("alignment", {}).get("aligned") is False],
         "files": len(found.files) + len(found.missing) + len(found.unlisted),
         "files_converted": len(converted),
         "files_failed": len(failed),

@@ -16,9 +16,10 @@ from typing import NamedTuple
 import numpy as np
 import symusic
 
+from pianogan.alignment import NOT_ALIGNED, Alignment, bar_columns, estimate
 from pianogan.atomic import atomic_path
 from pianogan.errors import PianoganError
-from pianogan.roll import COLUMNS_PER_QUARTER, LOWEST_PITCH, N_PITCHES, WINDOW, check_roll, windows
+from pianogan.roll import COLUMNS_PER_QUARTER, LOWEST_PITCH, N_PITCHES, WINDOW, bar_stride, check_roll, window_count, windows
 
 OUTPUT_TPQ = 480
 OUTPUT_QPM = 120.0
@@ -37,6 +38,7 @@ class MidiStats:
     dropped_out_of_range: int  # pitches outside 21..126
     dropped_drums: int  # notes on drum tracks
     first_qpm: float  # tempo at tick 0 (120 when the file has none): seconds shown to people
+    alignment: Alignment = NOT_ALIGNED  # the bar alignment applied (``read_midi(align=True)``)
 
     @property
     def seconds_per_column(self) -> float:
@@ -93,14 +95,17 @@ def _pedal_ends(track: symusic.Track, starts: np.ndarray, ends: np.ndarray, piec
     return np.where(pedal_down, release_after[np.maximum(last_event, 0)], -1)
 
 
-def read_midi(path: str | os.PathLike, pedal: bool = False) -> tuple[np.ndarray, MidiStats]:
+def read_midi(path: str | os.PathLike, pedal: bool = False, align: bool = False) -> tuple[np.ndarray, MidiStats]:
     """Read a MIDI file into a whole-piece roll (bool, 106 x T) and what was dropped.
 
     All non-drum tracks are merged; drum notes and pitches outside 21..126 are dropped
     and counted. With ``pedal``, a note that ends while the sustain pedal (controller 64
     >= 64, on its own track) is down lasts until the pedal is released or until the next
-    onset of the same pitch, whichever comes first. T is the last sounding column + 1
-    (0 for a file with no notes in range).
+    onset of the same pitch, whichever comes first. With ``align``, every note moves later
+    by the whole number of ticks that puts the piece's sixteenth grid on the column lines
+    and a downbeat on a multiple of the bar (``alignment.estimate``; nothing moves in a
+    file without a steady grid). T is the last sounding column + 1 (0 for a file with no
+    notes in range).
     """
     score = load_score(path)
     tpq = score.ticks_per_quarter
@@ -124,6 +129,8 @@ def read_midi(path: str | os.PathLike, pedal: bool = False) -> tuple[np.ndarray,
         starts = ends = pitches = np.zeros(0, dtype=np.int64)
     if pedal and len(starts):
         ends = _sustain(tracks, starts, ends, pitches)
+    alignment = estimate(starts, ends, pitches, tpq, _bar_of(score)) if align else NOT_ALIGNED
+    starts, ends = starts + alignment.shift_ticks, ends + alignment.shift_ticks
     in_range = (pitches >= LOWEST_PITCH) & (pitches < LOWEST_PITCH + N_PITCHES)
     rows = pitches[in_range] - LOWEST_PITCH
     first = tick_to_column(starts[in_range], tpq)
@@ -135,28 +142,45 @@ def read_midi(path: str | os.PathLike, pedal: bool = False) -> tuple[np.ndarray,
         )
     roll = paint(rows, first, last)
     qpm = float(score.tempos[0].qpm) if len(score.tempos) and score.tempos[0].time == 0 else 120.0
-    stats = MidiStats(tpq, int(in_range.sum()), int((~in_range).sum()), drums, qpm)
+    stats = MidiStats(tpq, int(in_range.sum()), int((~in_range).sum()), drums, qpm, alignment)
     return roll, stats
+
+
+def _bar_of(score: symusic.Score) -> int:
+    """Columns per bar from the first time signature, for triple and compound metres only.
+
+    Converted files often carry a placeholder signature (617 of POP909's 909 songs say 1/4
+    and 28 say 2/4 while their annotated bars hold four beats), so only 3/x, 6/x, 9/x and
+    12/x change the bar from 4/4.
+    """
+    signatures = score.time_signatures
+    if len(signatures) and signatures[0].numerator % 3 == 0:
+        return bar_columns(signatures[0].numerator, signatures[0].denominator)
+    return bar_columns(4, 4)
 
 
 class PieceWindows(NamedTuple):
     """The non-silent windows of one MIDI file, how many windows it spans, and its stats."""
 
-    windows: list[tuple[int, np.ndarray]]  # (k, window): window k covers columns k*columns ...
+    windows: list[tuple[int, np.ndarray]]  # (k, window): window k covers columns k*stride ...
     total: int  # windows the piece spans, silent ones included
     stats: MidiStats
+    stride: int  # columns between window starts: the width, or whole bars when aligned
 
 
-def midi_to_windows(path: str | os.PathLike, columns: int = WINDOW, pedal: bool = False) -> PieceWindows:
+def midi_to_windows(path: str | os.PathLike, columns: int = WINDOW, pedal: bool = False, align: bool = False) -> PieceWindows:
     """Read a MIDI file and cut it into windows of ``columns`` columns (see ``roll.windows``).
 
-    ``midi2img`` and dataset preparation share this, so an image ``<stem>_<k>.png`` and
-    window ``k`` of a dataset always hold the same music.
+    An aligned piece is cut every whole number of bars (288 columns for 300-column
+    windows in 4/4), so every window starts on beat 1. ``midi2img`` and dataset
+    preparation share this, so an image ``<stem>_<k>.png`` and window ``k`` of a dataset
+    always hold the same music.
     """
     if columns < 1:
         raise PianoganError(f"window width must be at least 1 column, got {columns}")
-    roll, stats = read_midi(path, pedal=pedal)
-    return PieceWindows(windows(roll, columns), -(-roll.shape[1] // columns), stats)
+    roll, stats = read_midi(path, pedal=pedal, align=align)
+    stride = bar_stride(columns, stats.alignment.bar_columns) if stats.alignment.aligned else columns
+    return PieceWindows(windows(roll, columns, stride), window_count(roll.shape[1], columns, stride), stats, stride)
 
 
 def _sustain(tracks, starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray) -> np.ndarray:

@@ -51,24 +51,37 @@ def check_roll(roll: np.ndarray, name: str = "roll", allow_empty: bool = False) 
     return roll.astype(bool, copy=False)
 
 
-def windows(roll: np.ndarray, columns: int = WINDOW) -> list[tuple[int, np.ndarray]]:
-    """Cut a piece into consecutive windows of ``columns`` columns, from column 0.
+def windows(roll: np.ndarray, columns: int = WINDOW, stride: int | None = None) -> list[tuple[int, np.ndarray]]:
+    """Cut a piece into windows of ``columns`` columns starting every ``stride`` columns.
 
-    Returns ``(k, window)`` pairs where window ``k`` covers columns ``k*columns`` up to
-    ``(k+1)*columns``. Windows with no sounding note are skipped (a long silence does not
-    end the piece, unlike the seed's converter); the last, partial window is padded with
-    silence.
+    Returns ``(k, window)`` pairs where window ``k`` covers columns ``k*stride`` up to
+    ``k*stride + columns``; the stride defaults to the width (consecutive windows). A
+    bar-aligned piece is cut at a whole number of bars (``bar_stride``), so every window
+    starts on beat 1 and neighbours share a few columns. Windows with no sounding note
+    are skipped (a long silence does not end the piece, unlike the seed's converter);
+    the last, partial window is padded with silence.
     """
     roll = check_roll(roll, allow_empty=True)
-    if columns < 1:
-        raise PianoganError(f"window width must be at least 1 column, got {columns}")
-    count = -(-roll.shape[1] // columns)
+    stride = columns if stride is None else stride
+    if columns < 1 or not 1 <= stride <= columns:
+        raise PianoganError(f"window width must be at least 1 column and the stride 1..width, got {columns} and {stride}")
+    count = window_count(roll.shape[1], columns, stride)
     if count == 0:
         return []
-    padded = np.zeros((N_PITCHES, count * columns), dtype=bool)
+    padded = np.zeros((N_PITCHES, (count - 1) * stride + columns), dtype=bool)
     padded[:, : roll.shape[1]] = roll
-    cut = padded.reshape(N_PITCHES, count, columns).transpose(1, 0, 2)
-    return [(int(k), cut[k]) for k in np.flatnonzero(cut.any(axis=(1, 2)))]
+    cut = np.lib.stride_tricks.sliding_window_view(padded, columns, axis=1)[:, ::stride].transpose(1, 0, 2)
+    return [(int(k), cut[k].copy()) for k in np.flatnonzero(cut.any(axis=(1, 2)))]
+
+
+def window_count(length: int, columns: int, stride: int) -> int:
+    """Windows needed to cover ``length`` columns: the first at 0, then every ``stride``."""
+    return 0 if length <= 0 else 1 + max(0, -(-(length - columns) // stride))
+
+
+def bar_stride(columns: int, bar: int) -> int:
+    """The whole number of bars that fits in a window (at least one bar, at most the width)."""
+    return max(1, columns // bar) * bar if bar <= columns else columns
 
 
 def music_span(windows: np.ndarray) -> np.ndarray:

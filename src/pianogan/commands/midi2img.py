@@ -22,7 +22,7 @@ Convert MIDI files into piano-roll PNG images, one per window of COLUMNS sixteen
 
 Each image is DIR/<stem>_<k>.png, where k is the window's index in the piece: window k
 holds columns k*COLUMNS up to (k+1)*COLUMNS, so with the default width _3 always means
-columns 900..1199. Silent windows are skipped (conversion goes on after them) and the
+columns 900..1199 (with --align, windows start every whole number of bars instead). Silent windows are skipped (conversion goes on after them) and the
 last, partial window is padded with silence. Images are 106 pixels high (row 0 at the
 top = pitch 21, A0) and 8-bit grayscale, 255 where a note sounds.
 
@@ -56,6 +56,7 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the PNG images (created if missing)")
     p.add_argument("--columns", type=positive_int, default=300, metavar="N", help="window width in columns (sixteenth notes; default 300 = 37.5 s at 120 BPM)")
     p.add_argument("--pedal", action="store_true", help="hold notes while the sustain pedal is down (until it is released or the same key is struck again)")
+    p.add_argument("--align", action="store_true", help="bar-align each piece first: shift it by whole ticks so its sixteenth grid lies on the columns and window 0 starts on beat 1; windows then start every whole number of bars (288 columns for 300 in 4/4)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1; 0 = one per CPU core)")
     p.set_defaults(run=run)
 
@@ -72,13 +73,13 @@ class FileResult:
     problem: str | None = None
 
 
-def convert_file(path: Path, out_dir: Path, stem: str, columns: int, pedal: bool) -> FileResult:
+def convert_file(path: Path, out_dir: Path, stem: str, columns: int, pedal: bool, align: bool = False) -> FileResult:
     """Write the non-silent windows of one MIDI file as ``out_dir/<stem>_<k>.png``."""
     from pianogan.midi import midi_to_windows
     from pianogan.roll import write_png
 
     try:
-        windows, total, stats = midi_to_windows(path, columns, pedal)
+        windows, total, stats, _ = midi_to_windows(path, columns, pedal, align)
         if not windows:
             dropped = stats.dropped_drums + stats.dropped_out_of_range
             reason = f"no notes in the pitch range 21..126 ({stats.dropped_drums} drum notes and {stats.dropped_out_of_range} out of range dropped)" if dropped else "no notes"
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         raise PianoganError(f"--jobs must be 0 (one per CPU core) or more, got {args.jobs}")
     out_dir, files, stems, missing = batch_inputs(args.inputs, MIDI_SUFFIXES, args.output, ".mid or .midi")
     out_dir.mkdir(parents=True, exist_ok=True)
-    tasks = [(path, out_dir, stems[path], args.columns, args.pedal) for path in files]
+    tasks = [(path, out_dir, stems[path], args.columns, args.pedal, args.align) for path in files]
     jobs = min(args.jobs or os.cpu_count() or 1, len(tasks))
     converted = written = silent = out_of_range = drums = 0
     bad = len(missing)

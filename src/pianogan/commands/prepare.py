@@ -7,7 +7,7 @@ import argparse
 DESCRIPTION = """\
 Convert SOURCE into a dataset folder OUT: one bit-packed OUT/<split>.npz per split
 (train, validation, test), OUT/manifest.csv (one row per window: split, index, file,
-window index k, composer, title, year) and OUT/prepare_report.json (every input file,
+window index k, start column, shift in ticks, estimated key, composer, title, year) and OUT/prepare_report.json (every input file,
 converted or skipped with its reason).
 
 SOURCE is a MAESTRO root (v2 or v3: its maestro-v*.csv/.json gives splits, composer,
@@ -36,6 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--columns", type=int, default=300, metavar="N", help="window width in sixteenth-note columns (default 300)")
     p.add_argument("--pedal", action="store_true", help="hold notes while the sustain pedal is down (for performance MIDI such as MAESTRO)")
+    p.add_argument(
+        "--no-align",
+        dest="align",
+        action="store_false",
+        help="keep each MIDI file's timing as it is; by default each piece is shifted by whole ticks so its sixteenth grid "
+        "lies on the columns and every window starts on beat 1 of a bar (files without a steady grid are left as they are)",
+    )
     p.add_argument("--png", action="store_true", help="also write every window as OUT/png/<split>/<stem>_<k>.png")
     p.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: all cores; 1 runs in-process)")
     p.set_defaults(run=run)
@@ -44,13 +51,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pianogan.datasets import REPORT, prepare
 
-    report = prepare(args.source, args.output, splits=args.splits, columns=args.columns, pedal=args.pedal, png=args.png, jobs=args.jobs)
+    report = prepare(args.source, args.output, splits=args.splits, columns=args.columns, pedal=args.pedal, align=args.align, png=args.png, jobs=args.jobs)
     windows = ", ".join(f"{split} {count:,}" for split, count in report["windows"].items())
     print(
         f"prepared {report['files_converted']:,} of {report['files']:,} files ({report['source_kind']}) in "
         f"{report['seconds']:.1f} s: {report['notes']:,} notes, {report['notes_per_second']:,} notes/s"
     )
     print(f"windows: {windows} ({report['silent_windows_skipped']:,} silent windows skipped)")
+    if report["align"] and report["files_without_steady_grid"]:
+        print(f"left unaligned for want of a steady grid: {len(report['files_without_steady_grid']):,} files (listed in {args.output}/{REPORT})")
     skipped = report["files_failed"] + report["files_unlisted"]
     if skipped:
         print(f"skipped {report['files_failed']:,} unreadable or empty files and {report['files_unlisted']:,} without a split: see {args.output}/{REPORT}")
