@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from pianogan import batches, datasets, midi, roll, runlog, train
+from pianogan import batches, datasets, midi, modelio, roll, runlog, train
 from pianogan.cli import main
 from pianogan.errors import PianoganError
 
@@ -75,6 +75,38 @@ def test_time_shift_continues_into_the_next_window_by_whole_beats():
         assert len(columns) == 1 and columns[0] % 4 == 0  # shifted by whole beats
 
 
+def test_bar_aligned_time_shifts_move_by_whole_bars_into_an_overlapping_successor():
+    """Aligned windows start every 288 columns (18 bars); shifts keep beat 1 on column 0."""
+    piece = np.zeros((106, 600), dtype=bool)
+    piece[40, ::16] = True  # a note on every downbeat
+    windows = np.stack([piece[:, :300], piece[:, 288:588]])
+    maker = batches.BatchMaker(windows, 32, 14, seed=0, shuffle=False, time_shift=True, successors=np.array([1, -1]), strides=np.array([288, 300]), shift_unit=16)
+    for real in maker.real(0)[::2, ..., 0]:  # windows[0] continued by windows[1]
+        assert np.array_equal(np.flatnonzero(real[40]), np.arange(0, 300, 16))
+    assert len({np.flatnonzero(r[40]).size for r in maker.real(0)[1::2, ..., 0]}) > 1  # the last window shifts into silence
+
+
+def test_key_normalisation_moves_each_window_to_c_major_or_a_minor_on_the_piano():
+    from pianogan import keys
+
+    rng = np.random.default_rng(0)
+    windows = np.zeros((24, 106, 300), dtype=bool)
+    for key in range(24):
+        scale = np.flatnonzero(keys.scale_mask(key))
+        tonic = key % 12
+        for column in range(0, 300, 4):  # tonic triad in the bass, scale notes above
+            for step in (0, 4 if key < 12 else 3, 7):
+                windows[key, 36 + (tonic + step) % 12 - 21, column : column + 4] = True
+            windows[key, 60 + int(rng.choice(scale)) - 21, column : column + 2] = True
+    assert list(keys.estimate_keys(windows)) == list(range(24))
+    shifts = train.key_normalising_shifts(windows, np.arange(24))
+    assert np.all(np.abs(shifts) <= 6)
+    moved = np.stack([batches.transpose_window(w, int(s)) for w, s in zip(windows, shifts)])
+    assert set(keys.estimate_keys(moved)) == {0, 21}  # C major and A minor
+    # Near the top of the piano the move goes down instead.
+    assert keys.fit_on_piano(80, 86, 5) == -7 and keys.fit_on_piano(0, 10, -3) == 9
+
+
 def test_one_step_changes_the_weights_and_the_ema(tmp_path, dataset):
     gan = train.build_gan(small(1))
     before = [np.array(v) for v in gan.generator.trainable_variables]
@@ -108,6 +140,11 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, dataset):
     config = json.loads((tmp_path / "resumed" / "config.json").read_text())
     assert config["train"]["steps"] == 25 and config["dataset_fingerprint"] == datasets.dataset_fingerprint(dataset)
     assert "pianogan_version" in config
+    # What generate needs to know about the data travels inside the model file.
+    facts = modelio.read_facts(tmp_path / "resumed" / "generator.keras")
+    assert facts["key_mode"] == "transpose" and len(facts["key_distribution"]) == 24
+    assert sum(facts["key_distribution"]) == pytest.approx(1, abs=1e-4) and facts["key_distribution"] == config["key_distribution"]
+    assert modelio.load_generator(tmp_path / "resumed" / "generator.keras").output_shape == (None, 106, 300, 1)
 
 
 def test_a_checkpoint_killed_mid_write_leaves_the_previous_one_loadable(tmp_path, dataset, monkeypatch):
@@ -169,8 +206,8 @@ def test_music_span_and_the_windows_training_keeps(tmp_path):
     assert roll.music_span(windows).tolist() == [1.0, 0.3, 0.0]
     rows = np.packbits(windows, axis=-1)
     datasets.save_split(tmp_path / "train.npz", rows, 300)
-    kept, successors, _ = train._load_data(tmp_path, "train", 0.9)
-    assert np.array_equal(kept, windows[:1]) and successors.tolist() == [-1]
+    data = train._load_data(tmp_path, "train", 0.9)
+    assert np.array_equal(data.windows, windows[:1]) and data.successors.tolist() == [-1] and not data.bar_aligned
     with pytest.raises(PianoganError, match="--min-span"):
         train._load_data(tmp_path, "train", 1.01)
 
@@ -209,9 +246,9 @@ def test_a_signal_during_a_save_is_not_lost(tmp_path, dataset, monkeypatch):
     run = tmp_path / "run"
     save, handler = train.save_generator, signal.getsignal(signal.SIGTERM)
 
-    def save_and_get_killed(generator, folder):
+    def save_and_get_killed(generator, folder, facts):
         os.kill(os.getpid(), signal.SIGTERM)  # delivered inside Keras's saving code
-        save(generator, folder)
+        save(generator, folder, facts)
 
     monkeypatch.setattr(train, "save_generator", save_and_get_killed)
     with pytest.raises(KeyboardInterrupt):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pianogan.roll import PIANO_ROWS
+from pianogan.roll import COLUMNS_PER_QUARTER, PIANO_ROWS
 
 # Stream tags keep the draws for different purposes independent of each other.
 _ORDER, _AUGMENT, _LATENT, _LABELS = 1, 2, 3, 4
@@ -58,10 +58,13 @@ def pitch_bounds(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class BatchMaker:
     """Builds batch ``step`` of real windows, latents and label noise.
 
-    Augmentation keeps the music valid: a transposition of up to ``max_transpose``
-    semitones that keeps every note on the piano, and a time shift by whole beats that
-    continues into the window's successor in the same piece (``successors[i]``, -1 where
-    there is none, then silence follows).
+    Augmentation keeps the music valid. A time shift by whole steps of ``shift_unit``
+    columns (a beat, or a bar for bar-aligned data, so beat 1 stays on column 0) continues
+    into the window's successor in the same piece (``successors[i]``, -1 where there is
+    none, then silence follows), which starts ``strides[i]`` columns after it. Then each
+    window moves by ``key_shifts[i]`` semitones (key normalisation: the same move for every
+    draw of that window) when given, else by a random transposition of up to
+    ``max_transpose`` semitones that keeps every note on the piano.
     """
 
     def __init__(
@@ -74,6 +77,9 @@ class BatchMaker:
         max_transpose: int = 0,
         time_shift: bool = False,
         successors: np.ndarray | None = None,
+        strides: np.ndarray | None = None,
+        shift_unit: int = COLUMNS_PER_QUARTER,
+        key_shifts: np.ndarray | None = None,
     ):
         self.windows = windows
         self.batch_size = batch_size
@@ -83,6 +89,9 @@ class BatchMaker:
         self.max_transpose = max_transpose
         self.time_shift = time_shift
         self.successors = successors if successors is not None else np.full(len(windows), -1)
+        self.strides = strides if strides is not None else np.full(len(windows), windows.shape[2])
+        self.shift_unit = shift_unit
+        self.key_shifts = key_shifts
         self.low, self.high = pitch_bounds(windows)
 
     def real(self, step: int) -> np.ndarray:
@@ -94,11 +103,16 @@ class BatchMaker:
         for slot, index in enumerate(indices):
             window = self.windows[index]
             if self.time_shift:
-                beats = int(rng.integers(0, width // 4))
+                steps = int(rng.integers(0, width // self.shift_unit))
                 following = self.successors[index]
-                tail = self.windows[following] if following >= 0 else np.zeros_like(window)
-                window = np.concatenate([window, tail], axis=1)[:, 4 * beats : 4 * beats + width]
-            if self.max_transpose:
+                if following >= 0:
+                    window = np.concatenate([window[:, : self.strides[index]], self.windows[following]], axis=1)
+                else:
+                    window = np.concatenate([window, np.zeros_like(window)], axis=1)
+                window = window[:, self.shift_unit * steps : self.shift_unit * steps + width]
+            if self.key_shifts is not None:
+                window = transpose_window(window, int(self.key_shifts[index]))
+            elif self.max_transpose:
                 down = max(0, min(self.max_transpose, int(self.low[index])))
                 up = max(0, min(self.max_transpose, PIANO_ROWS - 1 - int(self.high[index])))
                 window = transpose_window(window, int(rng.integers(-down, up + 1)))

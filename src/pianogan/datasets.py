@@ -558,6 +558,14 @@ def read_manifest(dataset_dir: str | os.PathLike, split: str) -> list[dict]:
     return sorted(rows, key=lambda row: row["index"])
 
 
+def bar_aligned(dataset_dir: str | os.PathLike) -> bool:
+    """Whether ``prepare`` bar-aligned the dataset's pieces (its report says so)."""
+    try:
+        return bool(json.loads((Path(dataset_dir) / REPORT).read_text(encoding="utf-8")).get("align", False))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def list_splits(dataset_dir: str | os.PathLike) -> list[str]:
     """The splits a dataset folder holds, in the order train, validation, test."""
     directory = Path(dataset_dir)

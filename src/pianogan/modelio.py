@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,3 +94,35 @@ def check_generator(model, path: str | os.PathLike) -> None:
         raise PianoganError(f"{path}: generator input must be (None, latent_dim), got {inputs}")
     if len(outputs) != 4 or outputs[0] is not None or outputs[1] != N_PITCHES or not outputs[2] or outputs[3] != 1:
         raise PianoganError(f"{path}: generator output must be (None, {N_PITCHES}, W, 1), got {outputs}")
+
+
+FACTS = "pianogan.json"  # what training knew about its data, stored inside the .keras archive
+MAX_FACTS_BYTES = 1 << 20
+
+
+def write_facts(path: str | os.PathLike, facts: dict) -> None:
+    """Add ``facts`` (JSON) to a saved ``.keras`` archive as ``pianogan.json``.
+
+    Keras ignores members it does not know, so the model loads as before, and the facts
+    (the key distribution of the training data, how keys were handled, the dataset's
+    fingerprint) travel with the file wherever it is copied.
+    """
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(FACTS, json.dumps(facts, indent=1))
+
+
+def read_facts(path: str | os.PathLike) -> dict:
+    """The facts ``write_facts`` stored in a model file; empty for models saved without them.
+
+    Read without loading the model: the member's size is checked before it is read, and
+    anything unreadable counts as no facts (the model itself is checked when loaded).
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(FACTS)
+            if info.file_size > MAX_FACTS_BYTES:
+                return {}
+            facts = json.loads(archive.read(info))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return {}
+    return facts if isinstance(facts, dict) else {}

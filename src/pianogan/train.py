@@ -25,13 +25,15 @@ from pianogan import __version__
 from pianogan.atomic import atomic_path, write_text
 from pianogan.errors import PianoganError
 from pianogan.interrupt import StopRequest, stop_on_signal
-from pianogan.roll import music_span
+from pianogan.roll import COLUMNS_PER_QUARTER, music_span
 from pianogan.runlog import LOG_FIELDS, read_log, write_log
 
 CHECKPOINT = "checkpoint.npz"
 CONFIG = "config.json"
 GENERATOR = "generator.keras"
 SAMPLE_GRID = 16
+KEY_MODES = ("transpose", "normalise")
+BAR_COLUMNS = 16  # time shifts of bar-aligned data move by whole 4/4 bars
 
 
 @dataclass
@@ -55,6 +57,7 @@ class TrainConfig:
     ema_decay: float = 0.0
     hard_fakes: bool = True
     shuffle: bool = True
+    key_mode: str = "transpose"  # "transpose": random moves of up to max_transpose; "normalise": every window to C major / A minor
     max_transpose: int = 6
     time_shift: bool = True
     split: str = "train"
@@ -158,10 +161,14 @@ def export_generator(gan, seed: int):
     return recalibrate_batch_norm(generator, latents)
 
 
-def save_generator(generator, run: Path) -> None:
-    """Save a generator from ``export_generator`` as RUN/generator.keras."""
+def save_generator(generator, run: Path, facts: dict) -> None:
+    """Save a generator from ``export_generator`` as RUN/generator.keras, with ``facts``
+    about its training data inside (``modelio.write_facts``)."""
+    from pianogan.modelio import write_facts
+
     with atomic_path(run / GENERATOR) as tmp:  # the temporary name ends in .keras too
         generator.save(tmp)
+        write_facts(tmp, facts)
 
 
 # --- pictures and logs -----------------------------------------------------------------
@@ -194,35 +201,70 @@ def write_sample_grid(generator, latents: np.ndarray, path: Path) -> np.ndarray:
 # --- the run -------------------------------------------------------------------------
 
 
-def successor_windows(dataset: Path, split: str, count: int) -> np.ndarray:
-    """For each window of a split, the index of the next window of the same piece, or -1.
+@dataclass
+class TrainingData:
+    """The windows a run learns from and what the batches need to know about them."""
 
-    Read from the dataset's manifest (file, window index k); without one, -1 everywhere.
+    windows: np.ndarray  # bool (N, 106, W)
+    successors: np.ndarray  # index of the next window of the same piece, or -1
+    strides: np.ndarray  # columns from each window's start to its successor's
+    bar_aligned: bool  # windows start on beat 1 (``prepare`` aligned the pieces)
+    keys: np.ndarray  # estimated key index (0..23) of each window
+    fingerprint: str
+
+
+def successor_windows(dataset: Path, split: str, count: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each window of a split, the index of the next window of the same piece (or -1) and
+    the columns between their starts.
+
+    Read from the dataset's manifest (file, window index k, start column); without one, -1
+    everywhere; without start columns (datasets from before bar alignment) windows follow
+    each other every ``width`` columns.
     """
     from pianogan.datasets import read_manifest
 
     successors = np.full(count, -1, dtype=np.int64)
-    position = {(row["file"], int(row["k"])): row["index"] for row in read_manifest(dataset, split)}
-    for (file, k), index in position.items():
-        if index < count:
-            successors[index] = position.get((file, k + 1), -1)
-    return successors
+    strides = np.full(count, width, dtype=np.int64)
+    rows = {(row["file"], int(row["k"])): row for row in read_manifest(dataset, split)}
+    for (file, k), row in rows.items():
+        following = rows.get((file, k + 1))
+        if row["index"] < count and following is not None:
+            successors[row["index"]] = following["index"]
+            if row.get("start"):
+                strides[row["index"]] = int(following["start"]) - int(row["start"])
+    return successors, strides
 
 
-def _load_data(dataset: Path, split: str, min_span: float) -> tuple[np.ndarray, np.ndarray, str]:
-    """A split's windows spanning at least ``min_span`` of their width, with successors."""
+def _load_data(dataset: Path, split: str, min_span: float) -> TrainingData:
+    """A split's windows spanning at least ``min_span`` of their width, with successors and keys."""
     from pianogan import datasets
+    from pianogan.keys import estimate_keys
 
     windows = datasets.load_split(dataset, split)
     if len(windows) == 0:
         raise PianoganError(f"{dataset}: split {split!r} has no windows")
-    successors = successor_windows(dataset, split, len(windows))
+    successors, strides = successor_windows(dataset, split, len(windows), windows.shape[2])
     keep = np.flatnonzero(music_span(windows) >= min_span)
     if len(keep) == 0:
         raise PianoganError(f"{dataset}: no window of split {split!r} has music across {min_span:.0%} of its width (--min-span)")
     renumber = np.full(len(windows) + 1, -1)  # the extra last slot maps "no successor" (-1) to -1
     renumber[keep] = np.arange(len(keep))
-    return windows[keep], renumber[successors[keep]], datasets.dataset_fingerprint(dataset)
+    kept = windows[keep]
+    return TrainingData(kept, renumber[successors[keep]], strides[keep], datasets.bar_aligned(dataset), estimate_keys(kept), datasets.dataset_fingerprint(dataset))
+
+
+def key_normalising_shifts(windows: np.ndarray, window_keys: np.ndarray) -> np.ndarray:
+    """Semitones that move each window to C major / A minor by the nearer way, kept on the piano."""
+    from pianogan.batches import pitch_bounds
+    from pianogan.keys import fit_on_piano, transposition_between
+
+    low, high = pitch_bounds(windows)
+    return np.array([fit_on_piano(int(lo), int(hi), transposition_between(int(key), 0)) for lo, hi, key in zip(low, high, window_keys)], dtype=np.int64)
+
+
+def key_distribution(window_keys: np.ndarray) -> list[float]:
+    """Share of windows in each of the 24 keys: what ``generate`` draws keys from."""
+    return [round(float(share), 6) for share in np.bincount(window_keys, minlength=24) / len(window_keys)]
 
 
 def _check_resume(run: Path, config: TrainConfig, explicit: dict) -> tuple[TrainConfig, dict]:
@@ -276,7 +318,9 @@ def _train(dataset: Path, run: Path, config: TrainConfig, resume: bool, explicit
         raise PianoganError(f"{run}: exists and is not a folder")
     if config.steps < 1 or config.batch_size < 1:
         raise PianoganError("--steps and --batch-size must be at least 1")
-    windows, successors, fingerprint = _load_data(dataset, config.split, config.min_span)
+    if config.key_mode not in KEY_MODES:
+        raise PianoganError(f"unknown key mode {config.key_mode!r}; choose from {', '.join(KEY_MODES)}")
+    data = _load_data(dataset, config.split, config.min_span)
 
     from pianogan.batches import BatchMaker
     from pianogan.gradients import enable_determinism
@@ -284,16 +328,19 @@ def _train(dataset: Path, run: Path, config: TrainConfig, resume: bool, explicit
     enable_determinism()
     gan = build_gan(config)
     start = load_checkpoint(gan, run) if resume else 0
-    if resume and stored.get("dataset_fingerprint") != fingerprint:
+    if resume and stored.get("dataset_fingerprint") != data.fingerprint:
         raise PianoganError(f"{dataset}: not the dataset {run} was trained on (fingerprint differs)")
-    maker = BatchMaker(windows, config.batch_size, config.latent_dim, config.seed, config.shuffle, config.max_transpose, config.time_shift, successors)
+    key_shifts = key_normalising_shifts(data.windows, data.keys) if config.key_mode == "normalise" else None
+    shift_unit = BAR_COLUMNS if data.bar_aligned else COLUMNS_PER_QUARTER
+    maker = BatchMaker(data.windows, config.batch_size, config.latent_dim, config.seed, config.shuffle, config.max_transpose, config.time_shift, data.successors, data.strides, shift_unit, key_shifts)
     run.mkdir(parents=True, exist_ok=True)
-    write_text(run / CONFIG, json.dumps({"train": dataclasses.asdict(config), "dataset": str(dataset), "dataset_fingerprint": fingerprint, "windows": int(len(windows)), "pianogan_version": __version__, "keras_version": keras.__version__, "backend": keras.backend.backend()}, indent=2) + "\n")
+    facts = {"dataset": str(dataset), "dataset_fingerprint": data.fingerprint, "windows": int(len(data.windows)), "bar_aligned": data.bar_aligned, "key_mode": config.key_mode, "key_distribution": key_distribution(data.keys)}
+    write_text(run / CONFIG, json.dumps({"train": dataclasses.asdict(config), **facts, "pianogan_version": __version__, "keras_version": keras.__version__, "backend": keras.backend.backend()}, indent=2) + "\n")
     if start >= config.steps:
-        save_generator(export_generator(gan, config.seed), run)
+        save_generator(export_generator(gan, config.seed), run, facts)
         return run
 
-    callback = RunCallback(gan, run, config, start, read_log(run, start), time_limit, stop)
+    callback = RunCallback(gan, run, config, facts, start, read_log(run, start), time_limit, stop)
     callbacks = [callback]
     if keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run / "logs"), update_freq=max(1, config.checkpoint_every // 10), write_graph=False))
@@ -330,9 +377,9 @@ class Batches(keras.utils.PyDataset):
 class RunCallback(keras.callbacks.Callback):
     """Logs every step, draws sample grids and writes checkpoints at fixed step counts."""
 
-    def __init__(self, gan, run: Path, config: TrainConfig, start: int, rows: list[dict], time_limit: float | None, stop: StopRequest):
+    def __init__(self, gan, run: Path, config: TrainConfig, facts: dict, start: int, rows: list[dict], time_limit: float | None, stop: StopRequest):
         super().__init__()
-        self.gan, self.run, self.config, self.rows, self.stop = gan, run, config, rows, stop
+        self.gan, self.run, self.config, self.facts, self.rows, self.stop = gan, run, config, facts, rows, stop
         self.deadline = time.time() + time_limit if time_limit else None
         self.began = time.time() - (float(rows[-1]["seconds"]) if rows else 0.0)
         self.latents = np.random.default_rng([config.seed, 0]).standard_normal((SAMPLE_GRID, config.latent_dim), dtype=np.float32)
@@ -373,6 +420,6 @@ class RunCallback(keras.callbacks.Callback):
         if self.saved_step == step:
             return
         save_checkpoint(self.gan, self.run)
-        save_generator(self.exported(), self.run)
+        save_generator(self.exported(), self.run, self.facts)
         write_log(self.run, self.rows)
         self.saved_step = step

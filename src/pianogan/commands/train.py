@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-TUNABLE = ["arch", "batch_size", "seed", "latent_dim", "loss", "lr_g", "lr_d", "r1_gamma", "ema_decay", "split", "min_span", "sample_every", "checkpoint_every"]
+TUNABLE = ["arch", "batch_size", "seed", "latent_dim", "loss", "lr_g", "lr_d", "r1_gamma", "ema_decay", "key_mode", "split", "min_span", "sample_every", "checkpoint_every"]
 
 
 def register(subparsers) -> None:
@@ -29,6 +29,13 @@ def register(subparsers) -> None:
     p.add_argument("--lr-d", type=float, default=None, help="discriminator learning rate (default 2e-4)")
     p.add_argument("--r1-gamma", type=float, default=None, help="weight of the R1 gradient penalty on real data; 0 turns it off (default 1)")
     p.add_argument("--ema-decay", type=float, default=None, help="decay of the exponential moving average of the generator's weights, which is what gets saved; 0 (default) saves the generator itself. It may change on --resume: G and D never read it")
+    p.add_argument(
+        "--key-mode",
+        choices=["transpose", "normalise"],
+        default=None,
+        help="transpose: move each real window by a random transposition of up to 6 semitones (default); "
+        "normalise: move every window to C major / A minor (the nearer way, kept on the piano), and let generate choose the key",
+    )
     p.add_argument("--split", default=None, help="dataset split to train on (default train)")
     p.add_argument("--min-span", type=float, default=None, help="train only on windows whose music spans at least this share of their width (default 0.9: leaves out the mostly silent first and last windows of pieces; seed recipe 0)")
     p.add_argument("--sample-every", type=int, default=None, help="write a sample grid every N steps (default 500)")
