@@ -4,7 +4,10 @@ Uses POP909 windows when ../shared/data/pop909/midi is present (windows of test 
 validation songs, also at half-window offsets, as the real set; train songs as the
 training split; the "generated" set is other held-out windows with their columns
 shuffled, so the figures have something to find), else synthetic rolls of the same
-density. Prints seconds per stage.
+density. The full comparison is ``evaluate.evaluate`` and ``write_outputs``, what
+``pianogan evaluate`` runs after loading its windows: every figure against all real
+windows and against the training-like ones, each with its floor. Prints seconds per
+stage; ``pianogan evaluate`` must stay under 2 minutes on 2 cores.
 
     python benchmarks/evaluate_speed.py [--n 1000] [--pop909 DIR]
 """

@@ -49,7 +49,7 @@ def test_real_looking_rolls_look_real():
     x = compare.classifier_features(rolls)
     column = dict(zip(compare.CLASSIFIER_FEATURES, x.T))
     assert (column["scale_consistency"] == 1.0).all()
-    assert column["qualified_note_rate"].min() > 0.98  # only notes cut by the window end are short
+    assert column["notes_at_least_an_eighth_share"].min() > 0.98  # only notes cut by the window end are short
     assert 0.02 < column["lit_share"].mean() < 0.06
 
 
@@ -117,6 +117,73 @@ def test_c2st_balances_classes_and_respects_groups():
     assert np.isnan(one_song["accuracy"])
     again = compare.two_sample_test(real, generated, real_groups=np.arange(90) % 3, seed=0)
     assert again == result
+
+
+def test_feature_groups_split_the_classifier_features():
+    grouped = [feature for features in compare.FEATURE_GROUPS.values() for feature in features]
+    assert sorted(grouped) == sorted(compare.CLASSIFIER_FEATURES)  # each feature once, none left out
+
+
+def test_group_tests_find_the_group_that_differs():
+    rng = np.random.default_rng(6)
+    real = rng.normal(size=(200, len(compare.CLASSIFIER_FEATURES)))
+    generated = rng.normal(size=real.shape)
+    rhythm = [compare.CLASSIFIER_FEATURES.index(f) for f in compare.FEATURE_GROUPS["rhythm and metre"]]
+    generated[:, rhythm] += 3.0
+    generated[:10, 0] = np.nan  # missing values are fine for the classifier
+    results = compare.group_two_sample_tests(real, generated, seed=0)
+    assert list(results) == list(compare.FEATURE_GROUPS)
+    assert results["rhythm and metre"]["accuracy"] > 0.95
+    assert all(abs(r["accuracy"] - 0.5) < 0.15 for name, r in results.items() if name != "rhythm and metre")
+
+
+# --- precision, recall, density and coverage -----------------------------------------------------
+
+
+def low_rank_gaussian(rng: np.random.Generator, n: int, centre: np.ndarray | float = 0.0) -> np.ndarray:
+    """40 correlated features driven by 8 latent normals (as metric features are correlated)."""
+    mixing = np.random.default_rng(100).normal(size=(8, 40))
+    return (rng.normal(size=(n, 8)) + centre) @ mixing + 0.05 * rng.normal(size=(n, 40))
+
+
+def test_prdc_of_one_distribution_is_near_one():
+    rng = np.random.default_rng(0)
+    result = compare.precision_recall_density_coverage(low_rank_gaussian(rng, 300), low_rank_gaussian(rng, 300))
+    assert min(result["precision"], result["recall"], result["coverage"]) > 0.85
+    assert 0.8 < result["density"] < 1.25
+    assert (result["k"], result["components"], result["real_rows"]) == (5, 20, 300)
+
+
+def test_prdc_of_disjoint_distributions_is_zero():
+    rng = np.random.default_rng(1)
+    far = np.zeros(8)
+    far[0] = 30.0
+    result = compare.precision_recall_density_coverage(low_rank_gaussian(rng, 300), low_rank_gaussian(rng, 300, far))
+    assert [result[key] for key in ("precision", "recall", "density", "coverage")] == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_prdc_of_half_the_modes_halves_recall_and_coverage():
+    rng = np.random.default_rng(2)
+    mode = np.zeros(8)
+    mode[0] = 8.0
+    real = np.concatenate([low_rank_gaussian(rng, 150, mode), low_rank_gaussian(rng, 150, -mode)])
+    result = compare.precision_recall_density_coverage(real, low_rank_gaussian(rng, 300, mode))
+    assert result["precision"] > 0.85 and 0.75 < result["density"] < 1.3  # what it makes is real
+    assert 0.35 < result["recall"] < 0.65 and 0.35 < result["coverage"] < 0.65  # but only half of it
+
+
+def test_prdc_takes_nans_constant_columns_and_tiny_sets():
+    rng = np.random.default_rng(3)
+    real, generated = rng.normal(size=(60, 6)), rng.normal(size=(60, 6))
+    real[:, 2] = 1.0  # constant: no division by zero
+    real[:, 3] = np.nan  # undefined everywhere in the real set
+    generated[::3, 0] = np.nan  # replaced by the real column's median
+    projected_real, projected_generated = compare.standardised_projection(real, generated)
+    assert projected_real.shape == (60, 6) and np.isfinite(projected_generated).all()
+    result = compare.precision_recall_density_coverage(real, generated)
+    assert all(0.0 <= result[key] for key in ("precision", "recall", "density", "coverage"))
+    tiny = compare.precision_recall_density_coverage(real[:5], generated)
+    assert np.isnan(tiny["precision"]) and tiny["real_rows"] == 5
 
 
 # --- diversity and copying --------------------------------------------------------------------------

@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 from test_compare import real_looking_rolls, transposed
 
-from pianogan import evaluate, metrics
+from pianogan import compare, evaluate, metrics
 from pianogan.cli import main
 from pianogan.datasets import save_split
 from pianogan.midi import write_midi
-from pianogan.roll import write_png
+from pianogan.roll import music_span, write_png
 
 TRAIN_SONGS = 30  # 4 windows per song
 
@@ -70,34 +70,79 @@ def test_a_png_folder_end_to_end(data, tmp_path, capsys):
     code, out, err = run_cli(["--generated", folder, "--real", dataset, "--n", 100, "--copy-sample", 50, "-o", tmp_path / "out"], capsys)
     assert code == 0
     assert "skipped" in err and "bad.png: image is 50 pixels high" in err
-    assert "two-sample classifier accuracy" in out
+    assert "classifier accuracy" in out and "training-like real windows" in out
 
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    print(report["seconds"])
-    assert report["counts"] == {"generated": 27, "real": 40, "train": 120, "floor_train_sample": 40}
+    assert report["counts"] == {"generated": 27, "real": 40, "train": 120}
     skipped = [line for line in err.splitlines() if line.startswith("pianogan evaluate: skipped ")]
     assert report["source"]["skipped"] == [line.removeprefix("pianogan evaluate: skipped ") for line in skipped]
     assert len(skipped) == 1
-    assert set(report["metrics"]) == set(metrics.FEATURE_NAMES)
-    row = report["metrics"]["scale_consistency"]
-    assert row["real_mean"] == 1.0 and row["floor"]["generated_mean"] == 1.0  # one key per roll
+    assert list(report["references"]) == ["all", "training_like"]
+    assert report["references"]["all"]["counts"] == {"real": 40, "train": 120, "floor_train_sample": 40}
+    like = report["references"]["training_like"]["counts"]
+    assert like == {"real": int((music_span(test) >= 0.9).sum()), "train": int((music_span(train) >= 0.9).sum()), "floor_train_sample": like["real"]}
+    for key, reference in report["references"].items():
+        assert set(reference["metrics"]) == set(metrics.FEATURE_NAMES)
+        row = reference["metrics"]["scale_consistency"]
+        assert row["real_mean"] == 1.0 and row["floor"]["generated_mean"] == 1.0  # one key per roll
+        for test_name in ("generated_vs_real", "floor_train_vs_real"):
+            result = reference["two_sample_test"][test_name]
+            assert 0.0 <= result["accuracy"] <= 1.0 and result["folds"] == 5
+            assert set(reference["feature_groups"]) == set(compare.FEATURE_GROUPS)
+            assert all(0.0 <= g[test_name]["accuracy"] <= 1.0 for g in reference["feature_groups"].values())
+            prdc = reference["precision_recall_density_coverage"][test_name]
+            assert all(0.0 <= prdc[f] <= 1.0 for f in ("precision", "recall", "coverage")) and prdc["density"] >= 0.0
+        assert 0.0 <= reference["mean_overlap"]["generated_vs_real"] <= 1.0
+    assert report["references"]["all"]["two_sample_test"]["floor_train_vs_real"]["real_groups"] == 10  # 40 test windows, 4 per song
+    assert report["feature_groups"] == {name: list(features) for name, features in compare.FEATURE_GROUPS.items()}
     copying = report["copying"]["generated_vs_train"]
     assert copying["near_copies"] == 1 and copying["max"] == 1.0
     # files are read in sorted order: 009.png, the copy, gives window 9
     assert copying["closest"][0] == {"piece": 9, "training_window": 5, "transposition": -3, "iou": 1.0}
     assert report["copying"]["floor_real_vs_train"]["near_copies"] == 0
-    for test_name in ("generated_vs_real", "floor_train_vs_real"):
-        result = report["two_sample_test"][test_name]
-        assert 0.0 <= result["accuracy"] <= 1.0 and result["folds"] == 5
-    assert report["two_sample_test"]["floor_train_vs_real"]["real_groups"] == 10  # 40 test windows, 4 per song
 
     markdown = (tmp_path / "out" / "report.md").read_text()
-    assert "| metric | real | generated | train (floor) | overlap | floor | KL | floor |" in markdown
-    assert sum(line.startswith(f"| {name} |") for name in metrics.FEATURE_NAMES for line in markdown.splitlines()) == len(metrics.FEATURE_NAMES)
+    assert "| group | metric | generated | real | floor | overlap | floor | KL | floor |" in markdown
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in markdown.splitlines() if line.startswith("|")]
+    metric_rows = [row[1] for row in cells if len(row) == 9 and row[0] in compare.FEATURE_GROUPS]
+    assert sorted(metric_rows) == sorted(2 * metrics.FEATURE_NAMES)  # every metric, once per reference
+    assert sum(line.startswith(f"| {group} | {len(features)} |") for group, features in compare.FEATURE_GROUPS.items() for line in markdown.splitlines()) == len(compare.FEATURE_GROUPS)
     assert "| near copies (IoU > 0.8, 8+ notes) | 1 (0.037) | 0 (0.000) |" in markdown
+    assert "| classifier two-sample accuracy (0.5 = indistinguishable) |" in markdown
     for picture in ("histograms.png", "rolls.png"):
         with Image.open(tmp_path / "out" / picture) as image:
             assert image.format == "PNG" and image.width > 500
+
+
+def test_the_training_like_reference_keeps_windows_with_music_across_them(data):
+    _, train, test = data
+    test, train = test.copy(), train.copy()
+    test[:10, :, 150:] = False  # music across half the width: not training-like
+    train[:30, :, :100] = False
+    references = evaluate._references(test, train, np.arange(len(train)) // 4, min_span=0.9, seed=0)
+    np.testing.assert_array_equal(references["all"].keep, np.ones(40, bool))
+    np.testing.assert_array_equal(references["training_like"].keep, np.arange(40) >= 10)
+    like = references["training_like"]
+    assert like.train_windows == 90 and len(like.floor) == 30
+    assert (music_span(like.floor) >= 0.9).all() and (like.floor_groups >= 30 // 4).all()  # training-like songs only
+    result = evaluate.evaluate(real_looking_rolls(12, seed=33), test, train, seed=0, copy_sample=20, progress=False)
+    counts = {key: ref["counts"] for key, ref in result.report["references"].items()}
+    assert counts == {"all": {"real": 40, "train": 120, "floor_train_sample": 40}, "training_like": {"real": 30, "train": 90, "floor_train_sample": 30}}
+    real_means = {key: ref["metrics"]["note_count"]["real_mean"] for key, ref in result.report["references"].items()}
+    assert real_means == pytest.approx({"all": metrics.note_count(test).mean(), "training_like": metrics.note_count(test[10:]).mean()})
+
+
+def test_an_empty_training_like_reference_gives_undefined_figures(data):
+    _, train, test = data
+    result = evaluate.evaluate(real_looking_rolls(10, seed=34), test[:10], train[:20], seed=0, copy_sample=5, min_span=1.01, progress=False)
+    nothing = result.report["references"]["training_like"]
+    assert nothing["counts"] == {"real": 0, "train": 0, "floor_train_sample": 0}
+    assert np.isnan(nothing["two_sample_test"]["generated_vs_real"]["accuracy"])
+    assert np.isnan(nothing["precision_recall_density_coverage"]["generated_vs_real"]["precision"])
+    assert np.isnan(nothing["metrics"]["note_count"]["overlap"]) and np.isnan(nothing["diversity"]["real"])
+    lines = evaluate.summary_lines(result.report)
+    assert len(lines) == 5 and lines[2] == "features that give it away most (training-like): n/a"
+    assert "| density and length | note_count | " in evaluate.report_markdown(evaluate._plain(result.report))
 
 
 def test_n_caps_generated_and_real_windows(data, tmp_path, capsys):
@@ -138,7 +183,7 @@ def test_a_keras_model_end_to_end(data, tmp_path, capsys):
     assert code == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["counts"]["generated"] == 20
-    assert report["metrics"]["lit_share"]["generated_mean"] == pytest.approx(rolls.mean(axis=(1, 2)).mean())
+    assert report["references"]["all"]["metrics"]["lit_share"]["generated_mean"] == pytest.approx(rolls.mean(axis=(1, 2)).mean())
 
 
 def test_a_silent_generator_is_reported_not_a_crash(data, tmp_path):
@@ -147,15 +192,18 @@ def test_a_silent_generator_is_reported_not_a_crash(data, tmp_path):
     result = evaluate.evaluate(silent, test, train, seed=0, progress=False)
     evaluate.write_outputs(result, silent, test, tmp_path)
     report = json.loads((tmp_path / "report.json").read_text())
-    row = report["metrics"]["mean_note_length"]
-    assert row["generated_mean"] is None and row["overlap"] is None and row["generated_undefined"] == 1.0
-    assert report["metrics"]["empty_beat_rate"]["generated_mean"] == 1.0
-    assert report["diversity"]["generated"] == 0.0
+    for reference in report["references"].values():
+        row = reference["metrics"]["mean_note_length"]
+        assert row["generated_mean"] is None and row["overlap"] is None and row["generated_undefined"] == 1.0
+        assert reference["metrics"]["empty_beat_rate"]["generated_mean"] == 1.0
+        assert reference["diversity"]["generated"] == 0.0
+        assert reference["two_sample_test"]["generated_vs_real"]["accuracy"] == 1.0
+        assert reference["precision_recall_density_coverage"]["generated_vs_real"]["precision"] == 0.0
     assert report["copying"]["generated_vs_train"]["max"] == 0.0
-    assert report["two_sample_test"]["generated_vs_real"]["accuracy"] == 1.0
-    line = next(row for row in (tmp_path / "report.md").read_text().splitlines() if row.startswith("| mean_note_length |"))
+    line = next(row for row in (tmp_path / "report.md").read_text().splitlines() if "| mean_note_length |" in row)
     cells = [cell.strip() for cell in line.strip("|").split("|")]
-    assert cells[2] == "n/a" and cells[4] == "n/a" and cells[1] != "n/a"  # generated mean and overlap undefined
+    assert cells[2] == "n/a" and cells[5] == "n/a" and cells[3] != "n/a"  # generated mean and overlap undefined
+    assert len(evaluate.summary_lines(report)) == 5
 
 
 @pytest.mark.parametrize("case", ["empty folder", "wrong image size", "model missing", "not a keras model", "dataset missing", "split missing"])
@@ -193,6 +241,6 @@ def test_bad_inputs_are_one_line_errors(case, data, tmp_path, capsys):
 
 def test_bad_options_are_one_line_errors(data, tmp_path, capsys):
     dataset, _, _ = data
-    for option, value in (("--n", 3), ("--threshold", 1.5), ("--copy-sample", -1)):
+    for option, value in (("--n", 3), ("--threshold", 1.5), ("--copy-sample", -1), ("--min-span", 1.5)):
         code, _, err = run_cli(["--generated", tmp_path, "--real", dataset, option, value, "-o", tmp_path / "out"], capsys)
         assert code == 2 and err.count("\n") == 1 and option in err

@@ -184,7 +184,7 @@ def test_generate_writes_pieces_deterministically(model_path, tmp_path):
     summary = json.loads((out / "pieces.json").read_text())
     assert summary["model"] == str(model_path) and summary["seed"] == 5
     assert summary["options"] == {
-        "n": 3, "length": 300, "threshold": 0.5, "velocity": 90, "interpolate": None, "audio": False
+        "n": 3, "length": 300, "threshold": 0.5, "velocity": 90, "interpolate": None, "audio": False, "key": None
     }
     anchors = generate.anchors(5, 3, 1, LATENT)
     for k, (name, record) in enumerate(zip(names, summary["pieces"])):
@@ -197,6 +197,8 @@ def test_generate_writes_pieces_deterministically(model_path, tmp_path):
         assert record["lit_share"] == pytest.approx(roll.mean(), abs=1e-6)
         assert record["seconds"] == 37.5 and record["columns"] == 300
         assert record["origin"] == {"seed": 5, "index": k}
+        # A model saved without training facts keeps the keys it wrote.
+        assert record["transposition"] == 0 and record["key"] == generate.Piece(roll, anchors[k]).key
         assert np.array_equal(np.array(record["latents"]), anchors[k])
         assert record["files"] == {"roll": f"{name}.png", "midi": f"{name}.mid", "picture": f"{name}_roll.png", "wav": None}
 
@@ -311,6 +313,8 @@ def bad_models(tmp_path_factory) -> dict[str, Path]:
         ("velocity", ["--velocity", "128"], "--velocity must be 1..127"),
         ("interpolate", ["--interpolate", "1", "2", "--n", "1"], "--interpolate needs --n of at least 2"),
         ("output file", ["-o", "{tmp}/file.txt"], "file.txt: it is a file, not a folder"),
+        ("key tonic", ["--key", "H major"], "key 'H major': unknown tonic 'H'"),
+        ("key mode", ["--key", "C lydian"], "key 'C lydian': unknown mode 'lydian'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(case, argv, message, model_path, bad_models, tmp_path, capsys):
@@ -333,3 +337,66 @@ def test_a_missing_soundfont_stops_before_any_work(model_path, tmp_path, capsys)
     err = capsys.readouterr().err.strip()
     assert err == f"pianogan generate: error: soundfont {tmp_path / 'none.sf2'}: no such file (or pass --no-audio)"
     assert not (tmp_path / "out").exists()
+
+
+def c_major_piece() -> generate.Piece:
+    """Four bars of C major triads with a scale above them, mid-keyboard."""
+    roll = np.zeros((N_PITCHES, WIDTH), dtype=bool)
+    for column in range(0, WIDTH, 8):
+        for pitch in (48, 52, 55):
+            roll[pitch - 21, column : column + 6] = True
+        roll[[60, 62, 64, 65, 67, 69, 71, 72][column // 8 % 8] - 21, column : column + 4] = True
+    return generate.Piece(roll, np.zeros((1, LATENT)))
+
+
+def test_a_piece_moves_to_the_asked_key_the_nearer_way():
+    piece = c_major_piece()
+    assert piece.key == "C major"
+    assert generate.move_to_key(piece, None) is piece
+    assert generate.move_to_key(piece, 21).transposition == 0  # A minor shares C major's notes
+    g = generate.move_to_key(piece, 7)
+    assert g.key == "G major" and g.transposition == -5 and g.roll[48 - 5 - 21].any()
+    d = generate.move_to_key(g, 2)
+    assert d.key == "D major" and d.transposition == -5 - 5
+
+
+def test_keys_are_asked_for_drawn_from_the_data_or_left_alone():
+    seeds = [(3, k) for k in range(200)]
+    assert generate.choose_keys("A minor", seeds[:2], None) == [21, 21]
+    assert generate.choose_keys(None, seeds[:2], None) == [None, None]
+    only_two = [0.0] * 24
+    only_two[0], only_two[21] = 0.75, 0.25
+    drawn = generate.choose_keys(None, seeds, only_two)
+    assert set(drawn) == {0, 21} and 0.6 < drawn.count(0) / len(drawn) < 0.9
+    assert drawn == generate.choose_keys(None, seeds, only_two)  # the seed decides
+    assert drawn[:5] == generate.choose_keys(None, seeds[:5], only_two)  # and not how many pieces
+    assert len(set(generate.choose_keys("any", seeds, only_two))) > 15
+
+
+def test_generate_key_moves_every_piece_and_records_it(model, model_path, tmp_path):
+    assert run_cli("--model", model_path, "--n", "3", "--key", "Eb major", "--no-audio", "-o", tmp_path / "out") == 0
+    summary = json.loads((tmp_path / "out" / "pieces.json").read_text())
+    assert summary["options"]["key"] == "Eb major"
+    moved = [read_png(tmp_path / "out" / f"{r['name']}.png") for r in summary["pieces"]]
+    plain = generate.sample(model, n=3, seed=0)
+    for record, roll, original in zip(summary["pieces"], moved, plain):
+        assert np.array_equal(roll, generate.move_to_key(original, 3).roll) and record["transposition"] == generate.move_to_key(original, 3).transposition
+        assert record["key"] in ("D# major", "C minor")  # the scale of E flat major
+    assert "D# major" in (tmp_path / "out" / "index.html").read_text() or "C minor" in (tmp_path / "out" / "index.html").read_text()
+
+
+
+def test_a_key_normalised_model_draws_keys_like_its_training_data(model_path, tmp_path):
+    import shutil
+
+    from pianogan.modelio import read_facts, write_facts
+
+    normalised = tmp_path / "normalised.keras"
+    shutil.copy(model_path, normalised)
+    only_d_minor = [0.0] * 24
+    only_d_minor[12 + 2] = 1.0
+    write_facts(normalised, {"key_mode": "normalise", "key_distribution": only_d_minor})
+    assert read_facts(normalised)["key_distribution"] == only_d_minor and read_facts(model_path) == {}
+    assert run_cli("--model", normalised, "--n", "4", "--no-audio", "-o", tmp_path / "out") == 0
+    records = json.loads((tmp_path / "out" / "pieces.json").read_text())["pieces"]
+    assert {r["key"] for r in records} <= {"F major", "D minor"} and any(r["transposition"] for r in records)

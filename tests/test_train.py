@@ -101,7 +101,7 @@ def test_key_normalisation_moves_each_window_to_c_major_or_a_minor_on_the_piano(
     assert list(keys.estimate_keys(windows)) == list(range(24))
     shifts = train.key_normalising_shifts(windows, np.arange(24))
     assert np.all(np.abs(shifts) <= 6)
-    moved = np.stack([batches.transpose_window(w, int(s)) for w, s in zip(windows, shifts)])
+    moved = np.stack([roll.transpose(w, int(s)) for w, s in zip(windows, shifts)])
     assert set(keys.estimate_keys(moved)) == {0, 21}  # C major and A minor
     # Near the top of the piano the move goes down instead.
     assert keys.fit_on_piano(80, 86, 5) == -7 and keys.fit_on_piano(0, 10, -3) == 9

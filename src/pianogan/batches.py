@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pianogan.roll import COLUMNS_PER_QUARTER, PIANO_ROWS
+from pianogan.roll import COLUMNS_PER_QUARTER, PIANO_ROWS, transpose
 
 # Stream tags keep the draws for different purposes independent of each other.
 _ORDER, _AUGMENT, _LATENT, _LABELS = 1, 2, 3, 4
@@ -32,18 +32,6 @@ def batch_indices(n_windows: int, batch_size: int, step: int, seed: int, shuffle
         chosen = epochs == epoch
         indices[chosen] = order[offsets[chosen]]
     return indices
-
-
-def transpose_window(window: np.ndarray, semitones: int) -> np.ndarray:
-    """Shift a (106, T) window by ``semitones`` rows, filling with silence."""
-    if semitones == 0:
-        return window
-    shifted = np.zeros_like(window)
-    if semitones > 0:
-        shifted[semitones:] = window[:-semitones]
-    else:
-        shifted[:semitones] = window[-semitones:]
-    return shifted
 
 
 def pitch_bounds(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -111,11 +99,11 @@ class BatchMaker:
                     window = np.concatenate([window, np.zeros_like(window)], axis=1)
                 window = window[:, self.shift_unit * steps : self.shift_unit * steps + width]
             if self.key_shifts is not None:
-                window = transpose_window(window, int(self.key_shifts[index]))
+                window = transpose(window, int(self.key_shifts[index]))
             elif self.max_transpose:
                 down = max(0, min(self.max_transpose, int(self.low[index])))
                 up = max(0, min(self.max_transpose, PIANO_ROWS - 1 - int(self.high[index])))
-                window = transpose_window(window, int(rng.integers(-down, up + 1)))
+                window = transpose(window, int(rng.integers(-down, up + 1)))
             batch[slot] = window
         return batch[..., None].astype(np.float32)
 

@@ -1,10 +1,16 @@
 """Musical evaluation: generated rolls against a real split, each figure beside its floor.
 
-``evaluate`` measures generated windows against real ones (by default the test split)
-with ``pianogan.compare``, and measures the training split against the same real windows
-the same way: that real-vs-real *floor* is what a perfect generator would score, so
-every figure is printed beside it. ``write_outputs`` writes ``report.json`` (every
-figure), ``report.md`` (tables for people) and two pictures.
+``evaluate`` measures generated windows against two real references from the split (by
+default the test split): (a) all its windows, and (b) its *training-like* windows, those
+whose music spans at least 90% of their width, which is what the trainer keeps
+(``pianogan.roll.music_span``, train's ``--min-span``): a generator learns (b), and (a)
+adds the beginnings and ends of songs. Against each it runs ``pianogan.compare``
+(metric distributions, the classifier two-sample test and its accuracy per feature
+group, k-NN precision, recall, density and coverage, diversity), and measures training
+windows of the same kind against the same real windows the same way: that real-vs-real
+*floor* is what a perfect generator would score, so every figure is printed beside it.
+``write_outputs`` writes ``report.json`` (every figure), ``report.md`` (tables for
+people) and two pictures.
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ import numpy as np
 from pianogan import __version__, atomic, compare, metrics
 from pianogan.errors import PianoganError
 from pianogan.inputs import MIDI_SUFFIXES, PNG_SUFFIXES
-from pianogan.roll import PITCH_CLASS_NAMES, WINDOW, read_png, windows
+from pianogan.roll import PITCH_CLASS_NAMES, WINDOW, music_span, read_png, windows
 
 SAMPLE_BATCH = 64
 COPY_SAMPLE = 1000
 NEAR_COPY_IOU = 0.8
+TRAINING_LIKE_SPAN = 0.9  # train's default --min-span
 
 
 # --- inputs ---------------------------------------------------------------------------------
@@ -125,7 +132,8 @@ def subsample(rolls: np.ndarray, groups: np.ndarray | None, n: int, seed: int) -
 
 @dataclass
 class Evaluation:
-    """The report (plain JSON-able dict) and the per-piece features behind its plots."""
+    """The report (plain JSON-able dict) and the per-piece features behind its plots
+    (against all real windows: the floor is the training sample drawn for them)."""
 
     report: dict
     generated: np.ndarray  # classifier features, one row per generated window
@@ -133,10 +141,67 @@ class Evaluation:
     train: np.ndarray
 
 
+@dataclass
+class _Reference:
+    """A real set to measure against, and the training windows of the same kind for its floor."""
+
+    description: str
+    keep: np.ndarray  # which real windows belong to it
+    train_windows: int  # training windows of its kind
+    floor: np.ndarray  # rolls: a seeded sample of those, as many as real windows
+    floor_groups: np.ndarray | None
+
+
+def _references(real: np.ndarray, train: np.ndarray, train_groups: np.ndarray | None, min_span: float, seed: int) -> dict[str, _Reference]:
+    """(a) all real windows, floor from all training windows; (b) the training-like ones
+    (music across ``min_span`` of the width or more), floor from training-like training windows."""
+    like_real, like_train = music_span(real) >= min_span, music_span(train) >= min_span
+    references = {}
+    for key, description, keep, kind in (
+        ("all", "all windows of the split", np.ones(len(real), dtype=bool), np.ones(len(train), dtype=bool)),
+        ("training_like", f"training-like windows: music across at least {min_span:.0%} of the width", like_real, like_train),
+    ):
+        groups = None if train_groups is None else train_groups[kind]
+        floor, floor_groups = subsample(train[kind], groups, int(keep.sum()), seed)
+        references[key] = _Reference(description, keep, int(kind.sum()), floor, floor_groups)
+    return references
+
+
 def _copying_summary(result: dict) -> dict:
     order = np.argsort(-result["nearest_iou"], kind="stable")[:10]
     closest = [{"piece": int(i), "training_window": int(result["nearest_index"][i]), "transposition": int(result["nearest_shift"][i]), "iou": float(result["nearest_iou"][i])} for i in order]
     return {k: v for k, v in result.items() if not isinstance(v, np.ndarray)} | {"closest": closest}
+
+
+def _mean_overlap(rows: dict[str, dict]) -> float:
+    overlaps = [row["overlap"] for row in rows.values() if np.isfinite(row["overlap"])]
+    return float(np.mean(overlaps)) if overlaps else float("nan")
+
+
+def _metric_figures(x_real: np.ndarray, x_generated: np.ndarray, x_floor: np.ndarray, seed: int) -> dict:
+    """MGEval overlap and KL of every scalar metric, generated and floor against real, and their means."""
+    scalar = len(metrics.FEATURE_NAMES)
+    versus = compare.compare_features(x_real[:, :scalar], x_generated[:, :scalar], seed=seed)
+    floor = compare.compare_features(x_real[:, :scalar], x_floor[:, :scalar], seed=seed)
+    return {
+        "metrics": {name: versus[name] | {"floor": floor[name]} for name in metrics.FEATURE_NAMES},
+        "mean_overlap": {"generated_vs_real": _mean_overlap(versus), "floor_train_vs_real": _mean_overlap(floor)},
+    }
+
+
+def _classifier_figures(x_real: np.ndarray, x_generated: np.ndarray, x_floor: np.ndarray, groups: tuple, seed: int) -> dict:
+    """The two-sample test on all features and on each feature group, generated and floor
+    against real; ``groups`` are the (real, generated, floor) song ids or Nones."""
+    real_groups, generated_groups, floor_groups = groups
+    versus = compare.group_two_sample_tests(x_real, x_generated, real_groups, generated_groups, seed=seed)
+    floor = compare.group_two_sample_tests(x_real, x_floor, real_groups, floor_groups, seed=seed)
+    return {
+        "two_sample_test": {
+            "generated_vs_real": compare.two_sample_test(x_real, x_generated, real_groups, generated_groups, seed=seed),
+            "floor_train_vs_real": compare.two_sample_test(x_real, x_floor, real_groups, floor_groups, seed=seed),
+        },
+        "feature_groups": {name: {"generated_vs_real": versus[name], "floor_train_vs_real": floor[name]} for name in versus},
+    }
 
 
 def evaluate(
@@ -148,16 +213,18 @@ def evaluate(
     train_groups: np.ndarray | None = None,
     seed: int = 0,
     copy_sample: int = COPY_SAMPLE,
+    min_span: float = TRAINING_LIKE_SPAN,
     threads: int | None = 1,
     progress: bool = True,
 ) -> Evaluation:
-    """Compare ``generated`` windows with ``real`` ones, and the training split with the same
-    ``real`` windows as the floor.
+    """Compare ``generated`` windows with two references drawn from ``real`` (all of them, and
+    the training-like ones), each beside its floor: training windows of the same kind
+    measured against the same real windows.
 
-    For the floor's metric and classifier figures, ``len(real)`` training windows are drawn
-    (seeded); for copying, generated and real windows are each matched against all of
-    ``train``. Groups (song ids) keep a song's windows within one fold of the two-sample
-    test; None makes each window its own group.
+    For each floor's metric and classifier figures, as many training windows as the
+    reference has real ones are drawn (seeded); for copying, generated and real windows
+    are each matched against all of ``train``. Groups (song ids) keep a song's windows
+    within one fold of the two-sample tests; None makes each window its own group.
 
     Matrix products and FFTs run on ``threads`` threads (None: the libraries' default).
     One is the default because this work is many mid-sized products: on a two-core
@@ -169,9 +236,9 @@ def evaluate(
 
     if generated.shape[1:] != real.shape[1:] or train.shape[1:] != real.shape[1:]:
         raise PianoganError(f"window shapes differ: generated {generated.shape[1:]}, real {real.shape[1:]}, train {train.shape[1:]}")
-    floor_rolls, floor_groups = subsample(train, train_groups, len(real), seed)
+    references = _references(real, train, train_groups, min_span, seed)
     timing: dict[str, float] = {}
-    bar = tqdm(total=5, desc="evaluate", unit="stage", disable=not progress)
+    bar = tqdm(total=6, desc="evaluate", unit="stage", disable=not progress)
 
     @contextlib.contextmanager
     def stage(name: str) -> Iterator[None]:
@@ -181,27 +248,43 @@ def evaluate(
         timing[name] = round(time.perf_counter() - started, 3)
         bar.update()
 
+    results: dict[str, dict] = {}
     with bar, threadpool_limits(threads):
         with stage("features"):
             x_generated = compare.classifier_features(generated)
             x_real = compare.classifier_features(real)
-            x_floor = compare.classifier_features(floor_rolls)
+            x = {key: (x_real[ref.keep], x_generated, compare.classifier_features(ref.floor)) for key, ref in references.items()}
+            for key, ref in references.items():
+                results[key] = {
+                    "description": ref.description,
+                    "counts": {"real": int(ref.keep.sum()), "train": ref.train_windows, "floor_train_sample": len(ref.floor)},
+                }
 
         with stage("metric distributions"):
-            scalar = len(metrics.FEATURE_NAMES)
-            versus = compare.compare_features(x_real[:, :scalar], x_generated[:, :scalar], seed=seed)
-            floor = compare.compare_features(x_real[:, :scalar], x_floor[:, :scalar], seed=seed)
-            metric_rows = {name: versus[name] | {"floor": floor[name]} for name in metrics.FEATURE_NAMES}
+            for key, sets in x.items():
+                results[key] |= _metric_figures(*sets, seed=seed)
 
-        with stage("two-sample test"):
-            c2st = {
-                "generated_vs_real": compare.two_sample_test(x_real, x_generated, real_groups, generated_groups, seed=seed),
-                "floor_train_vs_real": compare.two_sample_test(x_real, x_floor, real_groups, floor_groups, seed=seed),
-                "features": list(compare.CLASSIFIER_FEATURES),
-            }
+        with stage("two-sample tests"):
+            for key, sets in x.items():
+                ref = references[key]
+                groups = (None if real_groups is None else real_groups[ref.keep], generated_groups, ref.floor_groups)
+                results[key] |= _classifier_figures(*sets, groups, seed=seed)
+
+        with stage("precision and recall"):
+            for key, (x_ref, _, x_floor) in x.items():
+                results[key]["precision_recall_density_coverage"] = {
+                    "generated_vs_real": compare.precision_recall_density_coverage(x_ref, x_generated),
+                    "floor_train_vs_real": compare.precision_recall_density_coverage(x_ref, x_floor),
+                }
 
         with stage("diversity"):
-            diversity = {name: compare.diversity(rolls, seed=seed) for name, rolls in (("generated", generated), ("real", real), ("train", floor_rolls))}
+            generated_diversity = compare.diversity(generated, seed=seed)
+            for key, ref in references.items():
+                results[key]["diversity"] = {
+                    "generated": generated_diversity,
+                    "real": compare.diversity(real[ref.keep], seed=seed),
+                    "train": compare.diversity(ref.floor, seed=seed),
+                }
 
         with stage("copying"):
             options = dict(sample=copy_sample, threshold=NEAR_COPY_IOU, seed=seed, progress=progress)
@@ -212,15 +295,16 @@ def evaluate(
 
     report = {
         "pianogan_version": __version__,
-        "counts": {"generated": len(generated), "real": len(real), "train": len(train), "floor_train_sample": len(floor_rolls)},
+        "counts": {"generated": len(generated), "real": len(real), "train": len(train)},
         "seed": seed,
-        "metrics": metric_rows,
-        "two_sample_test": c2st,
-        "diversity": diversity,
+        "min_span": min_span,
+        "classifier_features": list(compare.CLASSIFIER_FEATURES),
+        "feature_groups": {name: list(features) for name, features in compare.FEATURE_GROUPS.items()},
+        "references": results,
         "copying": copying,
         "seconds": timing,
     }
-    return Evaluation(report, x_generated, x_real, x_floor)
+    return Evaluation(report, x_generated, x_real, x["all"][2])
 
 
 # --- outputs ------------------------------------------------------------------------------------
@@ -241,60 +325,153 @@ def _plain(value):
     return value
 
 
+def _finite(value) -> bool:
+    """A number that is neither None (NaN once written as JSON) nor NaN nor infinite."""
+    return value is not None and math.isfinite(value)
+
+
 def _number(value, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    if not _finite(value):
         return "n/a"
     if isinstance(value, int) or float(value).is_integer() and abs(value) >= 100:
         return f"{int(value):,}"
     return f"{value:.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
+REFERENCE_TITLES = {"all": "all real windows", "training_like": "training-like real windows"}
+PRDC_ROWS = (
+    ("precision", "precision: generated windows inside the real manifold"),
+    ("recall", "recall: real windows inside the generated manifold"),
+    ("density", "density (1 = as dense as real among real)"),
+    ("coverage", "coverage: real neighbourhoods holding a generated window"),
+)
+
+
+def _both(section: dict, field: str) -> list:
+    """A figure of the generated set and of the floor: ``[generated_vs_real, floor_train_vs_real]``."""
+    return [section["generated_vs_real"][field], section["floor_train_vs_real"][field]]
+
+
+def _headline_rows(reference: dict) -> list[tuple[str, list]]:
+    """(label, [generated, floor]) of each headline figure against one reference."""
+    overlap, prdc = reference["mean_overlap"], reference["precision_recall_density_coverage"]
+    return [
+        ("classifier two-sample accuracy (0.5 = indistinguishable)", _both(reference["two_sample_test"], "accuracy")),
+        (f"mean MGEval overlap over {len(reference['metrics'])} metrics (1 = same)", [overlap["generated_vs_real"], overlap["floor_train_vs_real"]]),
+        *((label, _both(prdc, field)) for field, label in PRDC_ROWS),
+        ("diversity, 1 - IoU of lit pixels (floor: the real windows')", [reference["diversity"]["generated"], reference["diversity"]["real"]]),
+    ]
+
+
+def _headline_table(report: dict) -> list[str]:
+    references = report["references"]
+    per_reference = [_headline_rows(ref) for ref in references.values()]
+    lines = [
+        "| figure | " + " | ".join(f"{REFERENCE_TITLES[key]}: generated | floor" for key in references) + " |",
+        "|---|" + "---:|---:|" * len(references),
+    ]
+    for i, (label, _) in enumerate(per_reference[0]):
+        lines.append(f"| {label} | " + " | ".join(_number(c) for rows in per_reference for c in rows[i][1]) + " |")
+    return lines
+
+
+def _metric_table(reference: dict) -> list[str]:
+    lines = ["| group | metric | generated | real | floor | overlap | floor | KL | floor |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for group, features in compare.FEATURE_GROUPS.items():
+        for name in (f for f in features if f in reference["metrics"]):
+            row = reference["metrics"][name]
+            floor = row["floor"]
+            cells = [row["generated_mean"], row["real_mean"], floor["generated_mean"], row["overlap"], floor["overlap"], row["kl"], floor["kl"]]
+            lines.append(f"| {group} | {name} | " + " | ".join(_number(c) for c in cells) + " |")
+    return lines
+
+
+def _group_table(report: dict) -> list[str]:
+    references = report["references"]
+    lines = [
+        "| group | features | " + " | ".join(f"{REFERENCE_TITLES[key]}: accuracy | floor" for key in references) + " |",
+        "|---|---:|" + "---:|---:|" * len(references),
+    ]
+    for group, features in report["feature_groups"].items():
+        cells = [c for ref in references.values() for c in _both(ref["feature_groups"][group], "accuracy")]
+        lines.append(f"| {group} | {len(features)} | " + " | ".join(_number(c) for c in cells) + " |")
+    lines += [""] + [f"- {group}: {', '.join(features)}" for group, features in report["feature_groups"].items()]
+    return lines
+
+
+def _classifier_table(report: dict) -> list[str]:
+    lines = ["| against | accuracy | fold std | windows per class | floor accuracy | floor fold std |", "|---|---:|---:|---:|---:|---:|"]
+    for key, ref in report["references"].items():
+        versus, floor = ref["two_sample_test"]["generated_vs_real"], ref["two_sample_test"]["floor_train_vs_real"]
+        cells = [versus["accuracy"], versus["fold_std"], versus["rows_per_class"], floor["accuracy"], floor["fold_std"]]
+        lines.append(f"| {REFERENCE_TITLES[key]} | " + " | ".join(_number(c) for c in cells) + " |")
+    return lines
+
+
+def _copying_table(report: dict) -> list[str]:
+    gen, real = report["copying"]["generated_vs_train"], report["copying"]["floor_real_vs_train"]
+    lines = []
+    if not (gen["near_copies_exact"] and real["near_copies_exact"]):
+        lines += ["Too many windows passed the bound to compare them all: near-copy counts are lower bounds.", ""]
+    return lines + [
+        "| | generated vs train | floor: real vs train |",
+        "|---|---:|---:|",
+        f"| max nearest IoU | {_number(gen['max'])} | {_number(real['max'])} |",
+        f"| mean nearest IoU | {_number(gen['mean'])} | {_number(real['mean'])} |",
+        f"| near copies (IoU > {gen['threshold']}, {gen['min_notes']}+ notes) | {gen['near_copies']:,} ({_number(gen['near_copy_share'])}) | {real['near_copies']:,} ({_number(real['near_copy_share'])}) |",
+        f"| training windows compared exactly | {gen['compared_exactly']:,} of {gen['training_windows']:,} | {real['compared_exactly']:,} of {real['training_windows']:,} |",
+    ]
+
+
 def report_markdown(report: dict) -> str:
-    """``report.md``: every figure in tables, the real-vs-real floor beside each."""
+    """``report.md``: every figure in tables, against both references, the floor beside each."""
     source = report.get("source", {})
-    counts = report["counts"]
+    counts, references = report["counts"], report["references"]
+    like = references["training_like"]["counts"]
     lines = [
         "# pianogan evaluation",
         "",
         f"- generated: {counts['generated']:,} windows from {source.get('generated', 'the given rolls')}",
-        f"- real: {counts['real']:,} windows of {source.get('real', 'the real split')}",
-        f"- floor: {counts['floor_train_sample']:,} windows of {source.get('train', 'the training split')} "
-        f"measured against the same real windows; a generator as good as real data scores the floor",
+        f"- real, two references from {source.get('real', 'the real split')}: (a) all {counts['real']:,} windows; "
+        f"(b) the {like['real']:,} training-like ones, whose music spans at least {report['min_span']:.0%} of their width "
+        "(the trainer keeps only such windows, so (b) is what the generator learns)",
+        f"- floor: windows of {source.get('train', 'the training split')} of the same kind ({references['all']['counts']['floor_train_sample']:,} "
+        f"of all {counts['train']:,}; {like['floor_train_sample']:,} of its {like['train']:,} training-like ones) measured against the same "
+        "real windows; a generator as good as real data scores the floor",
         f"- seed {report['seed']}; pianogan {report['pianogan_version']}",
+        "",
+        "## Headline",
+        "",
+        *_headline_table(report),
+        "",
+        "Precision and recall: Kynkaanniemi et al., NeurIPS 2019; density and coverage: Naeem et al., "
+        f"ICML 2020; k = {references['all']['precision_recall_density_coverage']['generated_vs_real']['k']} nearest neighbours "
+        "among the classifier's per-window features (missing values set to the real median, standardised by the real set, "
+        "projected on its first 20 principal components).",
         "",
         "## Metric distributions",
         "",
         "Overlap and KL follow MGEval (Yang & Lerch 2018): distances within the real set against "
         "distances from real to the other set; overlap 1 and KL 0 mean the same distribution. "
-        "Means leave out pieces where a metric is undefined (e.g. note length of a silent window).",
-        "",
-        "| metric | real | generated | train (floor) | overlap | floor | KL | floor |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "Means leave out pieces where a metric is undefined (e.g. note length of a silent window); "
+        "definitions are in `pianogan.metrics`.",
     ]
-    for name, row in report["metrics"].items():
-        floor = row["floor"]
-        cells = [row["real_mean"], row["generated_mean"], floor["generated_mean"], row["overlap"], floor["overlap"], row["kl"], floor["kl"]]
-        lines.append(f"| {name} | " + " | ".join(_number(c) for c in cells) + " |")
-    c2st = report["two_sample_test"]
-    versus, floor = c2st["generated_vs_real"], c2st["floor_train_vs_real"]
+    for key, ref in references.items():
+        lines += ["", f"### Against {REFERENCE_TITLES[key]} ({ref['counts']['real']:,})", "", *_metric_table(ref)]
     lines += [
+        "",
+        "## Which features give the generated windows away",
+        "",
+        "The two-sample classifier's accuracy on each group of features alone (0.5 = the group looks real).",
+        "",
+        *_group_table(report),
         "",
         "## Two-sample classifier",
         "",
-        f"Gradient boosting on {len(c2st['features'])} per-window features, cross-validated by song; "
+        f"Gradient boosting on {len(report['classifier_features'])} per-window features, cross-validated by song; "
         "0.5 = indistinguishable, 1.0 = always told apart.",
         "",
-        "| | accuracy | fold std | windows per class | floor (train vs real) |",
-        "|---|---:|---:|---:|---:|",
-        f"| generated vs real | {_number(versus['accuracy'])} | {_number(versus['fold_std'])} | {versus['rows_per_class']:,} | {_number(floor['accuracy'])} |",
-        "",
-        "## Diversity",
-        "",
-        "Mean pairwise distance 1 - IoU of lit pixels (0 = all pieces identical).",
-        "",
-        "| generated | real (floor) | train |",
-        "|---:|---:|---:|",
-        f"| {_number(report['diversity']['generated'])} | {_number(report['diversity']['real'])} | {_number(report['diversity']['train'])} |",
+        *_classifier_table(report),
         "",
         "## Copying",
         "",
@@ -303,18 +480,7 @@ def report_markdown(report: dict) -> str:
         "rhythm profiles rules most out; the rest are compared exactly); the nearest IoU is "
         "exact over the windows compared, a seeded sample plus those.",
         "",
-        "| | generated vs train | floor: real vs train |",
-        "|---|---:|---:|",
-    ]
-    gen, real = report["copying"]["generated_vs_train"], report["copying"]["floor_real_vs_train"]
-    threshold = gen["threshold"]
-    if not (gen["near_copies_exact"] and real["near_copies_exact"]):
-        lines[-3:-3] = ["", "Too many windows passed the bound to compare them all: near-copy counts are lower bounds."]
-    lines += [
-        f"| max nearest IoU | {_number(gen['max'])} | {_number(real['max'])} |",
-        f"| mean nearest IoU | {_number(gen['mean'])} | {_number(real['mean'])} |",
-        f"| near copies (IoU > {threshold}, {gen['min_notes']}+ notes) | {gen['near_copies']:,} ({_number(gen['near_copy_share'])}) | {real['near_copies']:,} ({_number(real['near_copy_share'])}) |",
-        f"| training windows compared exactly | {gen['compared_exactly']:,} of {gen['training_windows']:,} | {real['compared_exactly']:,} of {real['training_windows']:,} |",
+        *_copying_table(report),
         "",
         "![metric histograms](histograms.png)",
         "",
@@ -407,10 +573,24 @@ def write_outputs(evaluation: Evaluation, generated: np.ndarray, real: np.ndarra
 
 def summary_lines(report: dict) -> list[str]:
     """The headline figures for the terminal, each with its floor."""
-    c2st = report["two_sample_test"]
+    lines = []
+    for key, ref in report["references"].items():
+        c2st, overlap = _both(ref["two_sample_test"], "accuracy"), ref["mean_overlap"]
+        prdc = ref["precision_recall_density_coverage"]
+        figures = "/".join(_number(prdc["generated_vs_real"][f], 2) for f, _ in PRDC_ROWS)
+        floors = "/".join(_number(prdc["floor_train_vs_real"][f], 2) for f, _ in PRDC_ROWS)
+        lines.append(
+            f"{REFERENCE_TITLES[key]} ({ref['counts']['real']:,}): classifier accuracy {_number(c2st[0])} (floor {_number(c2st[1])}), "
+            f"mean overlap {_number(overlap['generated_vs_real'])} (floor {_number(overlap['floor_train_vs_real'])}), "
+            f"precision/recall/density/coverage {figures} (floor {floors})"
+        )
+    accuracy = {g: r["generated_vs_real"]["accuracy"] for g, r in report["references"]["training_like"]["feature_groups"].items()}
+    telling = sorted((g for g in accuracy if _finite(accuracy[g])), key=lambda g: -accuracy[g])[:3]
+    lines.append("features that give it away most (training-like): " + (", ".join(f"{g} {_number(accuracy[g])}" for g in telling) or "n/a"))
+    diversity = report["references"]["all"]["diversity"]
     gen, real = report["copying"]["generated_vs_train"], report["copying"]["floor_real_vs_train"]
-    return [
-        f"two-sample classifier accuracy {_number(c2st['generated_vs_real']['accuracy'])} (floor {_number(c2st['floor_train_vs_real']['accuracy'])}; 0.5 = indistinguishable)",
-        f"diversity {_number(report['diversity']['generated'])} (real {_number(report['diversity']['real'])})",
+    lines += [
+        f"diversity {_number(diversity['generated'])} (real {_number(diversity['real'])})",
         f"near copies of training windows {gen['near_copies']} of {report['counts']['generated']} (floor {real['near_copies']} of {report['counts']['real']}); max nearest IoU {_number(gen['max'])} (floor {_number(real['max'])})",
     ]
+    return lines

@@ -25,8 +25,9 @@ import numpy as np
 import pianogan
 from pianogan import atomic
 from pianogan.errors import PianoganError
+from pianogan.keys import estimate_keys, fit_on_piano, key_name, parse_key, transposition_between
 from pianogan.midi import roll_notes, write_midi
-from pianogan.roll import SECONDS_PER_COLUMN_AT_120_BPM, check_roll
+from pianogan.roll import SECONDS_PER_COLUMN_AT_120_BPM, check_roll, transpose
 
 ENV_MODEL = "PIANOGAN_MODEL"
 WINDOWS_PER_ANCHOR = 2  # a new random anchor every 2 windows (450 columns, ~56 s)
@@ -50,6 +51,12 @@ class Piece:
     roll: np.ndarray  # bool (106, length)
     latents: np.ndarray  # float64 (windows, latent_dim)
     origin: dict = field(default_factory=dict)
+    transposition: int = 0  # semitones the piece was moved by to reach its key
+
+    @property
+    def key(self) -> str:
+        """The piece's key as the key estimator hears it ('A minor')."""
+        return key_name(int(estimate_keys(self.roll)))
 
     @property
     def notes(self) -> int:
@@ -272,6 +279,41 @@ def interpolate(
     return _pieces_from_anchors(model, piece_anchors, length, threshold, origins, progress)
 
 
+# --- keys ---------------------------------------------------------------------------
+
+KEY_STREAM = 7  # keys are drawn from their own random stream, apart from the latents
+
+
+def choose_keys(request: str | None, seeds: list[tuple[int, int]], distribution: list[float] | None) -> list[int | None]:
+    """The key each piece moves to: one per (seed, piece index) in ``seeds``.
+
+    ``request`` is a key name ('A minor'), ``"any"`` (each piece a key drawn uniformly
+    from the 24), or None: keys drawn from ``distribution`` (the training data's share of
+    each key, stored in a model trained key-normalised), or, without one, None for every
+    piece, which leaves the keys as the generator wrote them. Draws depend only on the
+    seed and the piece's index.
+    """
+    if request is not None and request.strip().lower() != "any":
+        return [parse_key(request)] * len(seeds)
+    if request is None and distribution is None:
+        return [None] * len(seeds)
+    shares = np.full(24, 1 / 24) if request is not None else np.asarray(distribution, dtype=float) / np.sum(distribution)
+    return [int(np.random.default_rng([seed, index, KEY_STREAM]).choice(24, p=shares)) for seed, index in seeds]
+
+
+def move_to_key(piece: Piece, key: int | None) -> Piece:
+    """``piece`` moved the nearer way to ``key``'s scale, kept on the piano (None: as it is).
+
+    A major and its relative minor share a scale, so a piece the estimator hears in C
+    major asked to be in A minor does not move, and one in G major moves down a fifth.
+    """
+    if key is None or not piece.roll.any():
+        return piece
+    lit = np.flatnonzero(piece.roll.any(axis=1))
+    semitones = fit_on_piano(int(lit[0]), int(lit[-1]), transposition_between(int(estimate_keys(piece.roll)), key))
+    return Piece(transpose(piece.roll, semitones), piece.latents, piece.origin, piece.transposition + semitones)
+
+
 # --- a run's files ------------------------------------------------------------------
 
 
@@ -330,6 +372,8 @@ def write_pieces(
                 "files": {"roll": f"{name}.png", "midi": f"{name}.mid", "picture": f"{name}_roll.png", "wav": None},
                 "origin": piece.origin,
                 "notes": piece.notes,
+                "key": piece.key,
+                "transposition": piece.transposition,
                 "lit_share": round(piece.lit_share, 6),
                 "columns": int(roll.shape[1]),
                 "seconds": piece.seconds,
@@ -352,6 +396,7 @@ def run_settings(
     velocity: int = 90,
     interpolate: tuple[int, int] | None = None,
     audio: bool = True,
+    key: str | None = None,
 ) -> dict:
     """The settings part of ``pieces.json``: enough to make the same pieces again."""
     return {
@@ -364,6 +409,7 @@ def run_settings(
             "velocity": velocity,
             "interpolate": list(interpolate) if interpolate else None,
             "audio": audio,
+            "key": key,
         },
     }
 

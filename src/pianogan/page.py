@@ -141,6 +141,7 @@ def _piece_html(record: dict) -> str:
     facts = [
         f"{record['seconds']:g} s",
         f"{record['notes']} notes",
+        record.get("key", ""),
         f"{100 * record['lit_share']:.1f}% of the roll lit",
         _origin(record.get("origin", {})),
     ]

@@ -84,6 +84,18 @@ def bar_stride(columns: int, bar: int) -> int:
     return max(1, columns // bar) * bar if bar <= columns else columns
 
 
+def transpose(roll: np.ndarray, semitones: int) -> np.ndarray:
+    """Shift a roll (106, T) by ``semitones`` rows (up is positive), filling with silence."""
+    if semitones == 0:
+        return roll
+    shifted = np.zeros_like(roll)
+    if semitones > 0:
+        shifted[semitones:] = roll[:-semitones]
+    else:
+        shifted[:semitones] = roll[-semitones:]
+    return shifted
+
+
 def music_span(windows: np.ndarray) -> np.ndarray:
     """Share of each window's width from its first to its last sounding column (0 if silent)."""
     sounding = windows.any(axis=1)

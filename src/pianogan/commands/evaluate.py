@@ -8,9 +8,12 @@ from pathlib import Path
 
 DESCRIPTION = """\
 Compare generated piano rolls with a real split of a prepared dataset: per-window
-metrics (MGEval overlap and KL), a classifier two-sample test (0.5 = indistinguishable),
-diversity, and copying of training windows (nearest IoU with transposition). Every
-figure is printed beside its floor: the training split measured against the same real
+metrics (MGEval overlap and KL), a classifier two-sample test (0.5 = indistinguishable)
+and its accuracy on each feature group alone, k-NN precision, recall, density and
+coverage, diversity, and copying of training windows (nearest IoU with transposition).
+Every figure is measured against all real windows of the split and against its
+training-like ones (music across --min-span of the width, as the trainer keeps), each
+beside its floor: training windows of the same kind measured against the same real
 windows. DIR gets report.json, report.md, histograms.png and rolls.png.
 """
 
@@ -38,6 +41,13 @@ def register(subparsers) -> None:
         metavar="N",
         help="training windows (a seeded sample) compared exactly for the nearest-IoU figures; near copies are screened against all (default: 1000)",
     )
+    p.add_argument(
+        "--min-span",
+        type=float,
+        default=0.9,
+        metavar="SHARE",
+        help="training-like windows have music across at least this share of their width; match train's --min-span (default: 0.9)",
+    )
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="output folder")
     p.set_defaults(run=run)
 
@@ -50,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         raise PianoganError(f"--n must be at least 10 (the two-sample test uses 5 folds), got {args.n}")
     if not 0.0 < args.threshold <= 1.0:
         raise PianoganError(f"--threshold must be in (0, 1], got {args.threshold}")
+    if not 0.0 <= args.min_span <= 1.0:
+        raise PianoganError(f"--min-span must be in [0, 1], got {args.min_span}")
     if args.copy_sample < 0:
         raise PianoganError(f"--copy-sample must be 0 or more, got {args.copy_sample}")
     if args.output.exists() and not args.output.is_dir():
@@ -75,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         raise PianoganError(f"need at least 5 generated and 5 real windows, got {len(generated)} and {len(real)}")
 
     result = evaluate.evaluate(
-        generated, real, train, generated_groups, real_groups, train_groups, seed=args.seed, copy_sample=args.copy_sample
+        generated, real, train, generated_groups, real_groups, train_groups, seed=args.seed, copy_sample=args.copy_sample, min_span=args.min_span
     )
     result.report["source"] = {
         "generated": source,

@@ -36,6 +36,12 @@ def register(subparsers) -> None:
         metavar=("SEED_A", "SEED_B"),
         help="n pieces stepping from seed A's first piece to seed B's (replaces --seed)",
     )
+    p.add_argument(
+        "--key",
+        metavar="KEY",
+        help="move every piece to this key, e.g. 'A minor' or 'Eb major'; 'any' draws a key per piece, each of the 24 alike "
+        "(default: keys drawn like the training data's, for a model trained with --key-mode normalise; otherwise as generated)",
+    )
     p.add_argument("--no-audio", action="store_true", help="skip the WAV files")
     p.add_argument("--velocity", type=int, default=90, metavar="1-127", help="MIDI velocity of every note (default: 90)")
     p.add_argument("--soundfont", type=Path, metavar="SF2", help="SoundFont for the audio (default: as `pianogan midi2wav`)")
@@ -47,8 +53,13 @@ def run(args: argparse.Namespace) -> int:
     from pianogan import generate
     from pianogan.modelio import load_generator
 
+    from pianogan.keys import parse_key
+    from pianogan.modelio import read_facts
+
     for seed in args.interpolate or (args.seed,):
         generate.check_options(args.n, seed, args.length, args.threshold, args.velocity, bool(args.interpolate))
+    if args.key is not None and args.key.strip().lower() != "any":
+        parse_key(args.key)  # a misspelt key stops us before any work
     generate.check_output_dir(args.output)
     if not args.no_audio:  # a missing renderer or SoundFont should stop us before any work
         from pianogan import audio
@@ -62,12 +73,17 @@ def run(args: argparse.Namespace) -> int:
     model = load_generator(model_path)
     length = args.length or generate.window_width(model)
     options = {"length": length, "threshold": args.threshold, "progress": True}
+    facts = read_facts(model_path)
+    distribution = facts.get("key_distribution") if facts.get("key_mode") == "normalise" else None
     if args.interpolate:
         pieces = generate.interpolate(model, *args.interpolate, n=args.n, **options)
+        keys = generate.choose_keys(args.key, [(args.interpolate[0], 0)], distribution) * args.n  # one key for the whole morph
     else:
         pieces = generate.sample(model, n=args.n, seed=args.seed, **options)
+        keys = generate.choose_keys(args.key, [(args.seed, k) for k in range(args.n)], distribution)
+    pieces = [generate.move_to_key(piece, key) for piece, key in zip(pieces, keys)]
     settings = generate.run_settings(
-        model_path, args.seed, args.n, length, args.threshold, args.velocity, args.interpolate, not args.no_audio
+        model_path, args.seed, args.n, length, args.threshold, args.velocity, args.interpolate, not args.no_audio, args.key
     )
     _, problems = generate.write_pieces(pieces, args.output, settings, soundfont=args.soundfont, progress=True)
     for problem in problems:
