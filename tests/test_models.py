@@ -54,7 +54,7 @@ def test_default_generator_flops_match_a_hand_count_and_budget():
     assert models.count_flops(discriminator) < models.count_flops(generator)
 
 
-@pytest.mark.parametrize("arch", ["default", "seed"])
+@pytest.mark.parametrize("arch", ["default", "bars", "seed"])
 def test_shapes(arch):
     generator, discriminator = models.build(arch, latent_dim=14)
     assert tuple(generator.input.shape) == (None, 14)
@@ -135,3 +135,48 @@ def test_recalibrated_generator_in_inference_mode_matches_its_batch_statistics()
     after = np.asarray(generator(z, training=False))
     assert np.abs(after - training_mode).max() < 1e-4
     assert np.abs(before - training_mode).max() > 1e-2  # the initial statistics (0, 1) were wrong
+
+
+def test_bars_generator_is_silent_above_the_piano_and_costs_what_default_does():
+    generator, discriminator = models.build("bars")
+    z = np.random.default_rng(3).standard_normal((8, 14)).astype("float32")
+    rolls = np.asarray(generator(z))
+    assert rolls.shape == (8, 106, 300, 1) and rolls.mean() < 0.1
+    assert rolls[:, 88:].max() == 0.0 and rolls[:, :88].min() > 0.0  # rows 88..105 exactly silent
+    default_flops = models.count_flops(models.build("default")[0])
+    assert models.count_flops(generator) <= 1e9 and models.count_flops(generator) <= 1.1 * default_flops
+    assert np.asarray(discriminator(rolls)).shape == (8, 1)
+
+
+def test_positions_mark_the_phase_within_a_period():
+    out = np.asarray(models.Positions(4)(np.zeros((2, 10, 3), dtype="float32")))
+    assert out.shape == (2, 10, 7)
+    assert out[1, :, 3:].argmax(axis=1).tolist() == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
+
+
+def test_bar_harmony_bias_acts_within_its_own_bar():
+    frames = np.zeros((1, 40, 106), dtype="float32")
+    per_bar = np.zeros((1, 3, 12), dtype="float32")
+    per_bar[0, 1, 0] = 5.0  # C in bar 1 only
+    out = np.asarray(models.BarHarmonyBias(bar=16)([frames, per_bar]))
+    c_rows = [r for r in range(106) if (21 + r) % 12 == 0]
+    assert (out[0, 16:32][:, c_rows] == 5).all() and not out[0, :16].any() and not out[0, 32:].any()
+    assert not np.delete(out[0, 16:32], c_rows, axis=1).any()
+
+
+def test_bar_views_give_each_bars_chroma_and_onsets_folded_onto_the_bar():
+    roll = np.zeros((1, 106, 40, 1), dtype="float32")
+    roll[0, 60 - 21, 0:8, 0] = 1  # C4, first half of bar 0
+    roll[0, 67 - 21, 20:21, 0] = 1  # G4 at position 4 of bar 1
+    roll[0, 67 - 21, 36:37, 0] = 1  # and of bar 2
+    chroma, folded = (np.asarray(v) for v in models.BarViews(bar=16)(roll))
+    assert chroma.shape == (1, 3, 12) and folded.shape == (1, 16, 106)
+    assert chroma[0, 0, 0] == 0.5 and chroma[0, 1, 7] == 1 / 16 and chroma[0, 0, 7] == 0
+    assert folded[0, 0, 60 - 21] == pytest.approx(1 / 3) and folded[0, 4, 67 - 21] == pytest.approx(2 / 3)
+    assert folded.sum() == pytest.approx(1.0)
+
+
+def test_minibatch_std_appends_the_batch_spread():
+    features = np.array([[0.0, 2.0], [2.0, 2.0]], dtype="float32")
+    out = np.asarray(models.MinibatchStd()(features))
+    assert out.shape == (2, 3) and np.allclose(out[:, 2], 0.5)  # std 1 and 0, mean 0.5

@@ -107,6 +107,44 @@ def test_key_normalisation_moves_each_window_to_c_major_or_a_minor_on_the_piano(
     assert keys.fit_on_piano(80, 86, 5) == -7 and keys.fit_on_piano(0, 10, -3) == 9
 
 
+def test_d_augmentation_moves_by_whole_bars_and_semitones_and_blanks_a_bar():
+    from pianogan.gan import augment
+
+    rolls = np.zeros((4, 106, 300, 1), dtype="float32")
+    rolls[:, 40, 0:4] = 1.0
+    rolls[:, 50, 290:300] = 1.0
+    params = np.array([[16, 2, -1], [0, 0, 0], [-16, -1, -1], [32, 0, 16]], dtype="int32")
+    out = np.asarray(augment(rolls, params))[..., 0]
+    assert np.flatnonzero(out[0, 42]).tolist() == [16, 17, 18, 19] and not out[0, 40].any()
+    assert not out[0, 52].any()  # moved out of the window: lost, not wrapped
+    assert not out[1, :, :16].any() and out[1, 50].sum() == 10  # bar 0 blanked
+    assert not out[2, 39].any() and out[2, 49, 274:284].all()  # the first note left the window
+    assert out[3, 40, 32:36].all()  # shifted by two bars; the blanked bar (16..31) held nothing
+    # Linear, so its gradient carries the discriminator's signal back to the generator.
+    other = np.random.default_rng(0).random(rolls.shape).astype("float32")
+    assert np.allclose(np.asarray(augment(rolls + other, params)), out[..., None] + np.asarray(augment(other, params)), atol=1e-5)
+
+
+def test_d_moves_depend_on_seed_and_step_and_stay_within_bounds():
+    windows = np.zeros((8, 106, 300), dtype=bool)
+    maker = batches.BatchMaker(windows, 64, 14, seed=2)
+    moves = maker.d_moves(5)
+    assert moves.shape == (2, 64, 3) and np.array_equal(moves, batches.BatchMaker(windows, 64, 14, seed=2).d_moves(5))
+    assert set(np.unique(moves[..., 0])) == {-32, -16, 0, 16, 32} and set(np.unique(moves[..., 1])) == set(range(-3, 4))
+    cut = moves[..., 2][moves[..., 2] >= 0]
+    assert (cut % 16 == 0).all() and cut.max() <= 288 and 0.3 < len(cut) / 128 < 0.7
+    assert not np.array_equal(moves, maker.d_moves(6))
+
+
+def test_bars_architecture_with_both_sides_augmented_trains_and_resumes_exactly(tmp_path, dataset):
+    config = dict(arch="bars", augment="both", key_mode="normalise")
+    train.train(dataset, tmp_path / "straight", small(6, **config), verbose=0)
+    train.train(dataset, tmp_path / "resumed", small(3, **config), verbose=0)
+    train.train(dataset, tmp_path / "resumed", small(6, **config), resume=True, verbose=0)
+    straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    assert max(float(np.max(np.abs(straight[k].astype(np.float64) - resumed[k]))) for k in straight) < 1e-4
+
+
 def test_one_step_changes_the_weights_and_the_ema(tmp_path, dataset):
     gan = train.build_gan(small(1))
     before = [np.array(v) for v in gan.generator.trainable_variables]

@@ -12,7 +12,10 @@ import numpy as np
 from pianogan.roll import COLUMNS_PER_QUARTER, PIANO_ROWS, transpose
 
 # Stream tags keep the draws for different purposes independent of each other.
-_ORDER, _AUGMENT, _LATENT, _LABELS = 1, 2, 3, 4
+_ORDER, _AUGMENT, _LATENT, _LABELS, _D_AUGMENT = 1, 2, 3, 4, 5
+D_SHIFT_BARS = 2  # D's inputs move by up to 2 bars either way
+D_TRANSPOSE = 3  # and up to 3 semitones
+D_CUTOUT = 0.5  # and lose one bar half of the time
 
 
 def batch_indices(n_windows: int, batch_size: int, step: int, seed: int, shuffle: bool) -> np.ndarray:
@@ -115,5 +118,16 @@ class BatchMaker:
         """Uniform [0, 1) noise (B, 2) for recipes that perturb labels (the seed's)."""
         return np.random.default_rng([self.seed, _LABELS, step]).random((self.batch_size, 2), dtype=np.float32)
 
+    def d_moves(self, step: int) -> np.ndarray:
+        """Moves (2, B, 3) for D's real and generated inputs: time shift (columns), semitones,
+        first column of a blanked bar (-1: none). Whole bars, so beat 1 stays on a bar line."""
+        rng = np.random.default_rng([self.seed, _D_AUGMENT, step])
+        shape = (2, self.batch_size)
+        shift = 16 * rng.integers(-D_SHIFT_BARS, D_SHIFT_BARS + 1, shape)
+        semitones = rng.integers(-D_TRANSPOSE, D_TRANSPOSE + 1, shape)
+        width = self.windows.shape[2]
+        cutout = np.where(rng.random(shape) < D_CUTOUT, 16 * rng.integers(0, -(-width // 16), shape), -1)
+        return np.stack([shift, semitones, cutout], axis=-1).astype(np.int32)
+
     def batch(self, step: int) -> dict[str, np.ndarray]:
-        return {"real": self.real(step), "z": self.latents(step), "noise": self.label_noise(step)}
+        return {"real": self.real(step), "z": self.latents(step), "noise": self.label_noise(step), "augment": self.d_moves(step)}

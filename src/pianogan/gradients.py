@@ -22,16 +22,22 @@ def enable_determinism() -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def gan_step(gan, real, z, noise):
-    """One discriminator update, then one generator update; returns the logged figures."""
+def gan_step(gan, real, z, noise, augment):
+    """One discriminator update, then one generator update; returns the logged figures.
+
+    ``augment`` (2, B, 3) holds the moves for D's real and generated inputs (used when the
+    GAN augments both sides; see ``gan.augment``).
+    """
     if keras.backend.backend() != "tensorflow":
         raise PianoganError(f"training needs the tensorflow backend (KERAS_BACKEND={keras.backend.backend()})")
     import tensorflow as tf
 
     real, z, noise = (tf.convert_to_tensor(x, tf.float32) for x in (real, z, noise))
+    real_moves, fake_moves = augment[0], augment[1]
+    real = gan.d_real(real, real_moves)
     generator, discriminator = gan.generator, gan.discriminator
     with tf.GradientTape() as d_tape:
-        fake = gan.d_input(generator(z, training=True))
+        fake = gan.d_input(generator(z, training=True), fake_moves)
         if gan.r1_gamma > 0:
             with tf.GradientTape() as r1_tape:
                 r1_tape.watch(real)
@@ -50,7 +56,7 @@ def gan_step(gan, real, z, noise):
 
     with tf.GradientTape() as g_tape:
         probabilities = generator(z, training=True)
-        g_logits = discriminator(gan.d_input(probabilities), training=True)
+        g_logits = discriminator(gan.d_input(probabilities, fake_moves), training=True)
         g_loss = generator_loss(gan.loss_kind, g_logits)
     g_weights = generator.trainable_variables
     gan.g_optimizer.apply(g_tape.gradient(g_loss, g_weights), g_weights)

@@ -13,6 +13,19 @@ Two families are registered in ``ARCHITECTURES``:
     no checkerboard. The discriminator sees three views of the roll: the roll itself, its
     onsets and its chroma (pitch classes), as BinaryMuseGAN's did.
 
+``bars``
+    ``default`` made aware of bars, for bar-aligned data (every window starts on beat 1,
+    16 columns to a bar). The latent vector becomes a sequence of per-bar codes (a dense
+    projection to 19 bar codes and convolutions across bars, as MuseGAN's temporal
+    generator; nothing random beyond the latent, so the 14 numbers still name a piece), and
+    each bar gets its own 12 pitch-class biases, so harmony can move with the bars. The
+    frames know where they sit in the bar (fixed one-hot position channels: convolutions
+    alone cannot tell a downbeat from an off-beat), and the rows above the piano are
+    silent by construction. Its discriminator adds three views of structure: the chroma of
+    each bar in sequence, onsets folded onto the 16 positions of a bar, and the spread of
+    features across the batch (minibatch standard deviation, Karras et al. 2018), which
+    exposes a generator that writes one texture for every latent.
+
 ``seed``
     The original project's layers, kept for comparison and for GPU users, with the
     output activation changed from tanh to sigmoid to match the {0, 1} data.
@@ -30,7 +43,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from pianogan.roll import LOWEST_PITCH, N_PITCHES, WINDOW
+from pianogan.roll import LOWEST_PITCH, N_PITCHES, PIANO_ROWS, WINDOW
 
 LATENT_DIM = 14
 PACKAGE = "pianogan"
@@ -81,27 +94,181 @@ class RollViews(layers.Layer):
         return (input_shape[0], input_shape[2], 2 * N_PITCHES + 12)
 
 
-def default_generator(latent_dim: int = LATENT_DIM, width: int = 256) -> keras.Model:
-    """Latent -> (106, 300, 1) probabilities; about 0.3 GFLOP per image (see ``count_flops``)."""
-    z = keras.Input((latent_dim,), name="latent")
-    x = layers.Dense((WINDOW // 4) * width, name="project")(z)
-    x = layers.Reshape((WINDOW // 4, width))(x)  # one frame per beat
-    x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))
+BAR = 16  # columns in a 4/4 bar on the sixteenth grid
+BARS = -(-WINDOW // BAR)  # 19 bars cover a window (the last one cut after 12 columns)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Positions(layers.Layer):
+    """Append one-hot position channels (t mod ``period``) to a sequence (N, T, C) -> (N, T, C + period)."""
+
+    def __init__(self, period: int, **kwargs):
+        super().__init__(**kwargs)
+        self.period = int(period)
+
+    def call(self, x):
+        steps = ops.shape(x)[1]
+        phase = ops.one_hot(ops.arange(steps) % self.period, self.period, dtype=x.dtype)  # (T, period)
+        return ops.concatenate([x, ops.broadcast_to(phase[None], (ops.shape(x)[0], steps, self.period))], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + self.period)
+
+    def get_config(self):
+        return {**super().get_config(), "period": self.period}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BarHarmonyBias(layers.Layer):
+    """Add per-bar pitch-class biases (N, bars, 12) to the frame logits (N, T, 106) of each bar."""
+
+    def __init__(self, bar: int = BAR, **kwargs):
+        super().__init__(**kwargs)
+        self.bar = int(bar)
+
+    def build(self, input_shape):
+        self.tile = ops.convert_to_tensor(_pitch_class_matrix().T)  # (12, 106)
+
+    def call(self, inputs):
+        frame_logits, bar_pitch_classes = inputs
+        per_frame = ops.repeat(bar_pitch_classes, self.bar, axis=1)[:, : ops.shape(frame_logits)[1], :]
+        return frame_logits + ops.matmul(per_frame, self.tile)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "bar": self.bar}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PianoOnly(layers.Layer):
+    """Silence the pitches above the piano's top key (rows 88..105) in frames (N, T, 106)."""
+
+    def build(self, input_shape):
+        self.keys = ops.convert_to_tensor((np.arange(N_PITCHES) < PIANO_ROWS).astype("float32"))
+
+    def call(self, frames):
+        return frames * ops.cast(self.keys, frames.dtype)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BarViews(layers.Layer):
+    """Roll (N, 106, T, 1) -> ((N, bars, 12) chroma of each bar, (N, BAR, 106) onsets folded onto the bar).
+
+    The bar's chroma sequence shows whether harmony moves with the bars; the folded onsets
+    show where in the bar notes start (beats, downbeats, syncopation) over the whole window.
+    """
+
+    def __init__(self, bar: int = BAR, **kwargs):
+        super().__init__(**kwargs)
+        self.bar = int(bar)
+
+    def build(self, input_shape):
+        self.fold = ops.convert_to_tensor(_pitch_class_matrix())  # (106, 12)
+
+    def call(self, roll):
+        frames = ops.transpose(ops.squeeze(roll, -1), (0, 2, 1))  # (N, T, 106)
+        steps = frames.shape[1]
+        bars = -(-steps // self.bar)
+        padded = ops.pad(frames, ((0, 0), (0, bars * self.bar - steps), (0, 0)))
+        previous = ops.pad(padded[:, :-1, :], ((0, 0), (1, 0), (0, 0)))
+        onsets = ops.relu(padded - previous)
+        per_bar = ops.reshape(padded, (-1, bars, self.bar, N_PITCHES))
+        chroma = ops.matmul(ops.mean(per_bar, axis=2), self.fold)
+        folded = ops.sum(ops.reshape(onsets, (-1, bars, self.bar, N_PITCHES)), axis=1) / bars
+        return chroma, folded
+
+    def compute_output_shape(self, input_shape):
+        bars = -(-input_shape[2] // self.bar)
+        return (input_shape[0], bars, 12), (input_shape[0], self.bar, N_PITCHES)
+
+    def get_config(self):
+        return {**super().get_config(), "bar": self.bar}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MinibatchStd(layers.Layer):
+    """Append the batch's mean feature standard deviation to every example's features (N, F) -> (N, F + 1)."""
+
+    def call(self, features):
+        spread = ops.mean(ops.std(features, axis=0))
+        return ops.concatenate([features, ops.ones_like(features[:, :1]) * spread], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1] + 1)
+
+
+def _upsampling_stack(x, width: int):
+    """Beat frames -> sixteenth frames: nearest-neighbour x2 twice, dilated convolutions at each stage."""
     for stage, filters in enumerate((width, width * 3 // 4, width // 2)):
         if stage:  # beat -> eighth -> sixteenth resolution, without a checkerboard
             x = layers.UpSampling1D(2)(x)
         for dilation in (1, 2):  # dilation 2 widens the view along time cheaply
             x = layers.Conv1D(filters, 3, padding="same", dilation_rate=dilation, use_bias=False)(x)
             x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))
+    return x
+
+
+def _key_path(z):
+    """Latent -> 12 pitch-class biases for the whole window."""
+    return layers.Dense(12, name="key")(layers.Dense(64, activation="relu", name="key_hidden")(z))
+
+
+def _frames_to_roll(probabilities):
+    """Frame probabilities (N, 300, 106) -> the roll's layout (N, 106, 300, 1)."""
+    return layers.Reshape((N_PITCHES, WINDOW, 1), name="roll")(layers.Permute((2, 1))(probabilities))
+
+
+def bars_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
+    """Latent -> per-bar codes -> (106, 300, 1) probabilities with beat-in-bar positions and per-bar harmony."""
+    z = keras.Input((latent_dim,), name="latent")
+    codes = layers.Reshape((BARS, bar_width // 2))(layers.Dense(BARS * bar_width // 2, name="bar_codes")(z))
+    shared = layers.RepeatVector(BARS)(layers.Dense(bar_width // 2, name="shared_code")(z))
+    bars = layers.Concatenate()([codes, shared])
+    for dilation in (1, 2):  # the temporal generator: bars that follow each other, phrases of 2-4 bars
+        bars = layers.Conv1D(bar_width, 3, padding="same", dilation_rate=dilation, use_bias=False)(bars)
+        bars = layers.LeakyReLU(0.2)(layers.BatchNormalization()(bars))
+    harmony = layers.Dense(12, name="bar_harmony")(bars)
+    beats = Positions(BAR // 4, name="beat_in_bar")(layers.UpSampling1D(4)(bars))  # 76 beat frames
+    x = _upsampling_stack(beats, width)  # 304 sixteenth frames
+    x = Positions(BAR, name="sixteenth_in_bar")(x)
+    frame_logits = layers.Dense(N_PITCHES, bias_initializer=keras.initializers.Constant(-3.5), name="pitches")(x)
+    frame_logits = layers.Cropping1D((0, BARS * BAR - WINDOW))(frame_logits)
+    logits = KeyBias(name="key_bias")([frame_logits, _key_path(z)])
+    logits = BarHarmonyBias(name="bar_harmony_bias")([logits, harmony])
+    probabilities = PianoOnly(name="piano_only")(layers.Activation("sigmoid", dtype="float32")(logits))
+    return keras.Model(z, _frames_to_roll(probabilities), name="bars_generator")
+
+
+def bars_discriminator(width: int = 256) -> keras.Model:
+    """Roll (106, 300, 1) -> one logit, from the default views plus bar chroma, folded onsets and batch spread."""
+    roll = keras.Input((N_PITCHES, WINDOW, 1), name="roll")
+    x = RollViews(name="views")(roll)
+    whole_window_chroma = layers.GlobalAveragePooling1D()(x[:, :, 2 * N_PITCHES :])
+    for _ in range(4):
+        x = layers.Conv1D(width, 4, strides=2, padding="same")(x)
+        x = layers.LeakyReLU(0.2)(x)
+    bar_chroma, folded_onsets = BarViews(name="bar_views")(roll)
+    harmony = layers.LeakyReLU(0.2)(layers.Conv1D(64, 3, padding="same", name="bar_chroma_conv")(bar_chroma))
+    metre = layers.LeakyReLU(0.2)(layers.Dense(64, name="folded_onsets")(layers.Flatten()(folded_onsets)))
+    key = layers.LeakyReLU(0.2)(layers.Dense(64, name="key_hidden")(whole_window_chroma))
+    features = layers.Concatenate()([layers.Flatten()(x), layers.Flatten()(harmony), metre, key])
+    logit = layers.Dense(1, name="logit", dtype="float32")(MinibatchStd(name="batch_spread")(features))
+    return keras.Model(roll, logit, name="bars_discriminator")
+
+
+def default_generator(latent_dim: int = LATENT_DIM, width: int = 256) -> keras.Model:
+    """Latent -> (106, 300, 1) probabilities; about 0.3 GFLOP per image (see ``count_flops``)."""
+    z = keras.Input((latent_dim,), name="latent")
+    x = layers.Dense((WINDOW // 4) * width, name="project")(z)
+    x = layers.Reshape((WINDOW // 4, width))(x)  # one frame per beat
+    x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))
+    x = _upsampling_stack(x, width)
     # Start sparse: about 3% of real pixels are lit, and logit(0.03) is about -3.5.
     frame_logits = layers.Dense(N_PITCHES, bias_initializer=keras.initializers.Constant(-3.5), name="pitches")(x)
-    key = layers.Dense(64, activation="relu", name="key_hidden")(z)
-    key = layers.Dense(12, name="key")(key)
-    logits = KeyBias(name="key_bias")([frame_logits, key])
-    probabilities = layers.Activation("sigmoid", dtype="float32")(logits)
-    roll = layers.Permute((2, 1))(probabilities)
-    roll = layers.Reshape((N_PITCHES, WINDOW, 1), name="roll")(roll)
-    return keras.Model(z, roll, name="default_generator")
+    logits = KeyBias(name="key_bias")([frame_logits, _key_path(z)])
+    return keras.Model(z, _frames_to_roll(layers.Activation("sigmoid", dtype="float32")(logits)), name="default_generator")
 
 
 def default_discriminator(width: int = 256) -> keras.Model:
@@ -146,6 +313,7 @@ def seed_discriminator() -> keras.Model:
 
 ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], Callable[[], keras.Model]]] = {
     "default": (default_generator, default_discriminator),
+    "bars": (bars_generator, bars_discriminator),
     "seed": (seed_generator, seed_discriminator),
 }
 

@@ -33,6 +33,7 @@ CONFIG = "config.json"
 GENERATOR = "generator.keras"
 SAMPLE_GRID = 16
 KEY_MODES = ("transpose", "normalise")
+AUGMENTS = ("real", "both")
 BAR_COLUMNS = 16  # time shifts of bar-aligned data move by whole 4/4 bars
 
 
@@ -57,6 +58,7 @@ class TrainConfig:
     ema_decay: float = 0.0
     hard_fakes: bool = True
     shuffle: bool = True
+    augment: str = "real"  # "real": time shifts and transpositions of real windows; "both": moves of D's inputs, real and generated alike
     key_mode: str = "transpose"  # "transpose": random moves of up to max_transpose; "normalise": every window to C major / A minor
     max_transpose: int = 6
     time_shift: bool = True
@@ -105,7 +107,8 @@ def build_gan(config: TrainConfig):
     generator, discriminator = models.build(config.arch, config.latent_dim)
     ema_generator = keras.models.clone_model(generator)
     ema_generator.set_weights(generator.get_weights())
-    gan = GAN(generator, discriminator, ema_generator, loss=config.loss, r1_gamma=config.r1_gamma, ema_decay=config.ema_decay, hard_fakes=config.hard_fakes)
+    augment_both = config.augment == "both"
+    gan = GAN(generator, discriminator, ema_generator, loss=config.loss, r1_gamma=config.r1_gamma, ema_decay=config.ema_decay, hard_fakes=config.hard_fakes, augment_both=augment_both)
     gan.compile(_make_optimizer(config, config.lr_g), _make_optimizer(config, config.lr_d))
     return gan
 
@@ -320,6 +323,8 @@ def _train(dataset: Path, run: Path, config: TrainConfig, resume: bool, explicit
         raise PianoganError("--steps and --batch-size must be at least 1")
     if config.key_mode not in KEY_MODES:
         raise PianoganError(f"unknown key mode {config.key_mode!r}; choose from {', '.join(KEY_MODES)}")
+    if config.augment not in AUGMENTS:
+        raise PianoganError(f"unknown augmentation {config.augment!r}; choose from {', '.join(AUGMENTS)}")
     data = _load_data(dataset, config.split, config.min_span)
 
     from pianogan.batches import BatchMaker
@@ -332,7 +337,8 @@ def _train(dataset: Path, run: Path, config: TrainConfig, resume: bool, explicit
         raise PianoganError(f"{dataset}: not the dataset {run} was trained on (fingerprint differs)")
     key_shifts = key_normalising_shifts(data.windows, data.keys) if config.key_mode == "normalise" else None
     shift_unit = BAR_COLUMNS if data.bar_aligned else COLUMNS_PER_QUARTER
-    maker = BatchMaker(data.windows, config.batch_size, config.latent_dim, config.seed, config.shuffle, config.max_transpose, config.time_shift, data.successors, data.strides, shift_unit, key_shifts)
+    real_only = config.augment == "real"  # with "both", D's inputs move instead of the data
+    maker = BatchMaker(data.windows, config.batch_size, config.latent_dim, config.seed, config.shuffle, config.max_transpose if real_only else 0, config.time_shift and real_only, data.successors, data.strides, shift_unit, key_shifts)
     run.mkdir(parents=True, exist_ok=True)
     facts = {"dataset": str(dataset), "dataset_fingerprint": data.fingerprint, "windows": int(len(data.windows)), "bar_aligned": data.bar_aligned, "key_mode": config.key_mode, "key_distribution": key_distribution(data.keys)}
     write_text(run / CONFIG, json.dumps({"train": dataclasses.asdict(config), **facts, "pianogan_version": __version__, "keras_version": keras.__version__, "backend": keras.backend.backend()}, indent=2) + "\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-TUNABLE = ["arch", "batch_size", "seed", "latent_dim", "loss", "lr_g", "lr_d", "r1_gamma", "ema_decay", "key_mode", "split", "min_span", "sample_every", "checkpoint_every"]
+TUNABLE = ["arch", "batch_size", "seed", "latent_dim", "loss", "lr_g", "lr_d", "r1_gamma", "ema_decay", "key_mode", "augment", "split", "min_span", "sample_every", "checkpoint_every"]
 
 
 def register(subparsers) -> None:
@@ -18,7 +18,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("dataset", metavar="DATASET", help="dataset folder made by 'pianogan prepare'")
     p.add_argument("-o", "--output", required=True, metavar="RUN", help="run folder")
-    p.add_argument("--arch", choices=["default", "seed"], default=None, help="architecture (default: default)")
+    p.add_argument("--arch", choices=["default", "bars", "seed"], default=None, help="architecture (default: default; bars: per-bar codes and harmony, for bar-aligned data)")
     p.add_argument("--recipe", choices=["ours", "seed"], default=None, help="training recipe: ours (default), or the seed project's (BCE with flipped labels, RMSprop, batch 16, no shuffling)")
     p.add_argument("--steps", type=int, default=None, help="total steps; with --resume, training continues up to this many (default 2000)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default 32; seed recipe 16)")
@@ -35,6 +35,13 @@ def register(subparsers) -> None:
         default=None,
         help="transpose: move each real window by a random transposition of up to 6 semitones (default); "
         "normalise: move every window to C major / A minor (the nearer way, kept on the piano), and let generate choose the key",
+    )
+    p.add_argument(
+        "--augment",
+        choices=["real", "both"],
+        default=None,
+        help="real: time shifts and transpositions of the real windows only (default); both: the discriminator's inputs, "
+        "real and generated alike, move by whole bars and semitones and lose a bar at random (DiffAugment)",
     )
     p.add_argument("--split", default=None, help="dataset split to train on (default train)")
     p.add_argument("--min-span", type=float, default=None, help="train only on windows whose music spans at least this share of their width (default 0.9: leaves out the mostly silent first and last windows of pieces; seed recipe 0)")
