@@ -14,6 +14,9 @@ Candidates are ranked by IoU of the thresholded roll with the target (what a per
 sees), ties broken by a soft IoU of the probabilities, which still moves when no pixel
 flips. The search is deterministic for a seed: same music, same answer. With the
 defaults it evaluates 1,024 latents, a few seconds with the NumPy runner on one core.
+Measured on the shipped model's own pieces, long chains from few starts find closer
+latents than short chains from many (IoU 0.51-0.72 against 0.44-0.53 for 256 starts,
+4 chains of 12 generations, at the same cost), hence 2 chains of 28 generations.
 """
 
 from __future__ import annotations
@@ -57,9 +60,9 @@ def nearest_latent(
     target: np.ndarray,
     threshold: float = 0.5,
     seed: int = 0,
-    starts: int = 256,
-    keep: int = 4,
-    generations: int = 12,
+    starts: int = 128,
+    keep: int = 2,
+    generations: int = 28,
     offspring: int = 16,
     step: float = 0.5,
 ) -> Inversion:
