@@ -311,7 +311,7 @@ def graph_of(model) -> dict:
             if len(nodes) != 1:
                 raise UnsupportedModel(f"layer {layer['name']!r} has {len(nodes)} call sites; exactly one is supported")
             node = nodes[0]
-            if any(v is not None for v in node.get("kwargs", {}).values()):
+            if any(v is not None and k not in ("training", "mask") for k, v in node.get("kwargs", {}).items()):
                 raise UnsupportedModel(f"layer {layer['name']!r} is called with keyword arguments, which are not implemented")
             layers.append({"name": layer["name"], "kind": _layer_kind(layer), "config": layer["config"], "inputs": _tensor_refs(node["args"])})
         inputs = [_single(config["input_layers"], "input")]
