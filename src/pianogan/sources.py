@@ -33,11 +33,15 @@ def safe_name(name: str | None, default: str = "upload") -> str:
 
 
 def read_roll(path: str | os.PathLike) -> np.ndarray:
-    """The whole roll of a MIDI file (bar-aligned, as datasets are) or of a roll PNG."""
+    """The whole roll of a MIDI file or of a roll PNG, as written (column 0 = the file's start).
+
+    MIDI is not bar-aligned here: a person comparing their music with the nearest
+    piece expects the notes where their file has them.
+    """
     path = Path(path)
     if path.suffix.lower() == ".png":
         return read_png(path)
-    roll, _ = read_midi(path, align=True)
+    roll, _ = read_midi(path)
     return roll
 
 
