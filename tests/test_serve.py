@@ -74,6 +74,8 @@ def test_a_piece_is_the_apis_piece(url, g):
     status, body = get_json(url, "/api/piece?seed=5")
     expected = piece_json(g.piece(g.latent(5), seed=5))
     assert status == 200 and body["notes"] == expected["notes"] and body["latent"] == expected["latent"]
+    rounded = ",".join(f"{v:.6f}" for v in g.latent(5))  # as the page sends the seed's latent back
+    assert get_json(url, f"/api/piece?seed=5&latent={rounded}")[1]["notes"] == body["notes"]
     latent = g.latent(5) + 0.7
     _, moved = get_json(url, f"/api/piece?seed=5&latent={','.join(map(str, latent))}")
     assert moved["notes"] == piece_json(g.piece(latent, seed=5))["notes"] != body["notes"]

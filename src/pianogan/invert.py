@@ -8,7 +8,8 @@ from many starts rather than gradient descent:
 2. from the ``keep`` best, run a (mu, lambda) evolution strategy each: ``offspring``
    perturbations per generation, the mean moves to the average of the best quarter,
    and the step grows after an improvement and shrinks otherwise;
-3. return the best latent ever seen.
+3. return the best latent ever seen. Every latent stays within +-``BOUND`` per number:
+   far out in the tails the generator has seen nothing, and the app's sliders end there.
 
 Candidates are ranked by IoU of the thresholded roll with the target (what a person
 sees), ties broken by a soft IoU of the probabilities, which still moves when no pixel
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pianogan.errors import PianoganError
+
+BOUND = 4.0  # latents stay within +-4 per number, where the N(0, 1) prior the generator learnt from has its mass
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ def nearest_latent(
     chosen = max(1, offspring // 4)
     for _ in range(generations):
         noise = rng.standard_normal((keep, offspring, dim))
-        children = means[:, None, :] + steps[:, None, None] * noise
+        children = np.clip(means[:, None, :] + steps[:, None, None] * noise, -BOUND, BOUND)
         child_value = rank(children.reshape(-1, dim)).reshape(keep, offspring)
         evaluations += keep * offspring
         for k in range(keep):

@@ -48,9 +48,18 @@ SECURITY_HEADERS = [
 log = logging.getLogger("pianogan.serve")
 
 
+def unedited(generator: api.Generator, spec: specs.PieceSpec) -> bool:
+    """Whether the request's latent is its seed's, as sent back rounded to 6 decimals."""
+    return spec.latent is None or bool(np.allclose(spec.latent, generator.latent(spec.seed), rtol=0, atol=2e-6))
+
+
 def piece_of(generator: api.Generator, spec: specs.PieceSpec) -> Piece:
-    """The piece a request describes (the same calls as the API's)."""
-    latent = np.array(spec.latent) if spec.latent is not None else generator.latent(spec.seed)
+    """The piece a request describes (the same calls as the API's).
+
+    A latent equal to its seed's up to the page's rounding is taken as the seed's own,
+    so the page shows exactly the piece ``pianogan generate --seed S`` writes.
+    """
+    latent = generator.latent(spec.seed) if unedited(generator, spec) else np.array(spec.latent)
     if spec.towards is not None:
         latent = generate.slerp(latent, np.array(spec.towards), spec.t)
     piece = generator.piece(latent, length=spec.length, threshold=spec.threshold, key=spec.key, bpm=spec.bpm, seed=spec.seed)
@@ -74,8 +83,9 @@ def piece_json(piece: Piece) -> dict:
     }
 
 
-def _filename(spec: specs.PieceSpec, suffix: str) -> str:
-    return f"pianogan-seed{spec.seed}{'-edited' if spec.latent is not None else ''}{suffix}"
+def _filename(generator: api.Generator, spec: specs.PieceSpec, suffix: str) -> str:
+    edited = "" if unedited(generator, spec) and spec.towards is None else "-edited"
+    return f"pianogan-seed{spec.seed}{edited}{suffix}"
 
 
 def create_app(generator: api.Generator) -> Starlette:
@@ -115,7 +125,7 @@ def create_app(generator: api.Generator) -> Starlette:
     async def midi(request: Request) -> Response:
         spec = specs.piece_spec(request.query_params, g.latent_dim)
         made = await engine.run(piece_of, g, spec)
-        return _download(made.midi_bytes(spec.velocity), "audio/midi", _filename(spec, ".mid"))
+        return _download(made.midi_bytes(spec.velocity), "audio/midi", _filename(g, spec, ".mid"))
 
     async def png(request: Request) -> Response:
         import io
@@ -126,13 +136,13 @@ def create_app(generator: api.Generator) -> Starlette:
         made = await engine.run(piece_of, g, spec)
         buffer = io.BytesIO()
         Image.fromarray(np.where(made.roll, 255, 0).astype(np.uint8), mode="L").save(buffer, format="PNG")
-        return _download(buffer.getvalue(), "image/png", _filename(spec, ".png"))
+        return _download(buffer.getvalue(), "image/png", _filename(g, spec, ".png"))
 
     async def wav(request: Request) -> Response:
         spec = specs.piece_spec(request.query_params, g.latent_dim)
         made = await engine.run(piece_of, g, spec)
         body = await engine.run(made.wav_bytes, spec.velocity)
-        return _download(body, "audio/wav", _filename(spec, ".wav"), inline=request.query_params.get("play") == "1")
+        return _download(body, "audio/wav", _filename(g, spec, ".wav"), inline=request.query_params.get("play") == "1")
 
     async def variations(request: Request) -> Response:
         spec = specs.piece_spec(request.query_params, g.latent_dim)

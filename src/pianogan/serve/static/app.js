@@ -18,7 +18,7 @@ const probe = window.pianogan = { timings: [], soundStarts: [], draws: 0, level:
 
 function query(extra = {}) {
   const q = new URLSearchParams({
-    seed: state.seed, latent: state.latent.map((v) => v.toFixed(4)).join(","), length: state.length,
+    seed: state.seed, latent: state.latent.map((v) => v.toFixed(6)).join(","), length: state.length,
     threshold: state.threshold, bpm: state.bpm, velocity: state.velocity, ...extra,
   });
   if (state.key) q.set("key", state.key);
@@ -229,6 +229,7 @@ async function upload(file) {
     $("upload-caption").textContent = `${found.name}: its first window (${found.target.notes.length} notes)`;
     $("nearest-caption").textContent = `nearest piece: IoU ${found.iou.toFixed(3)} (${found.evaluations} latents tried in ${(found.ms / 1000).toFixed(1)} s)`;
     $("vary").dataset.iou = found.iou;
+    $("vary").dataset.latent = found.piece.latent.join(",");
     $("status").textContent = "";
   } catch (error) {
     $("status").textContent = error.message;
@@ -302,7 +303,7 @@ async function start() {
   for (let i = 0; i < state.info.latent_dim; i++) {
     const row = document.createElement("div");
     row.className = "row";
-    row.innerHTML = `<label for="z${i}">z${i + 1}</label><input id="z${i}" type="range" min="-3" max="3" step="0.01" value="0"><output>0.00</output>`;
+    row.innerHTML = `<label for="z${i}">z${i + 1}</label><input id="z${i}" type="range" min="-4" max="4" step="0.01" value="0"><output>0.00</output>`;
     sliders.append(row);
     const input = row.querySelector("input");
     input.addEventListener("input", () => {
