@@ -22,6 +22,7 @@ latents than short chains from many (IoU 0.51-0.72 against 0.44-0.53 for 256 sta
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,8 +69,15 @@ def nearest_latent(
     generations: int = 28,
     offspring: int = 16,
     step: float = 0.5,
+    seconds: float | None = None,
 ) -> Inversion:
-    """Search the latent whose window is nearest to ``target`` (bool ``(106, W)``, W the model's width)."""
+    """Search the latent whose window is nearest to ``target`` (bool ``(106, W)``, W the model's width).
+
+    ``seconds`` stops the search after the generation that passes that time (the web
+    app's answer must come within its budget on a busy machine); without it the search
+    runs every generation and its answer depends on the seed alone.
+    """
+    began = time.monotonic()
     from pianogan.generate import latent_dim, probabilities, window_width
 
     target = np.asarray(target, dtype=bool)
@@ -94,6 +102,8 @@ def nearest_latent(
     steps = np.full(keep, step)
     chosen = max(1, offspring // 4)
     for _ in range(generations):
+        if seconds is not None and time.monotonic() - began > seconds:
+            break
         noise = rng.standard_normal((keep, offspring, dim))
         children = np.clip(means[:, None, :] + steps[:, None, None] * noise, -BOUND, BOUND)
         child_value = rank(children.reshape(-1, dim)).reshape(keep, offspring)

@@ -37,6 +37,8 @@ from pianogan.serve import specs
 from pianogan.serve.engine import Busy, Engine
 
 MAX_UPLOAD = 2 * 1024 * 1024  # bytes: a long MIDI file is ~100 KB, a roll PNG a few KB
+SEARCH_SECONDS = 7.0  # an inversion stops its search after this, to answer within 10 s on a busy machine
+PLAY_RATE = 22050  # audio rendered for playing in the page: mono at half rate, a quarter of the bytes
 ASSETS = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript; charset=utf-8"), "/app.css": ("app.css", "text/css; charset=utf-8")}
 LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
 SECURITY_HEADERS = [
@@ -141,8 +143,9 @@ def create_app(generator: api.Generator) -> Starlette:
     async def wav(request: Request) -> Response:
         spec = specs.piece_spec(request.query_params, g.latent_dim)
         made = await engine.run(piece_of, g, spec)
-        body = await engine.run(made.wav_bytes, spec.velocity)
-        return _download(body, "audio/wav", _filename(g, spec, ".wav"), inline=request.query_params.get("play") == "1")
+        playing = request.query_params.get("play") == "1"
+        body = await engine.run(lambda: made.wav_bytes(spec.velocity, rate=PLAY_RATE, mono=True) if playing else made.wav_bytes(spec.velocity))
+        return _download(body, "audio/wav", _filename(g, spec, ".wav"), inline=playing)
 
     async def variations(request: Request) -> Response:
         spec = specs.piece_spec(request.query_params, g.latent_dim)
@@ -166,7 +169,7 @@ def create_app(generator: api.Generator) -> Starlette:
             raise PianoganError(f"{_shown(name)}: the upload is empty")
         threshold = specs.number(request.query_params, "threshold", 0.5, 0.01, 0.99)
         start = time.perf_counter()
-        found = await engine.run_inversion(lambda: g.invert(bytes(body), name=name, threshold=threshold))
+        found = await engine.run_inversion(lambda: g.invert(bytes(body), name=name, threshold=threshold, seconds=SEARCH_SECONDS))
         return JSONResponse({
             "name": found.target.origin["name"], "target": piece_json(found.target), "piece": piece_json(found.piece),
             "iou": round(found.iou, 4), "evaluations": found.evaluations, "ms": round(1000 * (time.perf_counter() - start)),
