@@ -51,9 +51,16 @@ class Generator:
     file; no TensorFlow) or ``"keras"``.
     """
 
-    def __init__(self, model, path: Path, facts: dict):
+    def __init__(self, model, path: Path, facts: dict, training: str | os.PathLike | None = None):
         self.model, self.path, self.facts = model, path, facts
         self.runtime = getattr(model, "runtime", "keras")
+        self._training_dir, self._training = training, None
+
+    def with_model(self, model) -> Generator:
+        """The same generator (path, facts, training set) run through ``model``, e.g. a wrapper of it."""
+        twin = Generator(model, self.path, self.facts, self._training_dir)
+        twin._training = self._training
+        return twin
 
     def __repr__(self) -> str:
         return f"<pianogan.Generator {self.path.name} ({self.runtime}): {self.latent_dim} numbers -> 106 x {self.width}>"
@@ -71,6 +78,19 @@ class Generator:
     def key_distribution(self) -> list[float] | None:
         """The training data's share of each of the 24 keys, for a key-normalised model."""
         return self.facts.get("key_distribution") if self.facts.get("key_mode") == "normalise" else None
+
+    @property
+    def training(self):
+        """The training set pieces are compared with (``originality.TrainingSet``), or None when not at hand."""
+        from pianogan import originality
+
+        if self._training is None:
+            self._training = originality.for_model(self.facts, self._training_dir) or False
+        return self._training or None
+
+    def nearest_training(self, pieces: list[Piece]) -> list[dict] | None:
+        """Each piece's nearest training window (IoU with transposition, source piece), or None without a training set."""
+        return self.training.nearest([p.roll for p in pieces]) if self.training else None
 
     def latent(self, seed: int, index: int = 0) -> np.ndarray:
         """The first latent of piece ``index`` of ``seed``, as ``sample`` draws it."""
@@ -210,12 +230,14 @@ def _with_origin(piece: Piece, extra: dict) -> Piece:
     return dataclasses.replace(piece, origin={**piece.origin, **extra})
 
 
-def load_generator(path: str | os.PathLike | None = None, runtime: str = "auto") -> Generator:
+def load_generator(path: str | os.PathLike | None = None, runtime: str = "auto", training: str | os.PathLike | None = None) -> Generator:
     """Load a generator: ``path`` (default ``$PIANOGAN_MODEL`` or the shipped one).
 
     ``runtime="auto"`` runs the NumPy export beside the file when it is there and was
     made from this very file (no TensorFlow import: well under a second), else Keras;
-    ``"numpy"`` insists on the export, ``"keras"`` on Keras.
+    ``"numpy"`` insists on the export, ``"keras"`` on Keras. ``training`` names a
+    prepared dataset whose train split ``nearest_training`` compares pieces with (by
+    default the model's own, when its facts name one that is at hand).
     """
     from pianogan import portable
     from pianogan.modelio import load_generator as load_keras
@@ -229,4 +251,4 @@ def load_generator(path: str | os.PathLike | None = None, runtime: str = "auto")
         raise PianoganError(f"{path}: no up-to-date NumPy export beside it (run `pianogan export {path}`)")
     if model is None:
         model = load_keras(path)
-    return Generator(model, path, read_facts(path))
+    return Generator(model, path, read_facts(path), training)

@@ -337,6 +337,7 @@ def write_pieces(
     settings: dict,
     soundfont: str | os.PathLike | None = None,
     progress: bool = False,
+    nearest: list[dict] | None = None,
 ) -> tuple[dict, list[str]]:
     """Write every piece's files, ``pieces.json`` and ``index.html`` into ``out_dir``.
 
@@ -346,7 +347,8 @@ def write_pieces(
     people: not a PNG, so ``img2midi DIR`` and other batch commands that take every PNG
     in a folder see only the rolls) and ``NAME.wav``; all MIDI files are rendered in one
     call so the SoundFont loads once. Other files
-    in ``out_dir`` are left alone; a silent piece gets no WAV. Returns the
+    in ``out_dir`` are left alone; a silent piece gets no WAV. ``nearest`` (one dict per
+    piece from ``originality``) is recorded as each piece's ``nearest_training``. Returns the
     ``pieces.json`` content and one line per piece whose audio failed.
     """
     from tqdm import tqdm
@@ -381,6 +383,8 @@ def write_pieces(
                 "latents": piece.latents.tolist(),
             }
         )
+        if nearest is not None:
+            records[-1]["nearest_training"] = nearest[len(records) - 1]
     problems = _render_audio(records, pieces, out_dir, soundfont, progress) if options["audio"] else []
     summary = {**settings, "pieces": records}
     atomic.write_text(out_dir / "pieces.json", to_json(summary))

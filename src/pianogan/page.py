@@ -141,6 +141,12 @@ def _origin(origin: dict) -> str:
     return ""
 
 
+def _nearest(nearest: dict | None) -> str:
+    if not nearest:
+        return ""
+    return f"nearest training window: {nearest['source']} #{nearest['window']}, IoU {nearest['iou']:.2f}" + (" (a near copy)" if nearest.get("near_copy") else "")
+
+
 def _piece_html(record: dict) -> str:
     e = html.escape
     files = record["files"]
@@ -151,6 +157,7 @@ def _piece_html(record: dict) -> str:
         record.get("key", ""),
         f"{100 * record['lit_share']:.1f}% of the roll lit",
         _origin(record.get("origin", {})),
+        _nearest(record.get("nearest_training")),
     ]
     if files.get("wav"):
         player = f'<audio controls preload="metadata" src="{e(files["wav"])}"></audio>'

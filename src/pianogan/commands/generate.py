@@ -44,6 +44,11 @@ def register(subparsers) -> None:
         "(default: keys drawn like the training data's, for a model trained with --key-mode normalise; otherwise as generated)",
     )
     p.add_argument("--bpm", type=float, default=120.0, metavar="BPM", help="tempo of the MIDI and audio, quarter notes per minute (default: 120)")
+    p.add_argument(
+        "--training", type=Path, metavar="DATASET",
+        help="prepared dataset (pianogan prepare) whose train split each piece is compared with: its nearest window goes into "
+        "pieces.json and the page (default: the model's own training set when its file names one that is at hand)",
+    )  # fmt: skip
     p.add_argument("--no-audio", action="store_true", help="skip the WAV files")
     p.add_argument("--velocity", type=int, default=90, metavar="1-127", help="MIDI velocity of every note (default: 90)")
     p.add_argument("--soundfont", type=Path, metavar="SF2", help="SoundFont for the audio (default: as `pianogan midi2wav`)")
@@ -68,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             audio.find_soundfont(args.soundfont)
         except PianoganError as error:
             raise PianoganError(f"{error} (or pass --no-audio)") from None
-    generator = api.load_generator(args.model)
+    generator = api.load_generator(args.model, training=args.training)
     print(f"generator: {generator.path} ({generator.runtime})", file=sys.stderr)
     length = args.length or generator.width
     options = {"length": length, "threshold": args.threshold, "key": args.key, "bpm": args.bpm}
@@ -79,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     settings = generate.run_settings(
         generator.path, args.seed, args.n, length, args.threshold, args.velocity, args.interpolate, not args.no_audio, args.key, args.bpm
     )
-    _, problems = generate.write_pieces(pieces, args.output, settings, soundfont=args.soundfont, progress=True)
+    nearest = generator.nearest_training(pieces)
+    _, problems = generate.write_pieces(pieces, args.output, settings, soundfont=args.soundfont, progress=True, nearest=nearest)
     for problem in problems:
         print(f"pianogan generate: {problem}", file=sys.stderr)
     print(f"wrote {len(pieces)} pieces to {args.output}; listen: {args.output / 'index.html'}")

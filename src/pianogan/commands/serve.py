@@ -14,8 +14,9 @@ Start a local web app: the 14 latent numbers as sliders, a seed and a "new piece
 the roll redrawn as you move them, key, tempo, length and note threshold, playback in
 the page, MIDI / WAV / PNG downloads, a list of kept pieces with morphing between two,
 and "vary my music": upload a MIDI file or a roll PNG to find the nearest piece the model
-can write and variations around it. Everything is served from this machine; the page
-needs no network.
+can write and variations around it. With the model's training set at hand (--training),
+each piece shows its nearest training window. Everything is served from this machine;
+the page needs no network.
 
 It listens on 127.0.0.1 (this machine only) unless --host says otherwise. Stop it with
 Ctrl-C.
@@ -30,6 +31,10 @@ def register(subparsers) -> None:
     p.add_argument("--model", type=Path, metavar="PATH", help="generator .keras file (default: $PIANOGAN_MODEL or the shipped one)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument(
+        "--training", type=Path, metavar="DATASET",
+        help="prepared dataset whose train split the page compares each piece with (default: the model's own when at hand)",
+    )  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -61,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     from pianogan.serve.app import create_app, wrap
 
     sock = bind(args.host, args.port)
-    generator = api.load_generator(args.model)
+    generator = api.load_generator(args.model, training=args.training)
+    if args.training is not None:
+        generator.training  # noqa: B018 (a bad folder is an error now, not on the first request)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     if not (host.startswith("127.") or host == "::1"):

@@ -175,6 +175,14 @@ def create_app(generator: api.Generator) -> Starlette:
             "iou": round(found.iou, 4), "evaluations": found.evaluations, "ms": round(1000 * (time.perf_counter() - start)),
         })  # fmt: skip
 
+    async def nearest(request: Request) -> Response:
+        spec = specs.piece_spec(request.query_params, g.latent_dim)
+        if await engine.run(lambda: g.training is None):
+            return JSONResponse({"nearest": None})
+        made = await engine.run(piece_of, g, spec)
+        found = await engine.run(g.nearest_training, [made])
+        return JSONResponse({"nearest": found[0] if found else None})
+
     async def user_error(request: Request, error: Exception) -> Response:
         return JSONResponse({"error": str(error)}, status_code=429 if isinstance(error, Busy) else 400)
 
@@ -198,6 +206,7 @@ def create_app(generator: api.Generator) -> Starlette:
         Route("/api/piece.png", png),
         Route("/api/piece.wav", wav),
         Route("/api/variations", variations),
+        Route("/api/nearest", nearest),
         Route("/api/invert", invert, methods=["POST"]),
     ]
     app = Starlette(

@@ -53,7 +53,7 @@ class Engine:
 
     def __init__(self, generator: api.Generator):
         self.model = Serialised(generator.model)
-        self.generator = api.Generator(self.model, generator.path, generator.facts)
+        self.generator = generator.with_model(self.model)
         self.workers = anyio.CapacityLimiter(WORKERS)
         self.inversions = anyio.Semaphore(1)
         self.started = time.time()

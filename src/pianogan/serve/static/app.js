@@ -71,6 +71,21 @@ function showPiece(piece, asked) {
   $("dl-wav").href = `/api/piece.wav?${q}`;
   $("dl-png").href = `/api/piece.png?${q}`;
   if (document.body.dataset.sound === "playing") play(true);
+  clearTimeout(nearestTimer);
+  nearestTimer = setTimeout(showNearest, 400, q);
+}
+
+let nearestTimer = 0;
+
+async function showNearest(q) { // the nearest training window, once the sliders rest
+  try {
+    const { nearest } = await getJSON(`/api/nearest?${q}`);
+    if (!nearest || q !== query()) return;
+    $("nearest").textContent = `Nearest training window: ${nearest.source} #${nearest.window}, IoU ${nearest.iou.toFixed(2)}` +
+      (nearest.shift ? ` (moved ${nearest.shift} semitones)` : "") + (nearest.near_copy ? ": a near copy" : "");
+  } catch (error) {
+    $("nearest").textContent = "";
+  }
 }
 
 // --- drawing ----------------------------------------------------------------------------
