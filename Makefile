@@ -53,9 +53,9 @@ test: setup browser
 	$(BIN)/python -m pytest -q
 
 # The self-contained benchmarks; compare_recipes.py and learning_check.py take a dataset
-# and a model (see their --help), and run for minutes.
-bench: setup
-	for script in prepare train_speed generate audio evaluate_speed; do $(BIN)/python benchmarks/$$script.py || exit 1; done
+# and a model (see their --help), and run for minutes. serve_latency needs Chromium.
+bench: setup browser
+	for script in prepare train_speed generate audio evaluate_speed serve_latency; do $(BIN)/python benchmarks/$$script.py || exit 1; done
 
 clean:
 	rm -rf out build src/*.egg-info .pytest_cache
