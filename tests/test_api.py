@@ -13,11 +13,11 @@ import pytest
 import symusic
 
 import pianogan
-from pianogan import audio, generate, portable
+from pianogan import audio, portable
 from pianogan.cli import main
 from pianogan.midi import read_midi
 from pianogan.roll import N_PITCHES
-from test_generate import LATENT, save_tiny_generator
+from test_generate import save_tiny_generator
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

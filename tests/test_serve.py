@@ -19,7 +19,7 @@ from pianogan import portable
 from pianogan.cli import build_parser
 from pianogan.errors import PianoganError
 from pianogan.midi import read_midi
-from pianogan.roll import N_PITCHES, read_png
+from pianogan.roll import read_png
 from pianogan.serve.app import MAX_UPLOAD, piece_json
 from serving import live_server
 from test_generate import save_tiny_generator
@@ -164,7 +164,7 @@ def test_concurrent_requests_get_the_answers_of_sequential_ones(url):
 def random_request(rng: random.Random) -> tuple[str, str, bytes | None, dict]:
     """A malformed or random request: any method, path, parameters and body."""
     paths = ["/", "/app.js", "/api/info", "/api/latent", "/api/piece", "/api/piece.mid", "/api/piece.png",
-             "/api/variations", "/api/invert", "/api/../../etc/passwd", "/%2e%2e/%2e%2e/", "/api/piece%00", "/" + "a" * 3000]  # fmt: skip
+             "/api/variations", "/api/nearest", "/api/invert", "/api/../../etc/passwd", "/%2e%2e/%2e%2e/", "/api/piece%00", "/" + "a" * 3000]  # fmt: skip
     names = ["seed", "latent", "towards", "t", "length", "threshold", "key", "bpm", "velocity", "transpose", "n", "spread", "name"]
     values = [lambda: str(rng.randint(-10**12, 10**12)), lambda: repr(rng.uniform(-1e6, 1e6)), lambda: rng.choice(["nan", "inf", "-inf", "1e309", "", "0x10", "None"]),
               lambda: ",".join(repr(rng.gauss(0, 3)) for _ in range(rng.choice([0, 1, 13, 14, 15, 400]))),

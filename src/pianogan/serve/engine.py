@@ -14,7 +14,6 @@ CPU work runs in worker threads (``anyio.to_thread``) so the event loop keeps an
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -40,11 +39,9 @@ class Serialised:
         self.lock = threading.Lock()
         self.input_shape, self.output_shape = model.input_shape, model.output_shape
         self.runtime = getattr(model, "runtime", "keras")
-        self.calls = 0
 
     def probabilities(self, latents: np.ndarray) -> np.ndarray:
         with self.lock:
-            self.calls += 1
             return generate.probabilities(self.model, latents)
 
 
@@ -56,7 +53,6 @@ class Engine:
         self.generator = generator.with_model(self.model)
         self.workers = anyio.CapacityLimiter(WORKERS)
         self.inversions = anyio.Semaphore(1)
-        self.started = time.time()
 
     async def run(self, work: Callable[..., T], *args) -> T:
         """Run ``work(*args)`` in a worker thread and return its result."""
