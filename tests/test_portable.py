@@ -107,7 +107,6 @@ def test_the_shipped_export_belongs_to_the_shipped_model():
     assert runner is not None, "run `pianogan export models/generator.keras` and commit models/generator.npz"
 
 
-@pytest.mark.slow
 def test_the_shipped_model_writes_the_same_rolls_with_numpy_and_keras():
     """400 pieces at three thresholds. A pixel may differ only where Keras puts it within
     1e-5 of the threshold (float32 sums in another order differ by up to ~3e-6); measured:
