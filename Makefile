@@ -44,6 +44,7 @@ browser:
 demo: setup
 	$(BIN)/pianogan generate --n 4 --seed 0 -o out/demo
 	@echo "open $(CURDIR)/out/demo/index.html"
+	@echo "compose with sliders: make serve (or $(BIN)/pianogan serve), then open http://127.0.0.1:8000/"
 
 # The web app on http://127.0.0.1:8000/ (Ctrl-C stops it).
 serve: setup

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from pianogan import api, generate, portable
+from pianogan.cli import main
 from pianogan.generate import default_model_path
 from test_generate import LATENT, quiet_save, save_tiny_generator
 
@@ -67,7 +68,9 @@ def test_every_layer_type_computes_what_keras_computes(keras):
 
 def test_a_sequential_model_exports_and_runs_without_keras_calls(tmp_path):
     path = save_tiny_generator(tmp_path / "tiny.keras")
-    assert portable.export(path) == tmp_path / "tiny.npz"
+    (tmp_path / "link.keras").symlink_to(path)
+    assert main(["export", str(tmp_path / "link.keras")]) == 0  # written beside the real file, the link left alone
+    assert (tmp_path / "tiny.npz").is_file() and not (tmp_path / "link.npz").exists()
     runner = portable.load(path)
     assert runner is not None and runner.input_shape == (None, LATENT) and runner.output_shape == (None, 106, 300, 1)
     from pianogan.modelio import load_generator
@@ -97,6 +100,7 @@ def test_a_layer_without_a_numpy_implementation_is_refused_by_name(keras, tmp_pa
     path = quiet_save(model, tmp_path / "odd.keras")
     with pytest.raises(portable.UnsupportedModel, match="layer 'odd_norm' of type LayerNormalization has no NumPy implementation"):
         portable.export(path)
+    assert main(["export", str(path)]) == 2
     assert not (tmp_path / "odd.npz").exists()
     assert api.load_generator(path).runtime == "keras"  # it still runs, with Keras
 

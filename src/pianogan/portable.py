@@ -48,8 +48,13 @@ class UnsupportedModel(PianoganError):
 
 
 def portable_path(model_path: str | os.PathLike) -> Path:
-    """Where the NumPy export of ``X.keras`` lives: ``X.npz`` beside it."""
-    return Path(model_path).with_suffix(SUFFIX)
+    """Where the NumPy export of ``X.keras`` lives: ``X.npz`` beside it, links followed.
+
+    Following links keeps the export beside the real file: in a checkout the package's
+    ``data/generator.keras`` links to ``models/generator.keras``, whose export is
+    ``models/generator.npz``, and writing it must not replace the package's link.
+    """
+    return Path(model_path).resolve().with_suffix(SUFFIX)
 
 
 def file_digest(path: str | os.PathLike) -> str:
