@@ -14,6 +14,7 @@ imports TensorFlow unless the model has no NumPy export (``pianogan export``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +39,11 @@ class Found:
     evaluations: int
 
     def _repr_html_(self) -> str:
+        """The upload's window and the nearest piece, each with its roll and player."""
+        import html
+
         return (
-            f"<div><b>{self.target.origin.get('name', 'music')}</b>, its first window:{self.target._repr_html_()}"
+            f"<div><b>{html.escape(self.target.origin.get('name', 'music'))}</b>, its first window:{self.target._repr_html_()}"
             f"<b>nearest piece, IoU {self.iou:.3f}</b>:{self.piece._repr_html_()}</div>"
         )
 
@@ -153,7 +157,7 @@ class Generator:
         if isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer)):
             generate.check_options(n, int(a), length, threshold, interpolating=True, bpm=bpm)
             pieces = generate.interpolate(self.model, int(a), int(b), n=n, length=length, threshold=threshold)
-            (chosen,) = generate.choose_keys(key, [(int(a), 0)], self.key_distribution) if not isinstance(key, int) else (key,)
+            chosen = key if isinstance(key, int) else generate.choose_keys(key, [(int(a), 0)], self.key_distribution)[0]
             return [_finish(p, chosen, bpm) for p in pieces]
         start, end = (self._first_latent(x) for x in (a, b))
         if n < 2:
@@ -219,14 +223,11 @@ def _key_index(key: str | int | None) -> int | None:
 
 
 def _finish(piece: Piece, key: int | None, bpm: float) -> Piece:
-    import dataclasses
-
+    """The piece in ``key`` (None: as written) at ``bpm``."""
     return dataclasses.replace(generate.move_to_key(piece, key), bpm=float(bpm))
 
 
 def _with_origin(piece: Piece, extra: dict) -> Piece:
-    import dataclasses
-
     return dataclasses.replace(piece, origin={**piece.origin, **extra})
 
 
