@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test bench clean
+.PHONY: setup system-deps browser demo serve test bench clean
 
 setup: $(STAMP) system-deps
 
@@ -30,18 +30,33 @@ system-deps:
 		|| echo "warning: could not install fluidsynth; audio will use the pip fallback renderer"; \
 	else echo "note: fluidsynth not installed; audio will use the pip fallback renderer"; fi
 
+# Chromium for the browser tests (tests/test_browser.py): Playwright drives the system's
+# browser, since it cannot download its own without a network. Without it those tests skip.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium for the browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "warning: could not install chromium; the browser tests will be skipped"; \
+	else echo "note: chromium not installed; the browser tests will be skipped"; fi
+
 # Four new pieces from the shipped model: rolls, MIDI, WAV and a page to listen to them.
 demo: setup
 	$(BIN)/pianogan generate --n 4 --seed 0 -o out/demo
 	@echo "open $(CURDIR)/out/demo/index.html"
+	@echo "compose with sliders: make serve (or $(BIN)/pianogan serve), then open http://127.0.0.1:8000/"
 
-test: setup
+# The web app on http://127.0.0.1:8000/ (Ctrl-C stops it).
+serve: setup
+	$(BIN)/pianogan serve
+
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 # The self-contained benchmarks; compare_recipes.py and learning_check.py take a dataset
-# and a model (see their --help), and run for minutes.
-bench: setup
-	for script in prepare train_speed generate audio evaluate_speed; do $(BIN)/python benchmarks/$$script.py || exit 1; done
+# and a model (see their --help), and run for minutes. serve_latency needs Chromium.
+bench: setup browser
+	for script in prepare train_speed generate audio evaluate_speed serve_latency; do $(BIN)/python benchmarks/$$script.py || exit 1; done
 
 clean:
 	rm -rf out build src/*.egg-info .pytest_cache

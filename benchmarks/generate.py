@@ -1,7 +1,10 @@
 """Time ``pianogan generate`` as a user runs it: a whole command, imports and model load included.
 
-Targets: one piece with audio in under 5 s; 100 pieces without audio in under 10 s.
-Uses the shipped ``models/generator.keras`` when it is there; otherwise an untrained
+Targets: one piece with audio in under 5 s; 100 pieces without audio in under 10 s; one
+piece without audio in at most a third of the time ``python -c "import tensorflow"``
+takes, measured in the same run (the model runs with its NumPy export, no TensorFlow).
+The same piece with Keras (a copy of the model without its export) shows what the
+export saves. Uses the shipped ``models/generator.keras`` when it is there; otherwise an untrained
 generator of the default architecture (same shapes and cost), with its key path
 zeroed and its output bias set so that about 3% of the roll is lit in short notes (a
 few hundred per piece, as in real music), because the notes drive the MIDI and audio work. Each command runs ``REPEATS`` times; the median counts.
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -48,19 +52,29 @@ def stand_in_generator(path: Path) -> Path:
     return path
 
 
-def timed(argv: list[str], env: dict) -> tuple[float, float]:
+def timed(argv: list[str], env: dict, python: list[str] | None = None) -> tuple[float, float]:
     """Wall-clock and CPU seconds (user + system, children included) of one command.
 
     The CPU time tells what the command costs when the machine is shared and the wall
-    clock includes waiting for other people's work.
+    clock includes waiting for other people's work. ``python`` replaces ``-m pianogan``.
     """
     cpu_before = _children_cpu()
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pianogan", *argv], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, *(python or ["-m", "pianogan", *argv])], env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode:
-        sys.exit(f"pianogan {' '.join(argv)} failed:\n{done.stderr}")
+        sys.exit(f"{' '.join(python or argv)} failed:\n{done.stderr}")
     return seconds, _children_cpu() - cpu_before
+
+
+def _report(label: str, runs: list[tuple[float, float]], target: float | None) -> float:
+    """Print one line for a case; return its median wall-clock time."""
+    median = statistics.median(wall for wall, _ in runs)
+    cpu = statistics.median(cpu for _, cpu in runs)
+    walls = ", ".join(f"{wall:.2f}" for wall, _ in runs)
+    verdict = "" if target is None else f"; target < {target:g} s) {'ok' if median < target else 'SLOW'}"
+    print(f"{label:>26}: {median:5.2f} s median wall, {cpu:.2f} s CPU (runs {walls}{verdict or ')'}")
+    return median
 
 
 def _children_cpu() -> float:
@@ -78,17 +92,22 @@ def main() -> None:
             model = stand_in_generator(tmp / "stand_in.keras")
             which = "stand-in: untrained default architecture, 3% lit (models/generator.keras not present)"
         print(f"pianogan generate benchmark on {os.cpu_count()} CPU cores; model: {which}")
+        keras_only = tmp / "keras_only.keras"  # the same model without its NumPy export beside it
+        shutil.copy(model, keras_only)
         cases = [
-            ("1 piece with audio", ["--n", "1"], 5.0),
-            ("100 pieces without audio", ["--n", "100", "--no-audio"], 10.0),
+            ("1 piece with audio", model, ["--n", "1"], 5.0),
+            ("100 pieces without audio", model, ["--n", "100", "--no-audio"], 10.0),
+            ("1 piece without audio", model, ["--n", "1", "--no-audio"], None),
+            ("same, with Keras", keras_only, ["--n", "1", "--no-audio"], None),
         ]
-        for label, options, target in cases:
-            runs = [timed(["generate", "--model", str(model), *options, "-o", str(tmp / f"run{r}")], env) for r in range(REPEATS)]
-            median = statistics.median(wall for wall, _ in runs)
-            cpu = statistics.median(cpu for _, cpu in runs)
-            verdict = "ok" if median < target else "SLOW"
-            walls = ", ".join(f"{wall:.2f}" for wall, _ in runs)
-            print(f"{label:>26}: {median:5.2f} s median wall, {cpu:.2f} s CPU (runs {walls}; target < {target:g} s) {verdict}")
+        medians = {}
+        for label, path, options, target in cases:
+            runs = [timed(["generate", "--model", str(path), *options, "-o", str(tmp / f"run{r}")], env) for r in range(REPEATS)]
+            medians[label] = _report(label, runs, target)
+        tensorflow = _report("python -c 'import tensorflow'", [timed([], env, ["-c", "import tensorflow"]) for _ in range(REPEATS)], None)
+        ratio = medians["1 piece without audio"] / tensorflow
+        verdict = "ok" if ratio <= 1 / 3 else "SLOW"
+        print(f"{'generate --n 1 --no-audio / import tensorflow':>26}: {ratio:.3f} of the time (target <= 0.333) {verdict}")
         print(f"load average during the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 

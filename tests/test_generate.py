@@ -178,13 +178,13 @@ def test_generate_writes_pieces_deterministically(model_path, tmp_path):
     assert run_cli("--model", model_path, "--n", 3, "--seed", 5, "--no-audio", "-o", out) == 0
     assert run_cli("--model", model_path, "--n", 3, "--seed", 5, "--no-audio", "-o", again) == 0
     names = ["piece_000", "piece_001", "piece_002"]
-    expected = {f"{n}{suffix}" for n in names for suffix in (".png", ".mid", "_roll.png")}
+    expected = {f"{n}{suffix}" for n in names for suffix in (".png", ".mid", "_roll.webp")}
     assert {p.name for p in out.iterdir()} == expected | {"pieces.json", "index.html", "keep.txt"}
     assert (out / "keep.txt").read_text() == "mine"
     summary = json.loads((out / "pieces.json").read_text())
     assert summary["model"] == str(model_path) and summary["seed"] == 5
     assert summary["options"] == {
-        "n": 3, "length": 300, "threshold": 0.5, "velocity": 90, "interpolate": None, "audio": False, "key": None
+        "n": 3, "length": 300, "threshold": 0.5, "velocity": 90, "interpolate": None, "audio": False, "key": None, "bpm": 120.0
     }
     anchors = generate.anchors(5, 3, 1, LATENT)
     for k, (name, record) in enumerate(zip(names, summary["pieces"])):
@@ -200,14 +200,14 @@ def test_generate_writes_pieces_deterministically(model_path, tmp_path):
         # A model saved without training facts keeps the keys it wrote.
         assert record["transposition"] == 0 and record["key"] == generate.Piece(roll, anchors[k]).key
         assert np.array_equal(np.array(record["latents"]), anchors[k])
-        assert record["files"] == {"roll": f"{name}.png", "midi": f"{name}.mid", "picture": f"{name}_roll.png", "wav": None}
+        assert record["files"] == {"roll": f"{name}.png", "midi": f"{name}.mid", "picture": f"{name}_roll.webp", "wav": None}
 
 
 def test_the_page_links_every_file_of_the_run(model_path, tmp_path):
     assert run_cli("--model", model_path, "--n", 2, "--no-audio", "-o", tmp_path) == 0
     page = (tmp_path / "index.html").read_text()
     links = set(re.findall(r'(?:src|href)="([^"]+)"', page))
-    assert links == {f"piece_00{k}{s}" for k in (0, 1) for s in (".png", ".mid", "_roll.png")} | {"pieces.json"}
+    assert links == {f"piece_00{k}{s}" for k in (0, 1) for s in (".png", ".mid", "_roll.webp")} | {"pieces.json"}
     assert all((tmp_path / link).is_file() for link in links)
     assert "http://" not in page and "https://" not in page and "<script" not in page
 
@@ -270,7 +270,9 @@ def test_default_model_comes_from_the_environment_or_the_repository(monkeypatch,
     monkeypatch.setenv("PIANOGAN_MODEL", str(tmp_path / "g.keras"))
     assert generate.default_model_path() == tmp_path / "g.keras"
     monkeypatch.delenv("PIANOGAN_MODEL")
-    assert generate.default_model_path() == Path(__file__).resolve().parents[1] / "models" / "generator.keras"
+    shipped = generate.default_model_path()
+    assert shipped.parts[-3:] == ("pianogan", "data", "generator.keras")  # package data, in a wheel too
+    assert shipped.resolve() == (Path(__file__).resolve().parents[1] / "models" / "generator.keras").resolve()
 
 
 # --- bad input ----------------------------------------------------------------------

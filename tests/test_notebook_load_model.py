@@ -1,4 +1,4 @@
-"""``load_model.ipynb`` runs top to bottom, shows rolls, writes MIDI, plays audio, and re-seeds."""
+"""``load_model.ipynb`` runs top to bottom, shows pieces with players, writes MIDI, morphs, and re-seeds."""
 
 from __future__ import annotations
 
@@ -41,12 +41,15 @@ def test_notebook_makes_music_and_a_new_seed_makes_new_music(tmp_path, monkeypat
     with client.setup_kernel():
         for index, cell in enumerate(notebook.cells):
             client.execute_cell(cell, index)
-        assert len(outputs_of(notebook.cells, "image/png")) == 2  # one roll per piece
+        assert len(outputs_of(notebook.cells, "image/png")) == 2  # one matplotlib roll per piece
         first = {p.name: p.read_bytes() for p in out.glob("*.mid")}
         assert sorted(first) == ["piece_000.mid", "piece_001.mid"]
-        audio = [o for o in outputs_of(notebook.cells, "text/html") if "<audio" in o["data"]["text/html"]]
+        shown = [o["data"]["text/html"] for o in outputs_of(notebook.cells, "text/html") if "pianogan-piece" in o["data"]["text/html"]]
         wavs = sorted(p.name for p in out.glob("*.wav"))
-        assert len(audio) == len(wavs) == 2
+        assert len(shown) == len(wavs) == 2  # each piece displayed with its roll and a player
+        assert all("<img src=\"data:image/png" in html and "data:audio/wav;base64," in html for html in shown)
+        morph = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+        assert morph.count("t = ") == 4
 
         reseeded(notebook, seed=1, pieces=2)  # the user's edit, then "run all" in the same kernel
         for index, cell in enumerate(notebook.cells):

@@ -13,11 +13,11 @@ windows play continue across the seam and the others hand over in the middle of 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +25,10 @@ import numpy as np
 import pianogan
 from pianogan import atomic
 from pianogan.errors import PianoganError
-from pianogan.keys import estimate_keys, fit_on_piano, key_name, parse_key, transposition_between
-from pianogan.midi import roll_notes, write_midi
-from pianogan.roll import SECONDS_PER_COLUMN_AT_120_BPM, check_roll, transpose
+from pianogan.keys import estimate_keys, fit_on_piano, parse_key, transposition_between
+from pianogan.midi import OUTPUT_QPM, check_qpm, write_midi
+from pianogan.piece import Piece
+from pianogan.roll import check_roll, transpose
 
 ENV_MODEL = "PIANOGAN_MODEL"
 WINDOWS_PER_ANCHOR = 2  # a new random anchor every 2 windows (450 columns, ~56 s)
@@ -35,46 +36,20 @@ BATCH = 32  # windows per generator call: large enough to be efficient, small in
 
 
 def default_model_path() -> Path:
-    """``$PIANOGAN_MODEL`` if set, else the shipped ``models/generator.keras`` of the repository."""
-    chosen = os.environ.get(ENV_MODEL)
-    return Path(chosen) if chosen else Path(pianogan.__file__).resolve().parents[2] / "models" / "generator.keras"
+    """``$PIANOGAN_MODEL`` if set, else the generator shipped inside the package.
 
-
-@dataclass
-class Piece:
-    """One generated piece: its roll, the latent of each window, and where it came from.
-
-    ``origin`` is ``{"seed": s, "index": k}`` for a sample and ``{"from_seed": a,
-    "to_seed": b, "t": t}`` for a step of an interpolation.
+    ``pianogan/data/generator.keras`` is package data, so an installed wheel has it; in a
+    source checkout it is a link to the repository's ``models/generator.keras``.
     """
-
-    roll: np.ndarray  # bool (106, length)
-    latents: np.ndarray  # float64 (windows, latent_dim)
-    origin: dict = field(default_factory=dict)
-    transposition: int = 0  # semitones the piece was moved by to reach its key
-
-    @property
-    def key(self) -> str:
-        """The piece's key as the key estimator hears it ('A minor')."""
-        return key_name(int(estimate_keys(self.roll)))
-
-    @property
-    def notes(self) -> int:
-        return len(roll_notes(self.roll)[0])
-
-    @property
-    def lit_share(self) -> float:
-        return float(self.roll.mean())
-
-    @property
-    def seconds(self) -> float:
-        return self.roll.shape[1] * SECONDS_PER_COLUMN_AT_120_BPM
+    chosen = os.environ.get(ENV_MODEL)
+    return Path(chosen) if chosen else Path(pianogan.__file__).parent / "data" / "generator.keras"
 
 
 def check_options(
-    n: int, seed: int, length: int | None, threshold: float, velocity: int = 90, interpolating: bool = False
+    n: int, seed: int, length: int | None, threshold: float, velocity: int = 90, interpolating: bool = False, bpm: float = OUTPUT_QPM
 ) -> None:
     """One-line errors for options no generator could satisfy (checked before loading it)."""
+    check_qpm(bpm)
     if n < 1:
         raise PianoganError(f"--n must be at least 1, got {n}")
     if interpolating and n < 2:
@@ -165,6 +140,8 @@ def probabilities(model, latents: np.ndarray) -> np.ndarray:
     runs on the CPU even where an accelerator is present, so that the notes of a seed
     do not depend on which device happens to be there.
     """
+    if hasattr(model, "probabilities"):  # a portable.NumpyGenerator: no TensorFlow
+        return model.probabilities(latents)
     import keras
 
     latents = np.asarray(latents, dtype=np.float32)
@@ -253,6 +230,27 @@ def sample(
     return _pieces_from_anchors(model, piece_anchors, length, threshold, origins, progress)
 
 
+def pieces_from_latents(
+    model, latents: np.ndarray, seed: int = 0, length: int | None = None, threshold: float = 0.5, progress: bool = False
+) -> list[Piece]:
+    """One piece per latent ``(n, d)``: each latent is the piece's first anchor.
+
+    A piece longer than one window continues along the anchors that ``sample`` would
+    draw for piece ``k`` of ``seed``, so ``pieces_from_latents(model, [z], seed=s)``
+    with ``z`` the first latent of ``sample(seed=s)[0]`` is that very piece; moving
+    ``z`` changes how it begins and keeps where it goes.
+    """
+    latents = np.atleast_2d(np.asarray(latents, dtype=np.float64))
+    check_options(len(latents), seed, length, threshold)
+    if latents.shape[1] != latent_dim(model) or not np.isfinite(latents).all():
+        raise PianoganError(f"a latent must be {latent_dim(model)} finite numbers, got shape {latents.shape[1:]}")
+    width = window_width(model)
+    piece_anchors = anchors(seed, len(latents), anchors_needed(window_count(width if length is None else length, width)), latent_dim(model))
+    piece_anchors[:, 0] = latents
+    origins = [{"latent": [round(float(v), 6) for v in z], "seed": seed} for z in latents]
+    return _pieces_from_anchors(model, piece_anchors, length, threshold, origins, progress)
+
+
 def interpolate(
     model,
     seed_a: int,
@@ -311,7 +309,7 @@ def move_to_key(piece: Piece, key: int | None) -> Piece:
         return piece
     lit = np.flatnonzero(piece.roll.any(axis=1))
     semitones = fit_on_piano(int(lit[0]), int(lit[-1]), transposition_between(int(estimate_keys(piece.roll)), key))
-    return Piece(transpose(piece.roll, semitones), piece.latents, piece.origin, piece.transposition + semitones)
+    return dataclasses.replace(piece, roll=transpose(piece.roll, semitones), transposition=piece.transposition + semitones)
 
 
 # --- a run's files ------------------------------------------------------------------
@@ -339,14 +337,18 @@ def write_pieces(
     settings: dict,
     soundfont: str | os.PathLike | None = None,
     progress: bool = False,
+    nearest: list[dict] | None = None,
 ) -> tuple[dict, list[str]]:
     """Write every piece's files, ``pieces.json`` and ``index.html`` into ``out_dir``.
 
     ``settings`` comes from ``run_settings`` and its options set the MIDI velocity and
     whether to make audio. Per piece: ``NAME.png`` (the roll in the training PNG
-    format), ``NAME.mid``, ``NAME_roll.png`` (a picture for people) and ``NAME.wav``;
-    all MIDI files are rendered in one call so the SoundFont loads once. Other files
-    in ``out_dir`` are left alone; a silent piece gets no WAV. Returns the
+    format), ``NAME.mid`` (at the piece's tempo), ``NAME_roll.webp`` (a picture for
+    people: not a PNG, so ``img2midi DIR`` and other batch commands that take every PNG
+    in a folder see only the rolls) and ``NAME.wav``; all MIDI files are rendered in one
+    call so the SoundFont loads once. Other files
+    in ``out_dir`` are left alone; a silent piece gets no WAV. ``nearest`` (one dict per
+    piece from ``originality``) is recorded as each piece's ``nearest_training``. Returns the
     ``pieces.json`` content and one line per piece whose audio failed.
     """
     from tqdm import tqdm
@@ -364,22 +366,25 @@ def write_pieces(
     for name, piece in tqdm(list(zip(piece_names(len(pieces)), pieces)), unit="piece", desc="write", disable=not progress):
         roll = check_roll(piece.roll, name)
         write_png(roll, out_dir / f"{name}.png")
-        write_midi(roll, out_dir / f"{name}.mid", options["velocity"])
-        page.write_picture(roll, out_dir / f"{name}_roll.png")
+        write_midi(roll, out_dir / f"{name}.mid", options["velocity"], piece.bpm)
+        page.write_picture(roll, out_dir / f"{name}{page.PICTURE_SUFFIX}")
         records.append(
             {
                 "name": name,
-                "files": {"roll": f"{name}.png", "midi": f"{name}.mid", "picture": f"{name}_roll.png", "wav": None},
+                "files": {"roll": f"{name}.png", "midi": f"{name}.mid", "picture": f"{name}{page.PICTURE_SUFFIX}", "wav": None},
                 "origin": piece.origin,
                 "notes": piece.notes,
                 "key": piece.key,
                 "transposition": piece.transposition,
                 "lit_share": round(piece.lit_share, 6),
                 "columns": int(roll.shape[1]),
+                "bpm": piece.bpm,
                 "seconds": piece.seconds,
                 "latents": piece.latents.tolist(),
             }
         )
+        if nearest is not None:
+            records[-1]["nearest_training"] = nearest[len(records) - 1]
     problems = _render_audio(records, pieces, out_dir, soundfont, progress) if options["audio"] else []
     summary = {**settings, "pieces": records}
     atomic.write_text(out_dir / "pieces.json", to_json(summary))
@@ -397,6 +402,7 @@ def run_settings(
     interpolate: tuple[int, int] | None = None,
     audio: bool = True,
     key: str | None = None,
+    bpm: float = OUTPUT_QPM,
 ) -> dict:
     """The settings part of ``pieces.json``: enough to make the same pieces again."""
     return {
@@ -410,6 +416,7 @@ def run_settings(
             "interpolate": list(interpolate) if interpolate else None,
             "audio": audio,
             "key": key,
+            "bpm": bpm,
         },
     }
 

@@ -23,6 +23,7 @@ from pianogan.roll import COLUMNS_PER_QUARTER, LOWEST_PITCH, N_PITCHES, WINDOW, 
 
 OUTPUT_TPQ = 480
 OUTPUT_QPM = 120.0
+MIN_QPM, MAX_QPM = 20.0, 400.0  # tempos a written file may have, in quarter notes per minute
 SUSTAIN_CONTROLLER = 64
 # 2**18 columns are 9 hours at 120 BPM: a longer piece is a corrupt time stamp, and its
 # roll would need gigabytes, so it is refused instead of exhausting memory.
@@ -226,19 +227,28 @@ def roll_notes(roll: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows, first, after - first
 
 
-def roll_to_score(roll: np.ndarray, velocity: int = 90) -> symusic.Score:
-    """A roll as a one-track piano score at 120 BPM (480 ticks per quarter).
+def check_qpm(qpm: float, option: str = "--bpm") -> float:
+    """``qpm`` as a float if it is a tempo a file may have, else a one-line error naming ``option``."""
+    if not MIN_QPM <= qpm <= MAX_QPM:  # also refuses NaN
+        raise PianoganError(f"{option} must be {MIN_QPM:g}..{MAX_QPM:g} beats per minute, got {qpm}")
+    return float(qpm)
+
+
+def roll_to_score(roll: np.ndarray, velocity: int = 90, qpm: float = OUTPUT_QPM) -> symusic.Score:
+    """A roll as a one-track piano score at ``qpm`` beats per minute (480 ticks per quarter).
 
     Each run of lit pixels becomes one note starting at ``column / 4`` quarter notes and
-    lasting ``run / 4`` quarter notes, so reading the score back gives the same roll.
+    lasting ``run / 4`` quarter notes, so reading the score back gives the same roll at
+    any tempo; the tempo only sets how long a column lasts when it is played.
     """
     if not 1 <= velocity <= 127:
         raise PianoganError(f"velocity must be 1..127, got {velocity}")
+    check_qpm(qpm, "tempo")
     rows, first, length = roll_notes(roll)
     ticks_per_column = OUTPUT_TPQ // COLUMNS_PER_QUARTER
     order = np.lexsort((rows, first))
     score = symusic.Score(OUTPUT_TPQ)
-    score.tempos.append(symusic.Tempo(0, qpm=OUTPUT_QPM))
+    score.tempos.append(symusic.Tempo(0, qpm=qpm))
     track = symusic.Track("Piano", 0, False)
     track.notes.extend(
         symusic.Note.from_numpy(
@@ -252,8 +262,8 @@ def roll_to_score(roll: np.ndarray, velocity: int = 90) -> symusic.Score:
     return score
 
 
-def write_midi(roll: np.ndarray, path: str | os.PathLike, velocity: int = 90) -> None:
+def write_midi(roll: np.ndarray, path: str | os.PathLike, velocity: int = 90, qpm: float = OUTPUT_QPM) -> None:
     """Write a roll as a MIDI file (see ``roll_to_score``), atomically."""
-    score = roll_to_score(roll, velocity)
+    score = roll_to_score(roll, velocity, qpm)
     with atomic_path(path) as tmp:
         score.dump_midi(str(tmp))

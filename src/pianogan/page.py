@@ -21,6 +21,9 @@ PX_PER_PITCH = 2
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 30, 12, 7, 16
 COLUMNS_PER_BAR = 16  # 4/4 at four columns per quarter note
 LABEL_EVERY_SECONDS = 5
+# Pictures are lossless WebP: as sharp as PNG and smaller, and not ``*.png``, so the batch
+# commands that take every PNG of a folder as a roll (img2midi, evaluate) skip them.
+PICTURE_SUFFIX = "_roll.webp"
 
 _BLACK_KEYS = {1, 3, 6, 8, 10}  # pitch classes of C#, D#, F#, G#, A#
 _PAPER = (255, 255, 255)
@@ -78,9 +81,12 @@ def picture(roll: np.ndarray):
 
 
 def write_picture(roll: np.ndarray, path: str | os.PathLike) -> None:
-    """Save ``picture(roll)`` as a PNG, atomically."""
+    """Save ``picture(roll)`` atomically: lossless WebP for a ``.webp`` path, else PNG."""
     with atomic_path(path) as tmp:
-        picture(roll).save(tmp, format="PNG", compress_level=1)
+        if str(path).lower().endswith(".webp"):
+            picture(roll).save(tmp, format="WEBP", lossless=True, quality=30, method=2)
+        else:
+            picture(roll).save(tmp, format="PNG", compress_level=1)
 
 
 _CSS = """
@@ -121,7 +127,8 @@ def _settings_rows(summary: dict) -> list[tuple[str, str]]:
     else:
         rows.append(("seed", str(summary.get("seed", "?"))))
     if columns:
-        rows.append(("length", f"{columns} columns ({columns * SECONDS_PER_COLUMN_AT_120_BPM:g} s at 120 BPM)"))
+        bpm = options.get("bpm") or 120
+        rows.append(("length", f"{columns} columns ({columns * SECONDS_PER_COLUMN_AT_120_BPM * 120 / bpm:g} s at {bpm:g} BPM)"))
     rows += [(key, str(options[key])) for key in ("threshold", "velocity") if key in options]
     return rows
 
@@ -134,6 +141,12 @@ def _origin(origin: dict) -> str:
     return ""
 
 
+def _nearest(nearest: dict | None) -> str:
+    if not nearest:
+        return ""
+    return f"nearest training window: {nearest['source']} #{nearest['window']}, IoU {nearest['iou']:.2f}" + (" (a near copy)" if nearest.get("near_copy") else "")
+
+
 def _piece_html(record: dict) -> str:
     e = html.escape
     files = record["files"]
@@ -144,6 +157,7 @@ def _piece_html(record: dict) -> str:
         record.get("key", ""),
         f"{100 * record['lit_share']:.1f}% of the roll lit",
         _origin(record.get("origin", {})),
+        _nearest(record.get("nearest_training")),
     ]
     if files.get("wav"):
         player = f'<audio controls preload="metadata" src="{e(files["wav"])}"></audio>'

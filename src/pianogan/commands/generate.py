@@ -10,10 +10,11 @@ from pianogan.errors import PianoganError
 
 DESCRIPTION = """\
 Sample piano pieces from a trained generator. For each piece DIR gets NAME.png (the
-roll), NAME.mid, NAME.wav (unless --no-audio) and NAME_roll.png (a picture); plus
+roll), NAME.mid, NAME.wav (unless --no-audio) and NAME_roll.webp (a picture); plus
 pieces.json (settings, latents, figures) and index.html, a listening page that works
 offline. The same model, seed and options always give the same files. Lengths above
-one window (300 columns = 37.5 s) join windows along a smooth latent path.
+one window (300 columns = 37.5 s at 120 BPM) join windows along a smooth latent path.
+The model runs with NumPy when its export (`pianogan export`) is beside it, else Keras.
 """
 
 
@@ -42,6 +43,12 @@ def register(subparsers) -> None:
         help="move every piece to this key, e.g. 'A minor' or 'Eb major'; 'any' draws a key per piece, each of the 24 alike "
         "(default: keys drawn like the training data's, for a model trained with --key-mode normalise; otherwise as generated)",
     )
+    p.add_argument("--bpm", type=float, default=120.0, metavar="BPM", help="tempo of the MIDI and audio, quarter notes per minute (default: 120)")
+    p.add_argument(
+        "--training", type=Path, metavar="DATASET",
+        help="prepared dataset (pianogan prepare) whose train split each piece is compared with: its nearest window goes into "
+        "pieces.json and the page (default: the model's own training set when its file names one that is at hand)",
+    )  # fmt: skip
     p.add_argument("--no-audio", action="store_true", help="skip the WAV files")
     p.add_argument("--velocity", type=int, default=90, metavar="1-127", help="MIDI velocity of every note (default: 90)")
     p.add_argument("--soundfont", type=Path, metavar="SF2", help="SoundFont for the audio (default: as `pianogan midi2wav`)")
@@ -50,14 +57,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pianogan import generate
-    from pianogan.modelio import load_generator
-
+    from pianogan import api, generate
     from pianogan.keys import parse_key
-    from pianogan.modelio import read_facts
 
     for seed in args.interpolate or (args.seed,):
-        generate.check_options(args.n, seed, args.length, args.threshold, args.velocity, bool(args.interpolate))
+        generate.check_options(args.n, seed, args.length, args.threshold, args.velocity, bool(args.interpolate), args.bpm)
     if args.key is not None and args.key.strip().lower() != "any":
         parse_key(args.key)  # a misspelt key stops us before any work
     generate.check_output_dir(args.output)
@@ -69,23 +73,19 @@ def run(args: argparse.Namespace) -> int:
             audio.find_soundfont(args.soundfont)
         except PianoganError as error:
             raise PianoganError(f"{error} (or pass --no-audio)") from None
-    model_path = args.model or generate.default_model_path()
-    model = load_generator(model_path)
-    length = args.length or generate.window_width(model)
-    options = {"length": length, "threshold": args.threshold, "progress": True}
-    facts = read_facts(model_path)
-    distribution = facts.get("key_distribution") if facts.get("key_mode") == "normalise" else None
+    generator = api.load_generator(args.model, training=args.training)
+    print(f"generator: {generator.path} ({generator.runtime})", file=sys.stderr)
+    length = args.length or generator.width
+    options = {"length": length, "threshold": args.threshold, "key": args.key, "bpm": args.bpm}
     if args.interpolate:
-        pieces = generate.interpolate(model, *args.interpolate, n=args.n, **options)
-        keys = generate.choose_keys(args.key, [(args.interpolate[0], 0)], distribution) * args.n  # one key for the whole morph
+        pieces = generator.interpolate(*args.interpolate, n=args.n, **options)
     else:
-        pieces = generate.sample(model, n=args.n, seed=args.seed, **options)
-        keys = generate.choose_keys(args.key, [(args.seed, k) for k in range(args.n)], distribution)
-    pieces = [generate.move_to_key(piece, key) for piece, key in zip(pieces, keys)]
+        pieces = generator.sample(n=args.n, seed=args.seed, progress=True, **options)
     settings = generate.run_settings(
-        model_path, args.seed, args.n, length, args.threshold, args.velocity, args.interpolate, not args.no_audio, args.key
+        generator.path, args.seed, args.n, length, args.threshold, args.velocity, args.interpolate, not args.no_audio, args.key, args.bpm
     )
-    _, problems = generate.write_pieces(pieces, args.output, settings, soundfont=args.soundfont, progress=True)
+    nearest = generator.nearest_training(pieces)
+    _, problems = generate.write_pieces(pieces, args.output, settings, soundfont=args.soundfont, progress=True, nearest=nearest)
     for problem in problems:
         print(f"pianogan generate: {problem}", file=sys.stderr)
     print(f"wrote {len(pieces)} pieces to {args.output}; listen: {args.output / 'index.html'}")

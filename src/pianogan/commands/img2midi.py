@@ -14,7 +14,8 @@ Convert piano-roll PNG images (106 pixels high, any width) into MIDI files DIR/<
 
 Row 0 at the top of the image is pitch 21 (A0), row r is pitch 21 + r. Each horizontal
 run of lit pixels becomes one note starting at column/4 quarter notes and lasting
-run/4 quarter notes, on one piano track (program 0) at 120 BPM, so a column is 0.125 s.
+run/4 quarter notes, on one piano track (program 0) at --bpm quarter notes per minute
+(120 by default, where a column is 0.125 s).
 Grayscale, RGB and RGBA images, 8 or 16 bit, are accepted.
 """
 
@@ -55,15 +56,17 @@ def register(subparsers) -> None:
         metavar="T",
         help="a pixel is a sounding note when its value is at least T on the 0..255 scale (default 128, half scale; 16-bit images are compared at the same fraction of 65535)",
     )
+    p.add_argument("--bpm", type=float, default=120.0, metavar="BPM", help="tempo of the MIDI files, quarter notes per minute (default 120)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from pianogan.midi import roll_notes, write_midi
+    from pianogan.midi import check_qpm, roll_notes, write_midi
     from pianogan.roll import read_png
 
+    check_qpm(args.bpm)
     out_dir, files, stems, missing = batch_inputs(args.inputs, PNG_SUFFIXES, args.output, ".png")
     # T on the 0..255 scale lies between the 8-bit values T-1 and T, i.e. (T - 0.5) / 255 of
     # full scale: exactly ``value >= T`` for 8-bit images and the same cut for 16-bit ones.
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     for path in tqdm(files, desc="img2midi", unit="file", file=sys.stderr, disable=None):
         try:
             roll = read_png(path, threshold)
-            write_midi(roll, out_dir / f"{stems[path]}.mid", velocity=args.velocity)
+            write_midi(roll, out_dir / f"{stems[path]}.mid", velocity=args.velocity, qpm=args.bpm)
         except PianoganError as error:
             bad += 1
             tqdm.write(f"skipped {error}", file=sys.stderr)
