@@ -83,7 +83,20 @@ def test_bar_aligned_time_shifts_move_by_whole_bars_into_an_overlapping_successo
     maker = batches.BatchMaker(windows, 32, 14, seed=0, shuffle=False, time_shift=True, successors=np.array([1, -1]), strides=np.array([288, 300]), shift_unit=16)
     for real in maker.real(0)[::2, ..., 0]:  # windows[0] continued by windows[1]
         assert np.array_equal(np.flatnonzero(real[40]), np.arange(0, 300, 16))
-    assert len({np.flatnonzero(r[40]).size for r in maker.real(0)[1::2, ..., 0]}) > 1  # the last window shifts into silence
+    for real in maker.real(0)[1::2, ..., 0]:  # the piece's last window stays as it is: no made-up silence
+        assert np.array_equal(real, windows[1])
+
+
+def test_a_window_continues_into_a_successor_it_does_not_train_on():
+    """The window before a song's (filtered-out) last one still shifts into real music."""
+    windows = np.zeros((2, 106, 300), dtype=bool)
+    windows[0, 40, :] = True  # a full window, learnt from
+    windows[1, 41, :20] = True  # the song's short last window, left out of training
+    maker = batches.BatchMaker(windows, 64, 14, seed=0, time_shift=True, successors=np.array([1, -1]), trained=np.array([0]))
+    reals = maker.real(0)[..., 0]
+    assert reals[:, 40].any(axis=1).all()  # every draw is window 0
+    shifted = [r for r in reals if not r[40].all()]
+    assert shifted and all(r[41].any() or r[40, -1] for r in shifted)  # what follows it is window 1's music
 
 
 def test_key_normalisation_moves_each_window_to_c_major_or_a_minor_on_the_piano():
@@ -245,7 +258,7 @@ def test_music_span_and_the_windows_training_keeps(tmp_path):
     rows = np.packbits(windows, axis=-1)
     datasets.save_split(tmp_path / "train.npz", rows, 300)
     data = train._load_data(tmp_path, "train", 0.9)
-    assert np.array_equal(data.windows, windows[:1]) and data.successors.tolist() == [-1] and not data.bar_aligned
+    assert np.array_equal(data.windows, windows) and data.trained.tolist() == [0] and not data.bar_aligned
     with pytest.raises(PianoganError, match="--min-span"):
         train._load_data(tmp_path, "train", 1.01)
 

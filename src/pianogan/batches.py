@@ -51,8 +51,11 @@ class BatchMaker:
 
     Augmentation keeps the music valid. A time shift by whole steps of ``shift_unit``
     columns (a beat, or a bar for bar-aligned data, so beat 1 stays on column 0) continues
-    into the window's successor in the same piece (``successors[i]``, -1 where there is
-    none, then silence follows), which starts ``strides[i]`` columns after it. Then each
+    into the window's successor in the same piece (``successors[i]``), which starts
+    ``strides[i]`` columns after it; a piece's last window (``successors[i] == -1``) is not
+    shifted, since silence made up after it would teach the generator to stop mid-window.
+    Batches are drawn from the windows in ``trained`` (all by default); the others serve as
+    successors only. Then each
     window moves by ``key_shifts[i]`` semitones (key normalisation: the same move for every
     draw of that window) when given, else by a random transposition of up to
     ``max_transpose`` semitones that keeps every note on the piano.
@@ -71,6 +74,7 @@ class BatchMaker:
         strides: np.ndarray | None = None,
         shift_unit: int = COLUMNS_PER_QUARTER,
         key_shifts: np.ndarray | None = None,
+        trained: np.ndarray | None = None,
     ):
         self.windows = windows
         self.batch_size = batch_size
@@ -83,24 +87,23 @@ class BatchMaker:
         self.strides = strides if strides is not None else np.full(len(windows), windows.shape[2])
         self.shift_unit = shift_unit
         self.key_shifts = key_shifts
+        self.trained = np.arange(len(windows)) if trained is None else np.asarray(trained)
         self.low, self.high = pitch_bounds(windows)
 
     def real(self, step: int) -> np.ndarray:
         """Real windows of batch ``step`` as float32 (B, 106, T, 1) in {0, 1}."""
-        indices = batch_indices(len(self.windows), self.batch_size, step, self.seed, self.shuffle)
+        indices = self.trained[batch_indices(len(self.trained), self.batch_size, step, self.seed, self.shuffle)]
         rng = np.random.default_rng([self.seed, _AUGMENT, step])
         width = self.windows.shape[2]
         batch = np.empty((self.batch_size, *self.windows.shape[1:]), dtype=bool)
         for slot, index in enumerate(indices):
             window = self.windows[index]
             if self.time_shift:
-                steps = int(rng.integers(0, width // self.shift_unit))
+                steps = int(rng.integers(0, width // self.shift_unit))  # drawn for every window: the stream stays in step
                 following = self.successors[index]
                 if following >= 0:
                     window = np.concatenate([window[:, : self.strides[index]], self.windows[following]], axis=1)
-                else:
-                    window = np.concatenate([window, np.zeros_like(window)], axis=1)
-                window = window[:, self.shift_unit * steps : self.shift_unit * steps + width]
+                    window = window[:, self.shift_unit * steps : self.shift_unit * steps + width]
             if self.key_shifts is not None:
                 window = transpose(window, int(self.key_shifts[index]))
             elif self.max_transpose:

@@ -208,7 +208,8 @@ def write_sample_grid(generator, latents: np.ndarray, path: Path) -> np.ndarray:
 class TrainingData:
     """The windows a run learns from and what the batches need to know about them."""
 
-    windows: np.ndarray  # bool (N, 106, W)
+    windows: np.ndarray  # bool (N, 106, W): every window of the split
+    trained: np.ndarray  # indices of the windows the run learns from (the span filter's)
     successors: np.ndarray  # index of the next window of the same piece, or -1
     strides: np.ndarray  # columns from each window's start to its successor's
     bar_aligned: bool  # windows start on beat 1 (``prepare`` aligned the pieces)
@@ -239,7 +240,13 @@ def successor_windows(dataset: Path, split: str, count: int, width: int) -> tupl
 
 
 def _load_data(dataset: Path, split: str, min_span: float) -> TrainingData:
-    """A split's windows spanning at least ``min_span`` of their width, with successors and keys."""
+    """A split's windows, those spanning at least ``min_span`` of their width to learn from,
+    with successors and keys.
+
+    Every window stays at hand, so that a window whose successor the filter leaves out
+    (mostly the one before a song's last) still continues into it when shifted in time,
+    instead of into made-up silence.
+    """
     from pianogan import datasets
     from pianogan.keys import estimate_keys
 
@@ -250,10 +257,7 @@ def _load_data(dataset: Path, split: str, min_span: float) -> TrainingData:
     keep = np.flatnonzero(music_span(windows) >= min_span)
     if len(keep) == 0:
         raise PianoganError(f"{dataset}: no window of split {split!r} has music across {min_span:.0%} of its width (--min-span)")
-    renumber = np.full(len(windows) + 1, -1)  # the extra last slot maps "no successor" (-1) to -1
-    renumber[keep] = np.arange(len(keep))
-    kept = windows[keep]
-    return TrainingData(kept, renumber[successors[keep]], strides[keep], datasets.bar_aligned(dataset), estimate_keys(kept), datasets.dataset_fingerprint(dataset))
+    return TrainingData(windows, keep, successors, strides, datasets.bar_aligned(dataset), estimate_keys(windows), datasets.dataset_fingerprint(dataset))
 
 
 def key_normalising_shifts(windows: np.ndarray, window_keys: np.ndarray) -> np.ndarray:
@@ -338,9 +342,9 @@ def _train(dataset: Path, run: Path, config: TrainConfig, resume: bool, explicit
     key_shifts = key_normalising_shifts(data.windows, data.keys) if config.key_mode == "normalise" else None
     shift_unit = BAR_COLUMNS if data.bar_aligned else COLUMNS_PER_QUARTER
     real_only = config.augment == "real"  # with "both", D's inputs move instead of the data
-    maker = BatchMaker(data.windows, config.batch_size, config.latent_dim, config.seed, config.shuffle, config.max_transpose if real_only else 0, config.time_shift and real_only, data.successors, data.strides, shift_unit, key_shifts)
+    maker = BatchMaker(data.windows, config.batch_size, config.latent_dim, config.seed, config.shuffle, config.max_transpose if real_only else 0, config.time_shift and real_only, data.successors, data.strides, shift_unit, key_shifts, data.trained)
     run.mkdir(parents=True, exist_ok=True)
-    facts = {"dataset": str(dataset), "dataset_fingerprint": data.fingerprint, "windows": int(len(data.windows)), "bar_aligned": data.bar_aligned, "key_mode": config.key_mode, "key_distribution": key_distribution(data.keys)}
+    facts = {"dataset": str(dataset), "dataset_fingerprint": data.fingerprint, "windows": int(len(data.trained)), "bar_aligned": data.bar_aligned, "key_mode": config.key_mode, "key_distribution": key_distribution(data.keys[data.trained])}
     write_text(run / CONFIG, json.dumps({"train": dataclasses.asdict(config), **facts, "pianogan_version": __version__, "keras_version": keras.__version__, "backend": keras.backend.backend()}, indent=2) + "\n")
     if start >= config.steps:
         save_generator(export_generator(gan, config.seed), run, facts)
