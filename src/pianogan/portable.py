@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from pianogan.errors import PianoganError
-from pianogan.roll import LOWEST_PITCH, N_PITCHES
+from pianogan.roll import LOWEST_PITCH, N_PITCHES, PIANO_ROWS
 
 FORMAT = "pianogan-numpy-graph-1"
 SUFFIX = ".npz"
@@ -228,9 +228,37 @@ def _merge(function) -> Op:
 def _key_bias(config: dict, weights: dict, inputs: list) -> np.ndarray:
     """``pianogan.models.KeyBias``: add 12 pitch-class logits to every frame's 106 pitches."""
     frame_logits, pitch_class_logits = inputs[0]
+    return frame_logits + _matmul(pitch_class_logits, _pitch_class_tile())[:, None, :]
+
+
+def _pitch_class_tile() -> np.ndarray:
     tile = np.zeros((12, N_PITCHES), np.float32)
     tile[(LOWEST_PITCH + np.arange(N_PITCHES)) % 12, np.arange(N_PITCHES)] = 1.0
-    return frame_logits + _matmul(pitch_class_logits, tile)[:, None, :]
+    return tile
+
+
+def _bar_harmony_bias(config: dict, weights: dict, inputs: list) -> np.ndarray:
+    """``pianogan.models.BarHarmonyBias``: each bar's 12 pitch-class logits on its own frames."""
+    frame_logits, bar_pitch_classes = inputs[0]
+    per_frame = np.repeat(bar_pitch_classes, config.get("bar", 16), axis=1)[:, : frame_logits.shape[1]]
+    return frame_logits + _matmul(per_frame, _pitch_class_tile())
+
+
+def _positions(config: dict, weights: dict, inputs: list) -> np.ndarray:
+    """``pianogan.models.Positions``: one-hot phase channels (t mod period) after the features."""
+    x, period = inputs[0], config["period"]
+    phase = np.eye(period, dtype=x.dtype)[np.arange(x.shape[1]) % period]
+    return np.concatenate([x, np.broadcast_to(phase, (len(x), *phase.shape))], axis=-1)
+
+
+def _piano_only(config: dict, weights: dict, inputs: list) -> np.ndarray:
+    """``pianogan.models.PianoOnly``: silence above the piano's top key (rows 88..105)."""
+    return inputs[0] * (np.arange(N_PITCHES) < PIANO_ROWS).astype(inputs[0].dtype)
+
+
+def _cropping_1d(config: dict, weights: dict, inputs: list) -> np.ndarray:
+    start, end = _tuple(config.get("cropping", (1, 1)), 2)
+    return inputs[0][:, start : inputs[0].shape[1] - end]
 
 
 def _identity(config: dict, weights: dict, inputs: list) -> np.ndarray:
@@ -258,7 +286,12 @@ OPS: dict[str, Op] = {
     "Dropout": _identity,  # inference: no dropout
     "SpatialDropout1D": _identity,
     "GaussianNoise": _identity,
+    "RepeatVector": lambda c, w, i: np.repeat(i[0][:, None, :], c["n"], axis=1),
+    "Cropping1D": _cropping_1d,
     "pianogan>KeyBias": _key_bias,
+    "pianogan>BarHarmonyBias": _bar_harmony_bias,
+    "pianogan>Positions": _positions,
+    "pianogan>PianoOnly": _piano_only,
 }
 
 
