@@ -36,15 +36,17 @@ from tqdm import tqdm
 
 from pianogan import atomic
 from pianogan.errors import PianoganError
-from pianogan.inputs import MIDI_SUFFIXES, PNG_SUFFIXES
+from pianogan.inputs import MIDI_SUFFIXES, PNG_SUFFIXES, stays_inside
 from pianogan.keys import estimate_keys, key_name
 from pianogan.midi import midi_to_windows, roll_notes
-from pianogan.roll import LOWEST_PITCH, N_PITCHES, WINDOW, read_png, windows, write_png
+from pianogan.outputs import Outputs
+from pianogan.roll import LOWEST_PITCH, N_PITCHES, WINDOW, check_window_width, read_png, windows, write_png
 
 SPLITS = ("train", "validation", "test")
 MANIFEST = "manifest.csv"
 REPORT = "prepare_report.json"
 PNG_FOLDER = "png"
+DATASET_FILES = (*(f"{split}.npz" for split in SPLITS), MANIFEST, REPORT)
 MANIFEST_COLUMNS = ("split", "index", "file", "k", "start", "shift_ticks", "key", "composer", "title", "year")
 MAESTRO_COLUMNS = ("canonical_composer", "canonical_title", "split", "year", "midi_filename")
 
@@ -71,6 +73,7 @@ class Source:
     files: list[SourceFile]
     missing: list[SourceFile] = field(default_factory=list)  # listed in metadata/CSV, absent
     unlisted: list[str] = field(default_factory=list)  # found, but no split given
+    outside: list[SourceFile] = field(default_factory=list)  # listed, but the name leaves SOURCE: refused
 
 
 # --- sources ------------------------------------------------------------------------------
@@ -110,16 +113,20 @@ def find_source(source: str | os.PathLike, splits: str | os.PathLike | Mapping[s
 
 
 def _scan(root: Path, exclude: str | os.PathLike | None) -> tuple[list[str], list[str]]:
-    """Relative POSIX names of the MIDI files and of the PNG files under ``root``, sorted."""
+    """Relative POSIX names of the MIDI files and of the PNG files under ``root``, sorted.
+
+    Hidden files and folders (names starting with '.') are skipped, as ``inputs.find_inputs``
+    skips them."""
     skip = Path(exclude).resolve() if exclude is not None else None
     midi, pngs = [], []
     for folder, subfolders, names in os.walk(root):
         if skip is not None and Path(folder).resolve() == skip:
             subfolders[:] = []
             continue
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
         for name in names:
             suffix = os.path.splitext(name)[1].lower()
-            if suffix in MIDI_SUFFIXES + PNG_SUFFIXES:
+            if suffix in MIDI_SUFFIXES + PNG_SUFFIXES and not name.startswith("."):
                 relative = (Path(folder) / name).relative_to(root).as_posix()
                 (midi if suffix in MIDI_SUFFIXES else pngs).append(relative)
     return sorted(midi), sorted(pngs)
@@ -146,8 +153,16 @@ def _assign(root: Path, kind: str, names: list[str], splits: Mapping[str, str] |
             continue
         used.add(key)
         files.append(SourceFile(root / name, name, splits[key], file_kind))
-    missing = [SourceFile(root / k, k, s, file_kind) for k, s in splits.items() if k not in used]
-    return Source(root, kind, files, sorted(missing, key=lambda f: f.name), unlisted)
+    absent = [SourceFile(root / k, k, s, file_kind) for k, s in splits.items() if k not in used]
+    missing, outside = _split_outside(absent)
+    return Source(root, kind, files, missing, unlisted, outside)
+
+
+def _split_outside(entries: list[SourceFile]) -> tuple[list[SourceFile], list[SourceFile]]:
+    """``entries`` whose names stay inside SOURCE, and those that leave it (absolute paths or
+    '..'): names read from metadata or a CSV are never followed out of SOURCE."""
+    entries = sorted(entries, key=lambda f: f.name)
+    return [f for f in entries if stays_inside(f.name)], [f for f in entries if not stays_inside(f.name)]
 
 
 def read_splits_csv(path: str | os.PathLike) -> dict[str, str]:
@@ -230,10 +245,11 @@ def read_maestro(root: Path, metadata: Path) -> Source:
 
     The CSV has one row per performance; the v2 JSON is a list of such records and the v3
     JSON is column-oriented (``{"split": {"0": "train", ...}, ...}``). Performances whose
-    file is absent (a partial download) are reported, not fatal.
+    file is absent (a partial download) are reported, not fatal; so are names that leave
+    the root (absolute, or climbing with '..'), which are never read.
     """
     records = _maestro_records(metadata)
-    files, missing = [], []
+    files, not_found = [], []
     for number, record in enumerate(records, start=1):
         absent = [c for c in MAESTRO_COLUMNS if c not in record]
         if absent:
@@ -243,11 +259,12 @@ def read_maestro(root: Path, metadata: Path) -> Source:
             raise PianoganError(f"{metadata}: record {number} has unknown split {record['split']!r}")
         name = _normalise(str(record["midi_filename"]))
         entry = SourceFile(root / name, name, split, "midi", str(record["canonical_composer"]), str(record["canonical_title"]), str(record["year"]))
-        (files if entry.path.is_file() else missing).append(entry)
+        (files if stays_inside(name) and entry.path.is_file() else not_found).append(entry)
     if not records:
         raise PianoganError(f"{metadata}: no performances listed")
     files.sort(key=lambda f: f.name)
-    return Source(root, f"MAESTRO ({metadata.name})", files, missing)
+    missing, outside = _split_outside(not_found)
+    return Source(root, f"MAESTRO ({metadata.name})", files, missing, outside=outside)
 
 
 def _maestro_records(metadata: Path) -> list[dict]:
@@ -277,7 +294,8 @@ class _Task:
     columns: int
     pedal: bool
     align: bool
-    png_prefix: str | None  # write window k to f"{png_prefix}_{k}.png" when set
+    png_prefix: str | None  # write window k to f"{png_prefix}_{k}.png" in ``outputs`` when set
+    outputs: Outputs | None = None  # the output folder, narrowed to this file's images
 
 
 @dataclass
@@ -287,6 +305,7 @@ class _Result:
     stride: int = 0  # columns between window starts
     keys: np.ndarray | None = None  # estimated key index of each window
     alignment: dict | None = None  # the piece's bar alignment (MIDI sources with --align)
+    png_names: tuple[str, ...] = ()  # images written, relative to OUT (even when a later one failed)
     notes: int = 0
     out_of_range: int = 0
     drums: int = 0
@@ -296,6 +315,7 @@ class _Result:
 
 def _convert(task: _Task) -> _Result:
     """Convert one file to packed windows; any failure becomes a one-line reason."""
+    written: list[str] = []  # images written, kept track of even when a later one fails
     try:
         if task.kind == "png":
             whole = read_png(task.path)
@@ -315,13 +335,22 @@ def _convert(task: _Task) -> _Result:
         result.keys = estimate_keys(stack)
         result.silent = total - len(cut)
         if task.png_prefix is not None:
-            for k, window in cut:
-                write_png(window, f"{task.png_prefix}_{k}.png")
+            _write_pngs(task, cut, written)
+        result.png_names = tuple(written)
         return result
     except PianoganError as error:
-        return _Result(reason=str(error).removeprefix(f"{task.path}: "))
+        return _Result(reason=str(error).removeprefix(f"{task.path}: "), png_names=tuple(written))
     except Exception as error:  # a bad file must never stop the batch
-        return _Result(reason=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no message'}")
+        return _Result(reason=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no message'}", png_names=tuple(written))
+
+
+def _write_pngs(task: _Task, cut: list[tuple[int, np.ndarray]], written: list[str]) -> None:
+    """Write each window as an image, once every one of them may be written (see ``outputs``)."""
+    names = [f"{task.png_prefix}_{k}.png" for k, _ in cut]
+    task.outputs.check(names)
+    for name, (_, window) in zip(names, cut):
+        write_png(window, task.outputs.folder / name)
+        written.append(name)
 
 
 @contextlib.contextmanager
@@ -371,34 +400,34 @@ def prepare(
     no file converted.
     """
     started = time.perf_counter()
-    if columns < 1:
-        raise PianoganError(f"--columns must be at least 1, got {columns}")
+    check_window_width(columns)
     jobs = default_jobs() if jobs is None else jobs
     if jobs < 1:
         raise PianoganError(f"--jobs must be at least 1, got {jobs}")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise PianoganError(f"{out}: output exists and is not a folder")
-    png_root = out / PNG_FOLDER
+    png_root = Path(out) / PNG_FOLDER
     found = find_source(source, splits, exclude=png_root)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise PianoganError(f"{out}: cannot create the output folder ({error.strerror or error})") from None
-    if png and png_root.is_dir():
-        for old in png_root.glob("*/*.png"):
-            old.unlink()
-    prefixes = _png_prefixes(found.files, png_root) if png else [None] * len(found.files)
-    tasks = [_Task(f.path, f.kind, columns, pedal, align, p) for f, p in zip(found.files, prefixes)]
+    if png and found.root.resolve().is_relative_to(png_root.resolve()):
+        raise PianoganError(f"{found.root}: lies inside {png_root}, where --png writes; prepare from elsewhere or choose another -o")
+    outputs = Outputs.at(out, inputs=[f.path for f in found.files])
+    outputs.check(DATASET_FILES)
+    outputs.create(subfolders=[f"{PNG_FOLDER}/{split}" for split in SPLITS])
+    out = outputs.folder
+    prefixes = _png_prefixes(found.files) if png else [None] * len(found.files)
+    tasks = [_Task(f.path, f.kind, columns, pedal, align, p, outputs.narrowed(_png_group(p)) if p else None) for f, p in zip(found.files, prefixes)]
 
     packed: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
     counts = dict.fromkeys(SPLITS, 0)
     manifest: list[tuple] = []
-    converted, failed = [], [_failure(f, "no such file") for f in found.missing]
+    converted = []
+    failed = [_failure(f, "no such file") for f in found.missing] + [_failure(f, "the name leaves SOURCE (absolute, or '..'); not read") for f in found.outside]
     totals = dict(notes=0, out_of_range=0, drums=0, silent=0)
-    with _converter(jobs, len(tasks)) as convert, tqdm(total=len(tasks), unit="file", desc="prepare", disable=not progress) as bar:
-        for file, result in zip(found.files, convert(tasks)):
+    with contextlib.ExitStack() as stack:
+        stack.callback(outputs.save)  # also on Ctrl-C: the images written stay listed as ours
+        convert = stack.enter_context(_converter(jobs, len(tasks)))
+        bar = stack.enter_context(tqdm(total=len(tasks), unit="file", desc="prepare", disable=not progress))
+        for task, file, result in zip(tasks, found.files, convert(tasks)):
             bar.update()
+            outputs.claim(result.png_names, _png_group(task.png_prefix))
             for key in totals:
                 totals[key] += getattr(result, key)
             if result.reason is not None:
@@ -416,8 +445,7 @@ def prepare(
                 | ({"alignment": result.alignment} if result.alignment else {})
             )
 
-    if converted:
-        _write_dataset(out, packed, manifest, columns)
+        removed = _write_dataset(outputs, packed, manifest, columns) if converted else []
     seconds = time.perf_counter() - started
     report = {
         "source": str(found.root),
@@ -427,7 +455,7 @@ def prepare(
         "align": align,
         "files_aligned": sum(1 for c in converted if c.get("alignment", {}).get("aligned")),
         "files_without_steady_grid": [c["file"] for c in converted if c.get("alignment", {}).get("aligned") is False],
-        "files": len(found.files) + len(found.missing) + len(found.unlisted),
+        "files": len(found.files) + len(found.missing) + len(found.outside) + len(found.unlisted),
         "files_converted": len(converted),
         "files_failed": len(failed),
         "files_unlisted": len(found.unlisted),
@@ -443,29 +471,29 @@ def prepare(
         "converted": converted,
         "failed": sorted(failed, key=lambda f: f["file"]),
         "unlisted": found.unlisted,
+        "earlier_files_replaced": len(outputs.written & outputs.earlier),
+        "earlier_files_removed": len(removed),
     }
-    try:
-        atomic.write_text(out / REPORT, _report_text(report))
-    except OSError as error:
-        raise PianoganError(f"{out / REPORT}: cannot write ({error.strerror or error})") from None
+    outputs.claim([REPORT], "prepare")
+    atomic.write_text(out / REPORT, _report_text(report))
+    outputs.save()
     if not converted:
         example = f"; e.g. {failed[0]['file']}: {failed[0]['reason']}" if failed else ""
         raise PianoganError(f"{found.root}: no file converted ({len(failed)} failed, {len(found.unlisted)} without a split; see {out / REPORT}){example}")
     return report
 
 
-def _write_dataset(out: Path, packed: dict[str, list[np.ndarray]], manifest: list[tuple], columns: int) -> None:
-    """Write the split files, then the manifest; drop split files an earlier run left behind."""
-    try:
-        for split in SPLITS:
-            path = out / f"{split}.npz"
-            if packed[split]:
-                save_split(path, np.concatenate(packed[split]), columns)
-            elif path.exists():
-                path.unlink()  # it would not match the new manifest
-        atomic.write_text(out / MANIFEST, _manifest_text(manifest))
-    except OSError as error:
-        raise PianoganError(f"{out}: cannot write the dataset ({error.strerror or error})") from None
+def _write_dataset(outputs: Outputs, packed: dict[str, list[np.ndarray]], manifest: list[tuple], columns: int) -> list[str]:
+    """Write the split files, then the manifest; remove what an earlier run wrote and this one
+    did not (a split file that would not match the new manifest, images of files no longer
+    converted). Returns the names removed."""
+    for split in SPLITS:
+        if packed[split]:
+            outputs.claim([f"{split}.npz"], "prepare")
+            save_split(outputs.folder / f"{split}.npz", np.concatenate(packed[split]), columns)
+    outputs.claim([MANIFEST], "prepare")
+    atomic.write_text(outputs.folder / MANIFEST, _manifest_text(manifest))
+    return outputs.remove_stale(lambda group: group == "prepare" or group.startswith("prepare:"))
 
 
 def _report_text(report: dict) -> str:
@@ -483,8 +511,14 @@ def _failure(file: SourceFile, reason: str) -> dict:
     return {"file": file.name, "split": file.split, "reason": reason}
 
 
-def _png_prefixes(files: list[SourceFile], png_root: Path) -> list[str]:
-    """``png/<split>/<stem>`` for each file, made unique (``a.mid`` and ``a.midi`` both exist)."""
+def _png_group(prefix: str | None) -> str:
+    """The output group (see ``pianogan.outputs``) of one file's images."""
+    return f"prepare:{prefix}"
+
+
+def _png_prefixes(files: list[SourceFile]) -> list[str]:
+    """``png/<split>/<stem>`` for each file, relative to OUT, made unique (``a.mid`` and
+    ``a.midi`` both exist)."""
     prefixes, taken = [], set()
     for file in files:
         stem = "__".join(PurePosixPath(file.name).with_suffix("").parts)
@@ -493,7 +527,7 @@ def _png_prefixes(files: list[SourceFile], png_root: Path) -> list[str]:
             n += 1
             candidate = f"{stem}-{n}"
         taken.add((file.split, candidate))
-        prefixes.append(str(png_root / file.split / candidate))
+        prefixes.append(f"{PNG_FOLDER}/{file.split}/{candidate}")
     return prefixes
 
 
