@@ -21,6 +21,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import multiprocessing
 import os
 import re
@@ -548,8 +549,52 @@ def save_split(path: str | os.PathLike, packed: np.ndarray, columns: int) -> Non
         np.savez_compressed(handle, rolls=packed, columns=np.int64(columns))
 
 
+def npz_arrays(path: str | os.PathLike, kind: str = ".npz file") -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array of an ``.npz`` file, read from the headers alone.
+
+    A header can claim any shape (750 GiB in 200 bytes), and numpy allocates what it
+    claims before reading; each claim is checked against the bytes its zip member holds
+    before anything is loaded. One-line PianoganError ("not a readable ``kind``") for a
+    file that fails.
+    """
+    path = Path(path)
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as handle:
+                    version = np.lib.format.read_magic(handle)
+                    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    shape, _, dtype = reader(handle)
+                    claimed = math.prod(shape) * dtype.itemsize
+                    if dtype.hasobject or claimed > info.file_size - handle.tell():
+                        raise ValueError(f"{info.filename} claims {claimed:,} bytes of {dtype} in {info.file_size:,}")
+                arrays[info.filename.removesuffix(".npy")] = (tuple(shape), dtype)
+    except FileNotFoundError:
+        raise PianoganError(f"{path}: no such file") from None
+    except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile, zlib.error, NotImplementedError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise PianoganError(f"{path}: not a readable {kind} ({reason})") from None
+    return arrays
+
+
+def _check_split_file(path: Path) -> None:
+    """Check a split file's arrays from their headers (nothing is decompressed)."""
+    arrays = npz_arrays(path, "pianogan dataset file")
+    if {"rolls", "columns"} - set(arrays) or arrays["rolls"][1] != np.uint8 or len(arrays["rolls"][0]) != 3:
+        raise PianoganError(f"{path}: not a pianogan dataset file (expected 'rolls' of uint8 (N, 106, W/8) and 'columns')")
+
+
+def check_split(dataset_dir: str | os.PathLike, split: str) -> Path:
+    """The file of one split of a dataset, checked cheaply before any heavy work."""
+    path = _split_path(dataset_dir, split)
+    _check_split_file(path)
+    return path
+
+
 def _read_packed(path: Path) -> tuple[np.ndarray, int]:
     """A split file's packed windows and width, checked; any damage is a one-line error."""
+    _check_split_file(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             packed, columns = data["rolls"], int(data["columns"])
