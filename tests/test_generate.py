@@ -179,7 +179,7 @@ def test_generate_writes_pieces_deterministically(model_path, tmp_path):
     assert run_cli("--model", model_path, "--n", 3, "--seed", 5, "--no-audio", "-o", again) == 0
     names = ["piece_000", "piece_001", "piece_002"]
     expected = {f"{n}{suffix}" for n in names for suffix in (".png", ".mid", "_roll.png")}
-    assert {p.name for p in out.iterdir()} == expected | {"pieces.json", "index.html", "keep.txt"}
+    assert {p.name for p in out.iterdir()} == expected | {"pieces.json", "index.html", "keep.txt", ".pianogan-outputs.json"}
     assert (out / "keep.txt").read_text() == "mine"
     summary = json.loads((out / "pieces.json").read_text())
     assert summary["model"] == str(model_path) and summary["seed"] == 5
@@ -308,7 +308,10 @@ def bad_models(tmp_path_factory) -> dict[str, Path]:
         ("n zero", ["--n", "0"], "--n must be at least 1, got 0"),
         ("n negative", ["--n", "-3"], "--n must be at least 1, got -3"),
         ("seed", ["--seed", "-1"], "--seed must be 0 or more"),
-        ("length", ["--length", "0"], "--length must be at least 1 column"),
+        ("length", ["--length", "0"], "--length must be 1..262144 columns, got 0"),
+        ("length huge", ["--length", "300000"], "--length must be 1..262144 columns, got 300000"),
+        ("n huge", ["--n", "1000000"], "--n 1000000 pieces of 300 columns are more than the 3,000,000 columns"),
+        ("threshold nan", ["--threshold", "nan"], "--threshold must lie strictly between 0 and 1, got nan"),
         ("threshold", ["--threshold", "1.5"], "--threshold must lie strictly between 0 and 1"),
         ("velocity", ["--velocity", "128"], "--velocity must be 1..127"),
         ("interpolate", ["--interpolate", "1", "2", "--n", "1"], "--interpolate needs --n of at least 2"),

@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     except PianoganError as error:
         print(f"pianogan {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a file system problem no check foresaw: still one line, naming the file
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"pianogan {args.command}: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"pianogan {args.command}: interrupted", file=sys.stderr)
         return 130

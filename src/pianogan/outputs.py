@@ -49,6 +49,13 @@ class Outputs:
         own_inputs = frozenset(p for p in (Path(i).resolve() for i in inputs) if p.is_relative_to(here))
         return cls(folder, owned, own_inputs, earlier=frozenset(owned))
 
+    def probe(self) -> Outputs:
+        """Check, creating nothing, that the folder (or, while it does not exist, the
+        nearest folder above it) can be written: a read-only or full disk fails here, before
+        any work whose result would then be lost."""
+        atomic.check_writable(next(above for above in (self.folder, *self.folder.parents) if above.is_dir()))
+        return self
+
     def create(self, subfolders: Iterable[str] = ()) -> Outputs:
         """Make the folder, check it can be written, and remove temporary files that killed
         runs left in it and in ``subfolders`` (``atomic.remove_leftovers``)."""

@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise PianoganError(f"{picture}: unknown picture format {picture.suffix or '(no extension)'!r}; use one of {known}")
     outputs = Outputs.at(picture.parent, inputs=[source])
     outputs.check([picture.name])
+    outputs.probe()
     if source.suffix.lower() in MIDI_SUFFIXES:
         roll, stats = read_midi(source, pedal=args.pedal)
         if roll.shape[1] == 0:
