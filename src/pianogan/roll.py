@@ -9,6 +9,7 @@ grayscale with 255 for a sounding note, so its existing training images stay rea
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -138,7 +139,10 @@ def read_png(path: str | os.PathLike, threshold: float = 0.5) -> np.ndarray:
 
     path = Path(path)
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():  # PIL warns of large images; the size is checked here
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
             _check_png_size(path, image.size)
             image.load()
             if image.mode in ("I", "I;16", "I;16B", "I;16L"):
