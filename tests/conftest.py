@@ -43,7 +43,7 @@ def _unmount(folder: Path) -> None:
 
 
 class SmallDisk:
-    """A folder on a 4 MB file system of its own, which a test can fill up.
+    """A folder on a small file system of its own, which a test can fill up.
 
     Where no tmpfs can be mounted, ``fill`` makes every sync of a written file fail with
     ENOSPC instead, which is how a full disk shows through ``atomic``'s checked writes.
@@ -61,15 +61,7 @@ class SmallDisk:
 
             self.monkeypatch.setattr(atomic.os, "fsync", no_space)
             return
-        fd = os.open(self.path / ".filler", os.O_WRONLY | os.O_CREAT)
-        try:
-            while True:
-                os.write(fd, bytes(1 << 16))
-        except OSError as error:
-            assert error.errno == errno.ENOSPC
-        finally:
-            os.close(fd)
-        for size in (4096, 512, 64, 1):  # the last partial blocks too
+        for size in (1 << 16, 4096, 512, 64, 1):  # down to the last partial block
             fd = os.open(self.path / f".filler-{size}", os.O_WRONLY | os.O_CREAT)
             with contextlib.suppress(OSError):
                 while True:
@@ -82,12 +74,25 @@ class SmallDisk:
 
 
 @pytest.fixture
-def small_disk(tmp_path, monkeypatch):
-    folder = tmp_path / "disk"
-    mounted = _mount_tmpfs(folder, "size=4m")
-    yield SmallDisk(folder, mounted, monkeypatch)
-    if mounted:
+def small_disk_of(tmp_path, monkeypatch):
+    """``small_disk_of("64m")``: a ``SmallDisk`` of that size (unmounted after the test)."""
+    mounted: list[Path] = []
+
+    def make(size: str) -> SmallDisk:
+        folder = tmp_path / f"disk-{size}"
+        if _mount_tmpfs(folder, f"size={size}"):
+            mounted.append(folder)
+        return SmallDisk(folder, folder in mounted, monkeypatch)
+
+    yield make
+    for folder in mounted:
         _unmount(folder)
+
+
+@pytest.fixture
+def small_disk(small_disk_of) -> SmallDisk:
+    """A 4 MB ``SmallDisk``."""
+    return small_disk_of("4m")
 
 
 @pytest.fixture

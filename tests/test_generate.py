@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pianogan import generate, midi
+from pianogan import generate, midi, modelio
 from pianogan.cli import main
 from pianogan.roll import N_PITCHES, read_png
 
@@ -403,3 +403,43 @@ def test_a_key_normalised_model_draws_keys_like_its_training_data(model_path, tm
     assert run_cli("--model", normalised, "--n", "4", "--no-audio", "-o", tmp_path / "out") == 0
     records = json.loads((tmp_path / "out" / "pieces.json").read_text())["pieces"]
     assert {r["key"] for r in records} <= {"F major", "D minor"} and any(r["transposition"] for r in records)
+
+
+# --- faults ---------------------------------------------------------------------------
+
+
+def test_a_rerun_replaces_its_own_pieces_and_refuses_others_files(model_path, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    assert run_cli("--model", model_path, "--n", 3, "--no-audio", "-o", out) == 0
+    capsys.readouterr()
+    assert run_cli("--model", model_path, "--n", 1, "--seed", 4, "--no-audio", "-o", out) == 0
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["index.html", "piece_000.mid", "piece_000.png", "piece_000_roll.png", "pieces.json"]
+    err = capsys.readouterr().err
+    assert "replaced 5 files of an earlier run" in err and "removed 6 files of an earlier run that this one does not make" in err
+    (out / "piece_001.mid").write_bytes(b"my own tune")
+    monkeypatch.setattr(modelio, "load_generator", lambda path: pytest.fail("the model was loaded"))
+    assert run_cli("--model", model_path, "--n", 2, "--no-audio", "-o", out) == 2
+    assert f"{out / 'piece_001.mid'}: exists and pianogan did not write it" in capsys.readouterr().err
+    assert (out / "piece_001.mid").read_bytes() == b"my own tune"
+
+
+def test_a_full_disk_is_found_before_the_model_loads(model_path, small_disk, capsys, monkeypatch):
+    small_disk.fill()
+    monkeypatch.setattr(modelio, "load_generator", lambda path: pytest.fail("the model was loaded"))
+    assert run_cli("--model", model_path, "--no-audio", "-o", small_disk.path / "out") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("pianogan generate: error: ") and ("No space left" in err or "disk full" in err)
+
+
+def test_a_disk_that_fills_while_writing_keeps_the_earlier_pieces(model_path, small_disk, capsys, monkeypatch):
+    out = small_disk.path / "out"
+    assert run_cli("--model", model_path, "--n", 2, "--no-audio", "-o", out) == 0
+    before = small_disk.files()
+    from pianogan import atomic
+
+    monkeypatch.setattr(atomic, "check_writable", lambda folder: None)  # let the writes meet the full disk
+    small_disk.fill()
+    assert run_cli("--model", model_path, "--n", 2, "--seed", 9, "--no-audio", "-o", out) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("pianogan generate: error: ") and "cannot write" in err[-1]
+    assert small_disk.files() == before
