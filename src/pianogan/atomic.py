@@ -164,23 +164,20 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-def remove_leftovers(folder: str | os.PathLike) -> list[Path]:
+def remove_leftovers(folder: str | os.PathLike) -> None:
     """Remove the temporary files that killed pianogan processes left in ``folder``.
 
-    Only names ``atomic_path`` makes are considered, and only those whose process is gone:
-    a live process (this one included) may still be writing its file.
+    Only names ``atomic_path`` and ``check_writable`` make are considered, and only those
+    whose process is gone: a live process (this one included) may still be writing its file.
     """
     folder = Path(folder)
     if not folder.is_dir():
-        return []
-    removed = []
+        return
     for path in folder.iterdir():
         match = _LEFTOVER.match(path.name)
         if match and not _alive(int(match.group(1))) and path.is_file() and not path.is_symlink():
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-                removed.append(path)
-    return removed
 
 
 def _alive(pid: int) -> bool:

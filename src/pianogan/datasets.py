@@ -472,12 +472,12 @@ def prepare(
         "converted": converted,
         "failed": sorted(failed, key=lambda f: f["file"]),
         "unlisted": found.unlisted,
-        "earlier_files_replaced": len(outputs.written & outputs.earlier),
+        "earlier_files_replaced": len(outputs.replaced()),
         "earlier_files_removed": len(removed),
     }
-    outputs.claim([REPORT], "prepare")
-    atomic.write_text(out / REPORT, _report_text(report))
-    outputs.save()
+    with outputs.writing([REPORT], "prepare"):
+        atomic.write_text(out / REPORT, _report_text(report))
+    outputs.report(removed)
     if not converted:
         example = f"; e.g. {failed[0]['file']}: {failed[0]['reason']}" if failed else ""
         raise PianoganError(f"{found.root}: no file converted ({len(failed)} failed, {len(found.unlisted)} without a split; see {out / REPORT}){example}")

@@ -571,10 +571,8 @@ def output_folder(out_dir: str | os.PathLike) -> Outputs:
 def write_outputs(evaluation: Evaluation, generated: np.ndarray, real: np.ndarray, out_dir: str | os.PathLike, seed: int = 0) -> dict[str, Path]:
     """Write report.json, report.md, histograms.png and rolls.png into ``out_dir`` (atomically)."""
     outputs = output_folder(out_dir).create()
-    outputs.claim(OUTPUT_NAMES, "evaluate")
-    outputs.save(pending=True)
     paths = {name: outputs.folder / name for name in OUTPUT_NAMES}
-    try:
+    with outputs.writing(OUTPUT_NAMES, "evaluate"):
         started = time.perf_counter()
         plot_histograms(evaluation, paths["histograms.png"])
         plot_rolls(generated, real, paths["rolls.png"], seed=seed)
@@ -582,8 +580,7 @@ def write_outputs(evaluation: Evaluation, generated: np.ndarray, real: np.ndarra
         plain = _plain(evaluation.report)
         atomic.write_text(paths["report.json"], json.dumps(plain, indent=1, ensure_ascii=False) + "\n")
         atomic.write_text(paths["report.md"], report_markdown(plain))
-    finally:
-        outputs.save()
+    outputs.report()
     return paths
 
 

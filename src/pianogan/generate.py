@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -374,15 +373,10 @@ def write_pieces(
     silent = frozenset(k for k, piece in enumerate(pieces) if not piece.roll.any())
     names = output_names(len(pieces), options["audio"], silent)
     outputs = check_output_dir(out_dir, len(pieces), options["audio"]).create()
-    outputs.claim(names, OUTPUT_GROUP)
-    outputs.save(pending=True)  # listed before writing, so even a killed run leaves nothing unlisted
-    try:
+    with outputs.writing(names, OUTPUT_GROUP):
         summary, problems = _write_files(pieces, outputs.folder, settings, soundfont, progress)
         removed = outputs.remove_stale(lambda group: group == OUTPUT_GROUP)
-    finally:
-        outputs.save()
-    if notice := outputs.summary(removed):
-        print(notice, file=sys.stderr)
+    outputs.report(removed)
     return summary, problems
 
 

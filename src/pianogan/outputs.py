@@ -11,9 +11,11 @@ deleted, so a folder holding others' files is never cleared.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +34,7 @@ class Outputs:
     folder: Path
     owned: dict[str, str]  # POSIX name relative to the folder -> group
     inputs: frozenset[Path] = frozenset()  # resolved input files that lie in the folder
-    written: set[str] = field(default_factory=set)
+    written: set[str] = field(default_factory=set)  # names this run claimed (see ``claim``)
     earlier: frozenset[str] = frozenset()  # names listed before this run
 
     @classmethod
@@ -87,13 +89,6 @@ class Outputs:
         """A copy that knows only ``group``'s files: small enough to send to a worker process."""
         return Outputs(self.folder, {n: g for n, g in self.owned.items() if g == group}, self.inputs)
 
-    def groups(self) -> dict[str, list[str]]:
-        """The listed names of each group."""
-        grouped: dict[str, list[str]] = {}
-        for name, group in self.owned.items():
-            grouped.setdefault(group, []).append(name)
-        return grouped
-
     def claim(self, names: Iterable[str], group: str) -> None:
         """Note that this run writes (or has written) ``names`` as part of ``group``.
 
@@ -102,6 +97,17 @@ class Outputs:
         for name in names:
             self.owned[name] = group
             self.written.add(name)
+
+    @contextlib.contextmanager
+    def writing(self, names: Iterable[str], group: str) -> Iterator[Outputs]:
+        """Claim ``names`` and list them before the block writes them (a killed run leaves
+        nothing unlisted), then list what exists after it, whatever happened."""
+        self.claim(names, group)
+        self.save(pending=True)
+        try:
+            yield self
+        finally:
+            self.save()
 
     def remove_stale(self, stale_group: Callable[[str], bool]) -> list[str]:
         """Delete the listed files of the groups ``stale_group`` picks that this run did not
@@ -123,13 +129,18 @@ class Outputs:
         kept = {n: g for n, g in sorted(self.owned.items()) if (pending and n in self.written) or (self.folder / n).exists()}
         atomic.write_text(self.folder / OWNED, json.dumps({"format": FORMAT, "files": kept}, indent=0) + "\n")
 
-    def summary(self, removed: list[str] = ()) -> str | None:
-        """One line saying which files of an earlier run this run replaced or removed."""
-        replaced = sorted(n for n in self.written & self.earlier if (self.folder / n).exists())
+    def replaced(self) -> list[str]:
+        """The files of an earlier run that this run wrote again."""
+        return sorted(n for n in self.written & self.earlier if (self.folder / n).exists())
+
+    def report(self, removed: list[str] = ()) -> None:
+        """Say on stderr, in one line, which files of an earlier run this run replaced or removed."""
+        replaced = self.replaced()
         parts = [f"replaced {len(replaced)} file{'s' * (len(replaced) != 1)} of an earlier run (e.g. {replaced[0]})"] if replaced else []
         if removed:
             parts.append(f"removed {len(removed)} file{'s' * (len(removed) != 1)} of an earlier run that this one does not make (e.g. {removed[0]})")
-        return f"{self.folder}: " + "; ".join(parts) if parts else None
+        if parts:
+            print(f"{self.folder}: " + "; ".join(parts), file=sys.stderr)
 
 
 def _read_owned(path: Path) -> dict[str, str]:

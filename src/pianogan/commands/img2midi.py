@@ -69,16 +69,12 @@ def run(args: argparse.Namespace) -> int:
     outputs = Outputs.at(out_dir, inputs=files).create()
     names = {path: f"{stems[path]}.mid" for path in files}
     refused = {path: problem for path in files if (problem := outputs.problem(names[path]))}
-    for path in files:
-        if path not in refused:
-            outputs.claim([names[path]], f"img2midi:{stems[path]}")
-    outputs.save(pending=True)
     # T on the 0..255 scale lies between the 8-bit values T-1 and T, i.e. (T - 0.5) / 255 of
     # full scale: exactly ``value >= T`` for 8-bit images and the same cut for 16-bit ones.
     threshold = (args.threshold - 0.5) / 255
     converted = notes = silent = 0
     bad = len(missing)
-    try:
+    with outputs.writing([names[path] for path in files if path not in refused], "img2midi"):
         for path in tqdm(files, desc="img2midi", unit="file", file=sys.stderr, disable=None):
             try:
                 if path in refused:
@@ -93,10 +89,7 @@ def run(args: argparse.Namespace) -> int:
             count = len(roll_notes(roll)[0])
             notes += count
             silent += count == 0
-    finally:
-        outputs.save()
-    if summary := outputs.summary():
-        print(summary, file=sys.stderr)
+    outputs.report()
     print(f"img2midi: {converted} files converted, {bad} bad; {converted} MIDI files written to {out_dir} with {notes} notes ({silent} without notes)")
     if not converted:
         raise PianoganError(f"none of the {len(files) + len(missing)} inputs could be converted (reasons above)")

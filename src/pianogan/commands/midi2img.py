@@ -162,6 +162,4 @@ def _save(outputs: Outputs, converted_groups: set[str]) -> None:
     again (another --columns, say), list what was written, and say what was replaced."""
     removed = outputs.remove_stale(lambda group: group in converted_groups)
     outputs.save()
-    summary = outputs.summary(removed)
-    if summary:
-        print(summary, file=sys.stderr)
+    outputs.report(removed)

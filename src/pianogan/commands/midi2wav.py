@@ -49,14 +49,9 @@ def run(args: argparse.Namespace) -> int:
     outputs = Outputs.at(args.output, inputs=files)
     names = [f"{path.stem}.wav" for path in files]
     outputs.check(names)
-    outputs.create().claim(names, "midi2wav")
-    outputs.save(pending=True)
-    try:
+    with outputs.create().writing(names, "midi2wav"):
         results = audio.render_many(args.inputs, args.output, font, args.rate, renderer)
-    finally:
-        outputs.save()
-    if summary := outputs.summary():
-        print(summary, file=sys.stderr)
+    outputs.report()
     for result in results:
         if result.error:
             print(f"pianogan midi2wav: error: {result.error}", file=sys.stderr)

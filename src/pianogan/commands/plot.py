@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from pianogan.errors import PianoganError
@@ -54,15 +53,8 @@ def run(args: argparse.Namespace) -> int:
         seconds_per_column = SECONDS_PER_COLUMN_AT_120_BPM
     figure.set_size_inches(min(24.0, max(6.0, 2 + roll.shape[1] / 40)), 4.5)
     plot_roll(roll, ax=figure.add_subplot(), seconds_per_column=seconds_per_column, title=args.title or source.name)
-    outputs.create()
-    outputs.claim([picture.name], "plot")
-    outputs.save(pending=True)
-    try:
-        with atomic_path(picture, check=complete_png if kind == "png" else None) as tmp:
-            figure.savefig(tmp, format=kind, dpi=120)
-    finally:
-        outputs.save()
-    if summary := outputs.summary():
-        print(summary, file=sys.stderr)
+    with outputs.create().writing([picture.name], "plot"), atomic_path(picture, check=complete_png if kind == "png" else None) as tmp:
+        figure.savefig(tmp, format=kind, dpi=120)
+    outputs.report()
     print(f"plot: {source} ({roll.shape[1]} columns) drawn to {picture}")
     return 0
