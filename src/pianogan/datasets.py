@@ -410,6 +410,8 @@ def prepare(
     if png and found.root.resolve().is_relative_to(png_root.resolve()):
         raise PianoganError(f"{found.root}: lies inside {png_root}, where --png writes; prepare from elsewhere or choose another -o")
     outputs = Outputs.at(out, inputs=[f.path for f in found.files])
+    for group, names in _files_of_an_earlier_run(outputs.folder).items():
+        outputs.adopt(names, group)
     outputs.check(DATASET_FILES)
     outputs.create(subfolders=[f"{PNG_FOLDER}/{split}" for split in SPLITS])
     out = outputs.folder
@@ -488,6 +490,7 @@ def _write_dataset(outputs: Outputs, packed: dict[str, list[np.ndarray]], manife
     """Write the split files, then the manifest; remove what an earlier run wrote and this one
     did not (a split file that would not match the new manifest, images of files no longer
     converted). Returns the names removed."""
+    outputs.claim([REPORT], "prepare")  # written next, by ``prepare``: not an earlier run's leftover
     for split in SPLITS:
         if packed[split]:
             outputs.claim([f"{split}.npz"], "prepare")
@@ -510,6 +513,25 @@ def _report_text(report: dict) -> str:
 
 def _failure(file: SourceFile, reason: str) -> dict:
     return {"file": file.name, "split": file.split, "reason": reason}
+
+
+def _files_of_an_earlier_run(out: Path) -> dict[str, list[str]]:
+    """The files, by output group, that an earlier run's report in ``out`` says it wrote:
+    the dataset files and, for each converted file, its images (none without a report)."""
+    try:
+        report = json.loads((out / REPORT).read_text(encoding="utf-8"))
+        prefixes = {f"{PNG_FOLDER}/{entry['split']}/{'__'.join(PurePosixPath(str(entry['file'])).with_suffix('').parts)}" for entry in report["converted"]}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return {}
+    files: dict[str, list[str]] = {"prepare": list(DATASET_FILES)}
+    for split in SPLITS:
+        folder = out / PNG_FOLDER / split
+        for path in folder.glob("*.png") if folder.is_dir() else ():
+            window = re.fullmatch(r"(.+)_\d+\.png", path.name)
+            prefix = f"{PNG_FOLDER}/{split}/{window.group(1)}" if window else None
+            if prefix in prefixes:
+                files.setdefault(_png_group(prefix), []).append(f"{PNG_FOLDER}/{split}/{path.name}")
+    return files
 
 
 def _png_group(prefix: str | None) -> str:

@@ -346,8 +346,20 @@ def check_output_dir(out_dir: str | os.PathLike, n: int, audio: bool) -> Outputs
     written (``Outputs.probe``); nothing is created.
     """
     outputs = Outputs.at(out_dir)
+    outputs.adopt(_files_of_an_earlier_run(outputs.folder), OUTPUT_GROUP)
     outputs.check(output_names(n, audio))
     return outputs.probe()
+
+
+def _files_of_an_earlier_run(out_dir: Path) -> list[str]:
+    """The files an earlier run's ``pieces.json`` in ``out_dir`` says it wrote (none if it has none)."""
+    try:
+        summary = json.loads((out_dir / "pieces.json").read_text(encoding="utf-8"))
+        records = summary["pieces"]
+        files = [name for record in records for name in record["files"].values() if isinstance(name, str)]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        return []
+    return ["pieces.json", "index.html", *files]
 
 
 def write_pieces(

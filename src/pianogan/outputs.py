@@ -36,6 +36,7 @@ class Outputs:
     inputs: frozenset[Path] = frozenset()  # resolved input files that lie in the folder
     written: set[str] = field(default_factory=set)  # names this run claimed (see ``claim``)
     earlier: frozenset[str] = frozenset()  # names listed before this run
+    listed: bool = True  # whether the folder had a list (False: new, or older than lists)
 
     @classmethod
     def at(cls, folder: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()) -> Outputs:
@@ -46,10 +47,25 @@ class Outputs:
         or its list is damaged.
         """
         folder = atomic.check_folder(folder)
-        owned = _read_owned(folder / OWNED) if folder.is_dir() else {}
+        owned = _read_owned(folder / OWNED)
         here = folder.resolve()
         own_inputs = frozenset(p for p in (Path(i).resolve() for i in inputs) if p.is_relative_to(here))
-        return cls(folder, owned, own_inputs, earlier=frozenset(owned))
+        return cls(folder, owned, own_inputs, earlier=frozenset(owned), listed=(folder / OWNED).is_file())
+
+    def adopt(self, names: Iterable[str], group: str) -> None:
+        """List ``names`` as pianogan's, in a folder written before pianogan kept lists.
+
+        The caller names only files its own record shows it wrote there (a run's
+        ``config.json``, ``pieces.json``, ``prepare_report.json``), so that re-running a
+        command in its old output folder still works; a folder with a list is left as
+        its list says.
+        """
+        if self.listed:
+            return
+        for name in names:
+            if stays_inside(name) and (self.folder / name).is_file():
+                self.owned.setdefault(name, group)
+        self.earlier = frozenset(self.owned)
 
     def probe(self) -> Outputs:
         """Check, creating nothing, that the folder (or, while it does not exist, the

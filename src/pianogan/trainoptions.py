@@ -128,10 +128,8 @@ def run_outputs(run: Path) -> Outputs:
     what it wrote (a ``config.json`` with ``pianogan_version``, and its sample grids) are
     taken as pianogan's own, so that such a run can be resumed."""
     outputs = Outputs.at(run)
-    if CONFIG not in outputs.owned and _written_by_pianogan(run / CONFIG):
-        samples = [f"{SAMPLES}/{path.name}" for path in (run / SAMPLES).glob("step_*.png")]
-        for name in (*RUN_FILES, *samples):
-            outputs.owned.setdefault(name, OUTPUT_GROUP)
+    if _written_by_pianogan(run / CONFIG):
+        outputs.adopt([*RUN_FILES, *(f"{SAMPLES}/{path.name}" for path in (run / SAMPLES).glob("step_*.png"))], OUTPUT_GROUP)
     return outputs
 
 
