@@ -241,3 +241,39 @@ def test_temporary_files_of_killed_writers_are_removed_by_the_next_run(tmp_path,
         path.write_bytes(b"half a file")
     assert run(capsys, "midi2img", inputs.midi, "-o", out)[0] == 0
     assert not dead.exists() and alive.exists() and unrelated.exists()
+
+
+def test_a_rerun_that_fails_before_its_report_keeps_the_earlier_report(tmp_path, inputs, monkeypatch):
+    from pianogan import datasets
+
+    out = tmp_path / "dataset"
+    datasets.prepare(inputs.songs, out, jobs=1, progress=False)
+    report = (out / datasets.REPORT).read_bytes()
+
+    def fails(report: dict) -> str:
+        raise PianoganError("the report could not be made")
+
+    monkeypatch.setattr(datasets, "_report_text", fails)
+    with pytest.raises(PianoganError, match="the report could not be made"):
+        datasets.prepare(inputs.songs, out, jobs=1, progress=False)
+    assert (out / datasets.REPORT).read_bytes() == report
+
+
+# --- folders written before pianogan listed its files -------------------------------
+
+
+def test_an_output_folder_older_than_lists_is_reused_where_pianogan_left_a_record(tmp_path, inputs, capsys):
+    """A dataset's report names what prepare wrote there, so an older folder is re-prepared;
+    midi2img leaves no such record, so its older images are refused, never overwritten."""
+    out, images = tmp_path / "dataset", tmp_path / "images"
+    assert run(capsys, "prepare", inputs.songs, "-o", out, "--png", "--jobs", "1")[0] == 0
+    assert run(capsys, "midi2img", inputs.midi, "-o", images)[0] == 0
+    (out / OWNED).unlink()
+    (images / OWNED).unlink()
+    (out / "png" / "train" / "photo_1.png").write_bytes(b"a photo")
+    inputs.change()
+    code, _, err = run(capsys, "prepare", inputs.songs, "-o", out, "--png", "--jobs", "1")
+    assert code == 0 and "replaced 9 files of an earlier run" in err
+    assert (out / "png" / "train" / "photo_1.png").read_bytes() == b"a photo"
+    code, _, err = run(capsys, "midi2img", inputs.midi, "-o", images)
+    assert code == 2 and "song_0.png: exists and pianogan did not write it" in err

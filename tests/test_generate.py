@@ -443,3 +443,13 @@ def test_a_disk_that_fills_while_writing_keeps_the_earlier_pieces(model_path, sm
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("pianogan generate: error: ") and "cannot write" in err[-1]
     assert small_disk.files() == before
+
+
+def test_a_folder_from_before_pianogan_listed_its_files_is_reused_by_its_pieces_json(model_path, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run_cli("--model", model_path, "--n", 2, "--no-audio", "-o", out) == 0
+    (out / ".pianogan-outputs.json").unlink()  # as an older pianogan left it
+    capsys.readouterr()
+    assert run_cli("--model", model_path, "--n", 1, "--no-audio", "-o", out) == 0
+    assert "replaced 5 files of an earlier run" in capsys.readouterr().err
+    assert not (out / "piece_001.png").exists()

@@ -395,3 +395,14 @@ def test_a_run_killed_mid_save_resumes_from_its_last_checkpoint_without_leftover
     assert not [p for p in run.rglob("*") if ".tmp" in p.name]
     assert int(_weights(run)["step/0"]) == 6
     assert [int(row["step"]) for row in runlog.read_log(run)] == list(range(1, 7))
+
+
+def test_a_run_folder_from_before_pianogan_listed_its_files_can_be_resumed(tmp_path, dataset):
+    from pianogan import trainoptions
+
+    run = tmp_path / "run"
+    train.train(dataset, run, small(2, sample_every=1), verbose=0)
+    (run / ".pianogan-outputs.json").unlink()  # as an older pianogan left it
+    outputs = trainoptions.check_run(dataset, run, None, resume=True)
+    assert {"config.json", "checkpoint.npz", "generator.keras", "train_log.csv", "samples/step_0000001.png"} <= set(outputs.owned)
+    outputs.check([*trainoptions.RUN_FILES, "samples/step_0000002.png"])
