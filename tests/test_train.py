@@ -306,6 +306,9 @@ def test_options_and_run_folders_are_checked_before_tensorflow_loads(tmp_path, d
     (damaged_log / "train_log.csv").write_text("step,seconds,d_loss\n1,0.5,0.1\nthree,1.0,0.2\n")
     (mistyped / "config.json").write_text(json.dumps({**config, "train": {**config["train"], "batch_size": "32"}}))
     (broken / "config.json").write_text('{"train": {')
+    shutil.copytree(good, tmp_path / "no_checkpoint")
+    shutil.copytree(good, tmp_path / "bad_checkpoint")
+    (tmp_path / "bad_checkpoint" / "checkpoint.npz").write_bytes(b"PK\x03\x04 half a checkpoint")
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "config.json").write_text("my own notes")
@@ -326,6 +329,8 @@ def test_options_and_run_folders_are_checked_before_tensorflow_loads(tmp_path, d
         ("-o", str(mistyped), "--resume"): f"{mistyped / 'config.json'}: train.batch_size must be a whole number, got '32'",
         ("-o", str(broken), "--resume"): f"{broken / 'config.json'}: unreadable run configuration",
         ("-o", str(tmp_path / "empty"), "--resume"): "config.json: not found; nothing to resume",
+        ("-o", str(tmp_path / "no_checkpoint"), "--resume"): "checkpoint.npz: no checkpoint to resume from",
+        ("-o", str(tmp_path / "bad_checkpoint"), "--resume"): "checkpoint.npz: corrupt checkpoint (not a readable .npz file",
         ("-o", str(foreign)): f"{foreign / 'config.json'}: exists and pianogan did not write it",
         ("-o", str(tmp_path / "file")): "it is a file, not a folder",
         ("--split", "test"): "no 'test' split",

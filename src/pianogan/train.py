@@ -28,7 +28,7 @@ from pianogan.interrupt import StopRequest, stop_on_signal
 from pianogan.outputs import Outputs
 from pianogan.roll import COLUMNS_PER_QUARTER, music_span
 from pianogan.runlog import LOG_FIELDS, read_log, write_log
-from pianogan.trainoptions import CHECKPOINT, CHOICES, CONFIG, GENERATOR, OUTPUT_GROUP, RUN_FILES, SAMPLES, check_options, check_run, read_config
+from pianogan.trainoptions import CHECKPOINT, CHOICES, CONFIG, GENERATOR, OUTPUT_GROUP, RUN_FILES, SAMPLES, check_checkpoint, check_options, check_run, read_config
 
 SAMPLE_GRID = 16
 KEY_MODES = CHOICES["key_mode"]
@@ -127,15 +127,8 @@ def load_checkpoint(gan, run: Path) -> int:
 
     Every array's shape is compared with the model's from the file's headers first, so a
     damaged or foreign file is refused before anything is loaded."""
-    from pianogan.datasets import npz_arrays
-
     path = run / CHECKPOINT
-    if not path.is_file():
-        raise PianoganError(f"{path}: no checkpoint to resume from")
-    try:
-        stored = npz_arrays(path)
-    except PianoganError as error:
-        raise PianoganError(f"{path}: corrupt checkpoint ({str(error).removeprefix(f'{path}: ')})") from None
+    stored = check_checkpoint(run)
     for group, variables in gan.state_variables().items():
         for i, variable in enumerate(variables):
             key = f"{group}/{i}"

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pianogan.datasets import SPLITS, check_split
+from pianogan.datasets import SPLITS, check_split, npz_arrays
 from pianogan.errors import PianoganError
 from pianogan.outputs import Outputs
 from pianogan.runlog import LOG, read_log
@@ -123,6 +123,18 @@ def read_config(run: Path) -> dict:
     return stored
 
 
+def check_checkpoint(run: Path) -> dict[str, tuple[tuple[int, ...], object]]:
+    """The shape and dtype of every array of RUN/checkpoint.npz, from its headers alone;
+    a missing or damaged checkpoint is a one-line error."""
+    path = run / CHECKPOINT
+    if not path.is_file():
+        raise PianoganError(f"{path}: no checkpoint to resume from")
+    try:
+        return npz_arrays(path)
+    except PianoganError as error:
+        raise PianoganError(f"{path}: corrupt checkpoint ({str(error).removeprefix(f'{path}: ')})") from None
+
+
 def run_outputs(run: Path) -> Outputs:
     """The run folder as an output folder. The files of a run made before pianogan listed
     what it wrote (a ``config.json`` with ``pianogan_version``, and its sample grids) are
@@ -145,7 +157,8 @@ def check_run(dataset: str | os.PathLike, run: str | os.PathLike, split: str | N
     """Check the dataset's split and the run folder before any training work.
 
     Without ``resume`` the folder must hold no checkpoint; with it, a readable
-    ``config.json`` (whose split is then the one checked) and ``train_log.csv``. Files of
+    ``config.json`` (whose split is then the one checked), ``train_log.csv`` and
+    checkpoint (its headers). Files of
     a run's names that pianogan did not write are refused, and so is a folder that
     cannot be written. Returns the run folder's ``Outputs``.
     """
@@ -154,6 +167,7 @@ def check_run(dataset: str | os.PathLike, run: str | os.PathLike, split: str | N
     if resume:
         split = read_config(run)["train"].get("split", split)
         read_log(run)
+        check_checkpoint(run)
     elif (run / CHECKPOINT).exists():  # a run stopped before its first checkpoint may start again
         raise PianoganError(f"{run} already holds a run; use --resume to continue it or choose another folder")
     check_split(dataset, split or "train")
