@@ -256,3 +256,9 @@ def test_info_checks_its_options_before_keras_loads():
         done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=60)
         assert done.stdout.split() == ["2", "False"], done.stderr
         assert done.stderr.count("\n") == 1 and "pianogan info: error: --" in done.stderr
+
+
+def test_midi2wav_checks_the_rate_before_creating_its_folder(tmp_path, capsys):
+    midi.write_midi(np.eye(106, 16, dtype=bool), tmp_path / "a.mid")
+    code, _, err = run(capsys, "midi2wav", tmp_path / "a.mid", "-o", tmp_path / "wav", "--rate", "0", "--renderer", "fallback")
+    assert code == 2 and "--rate 0: choose a sample rate" in err and not (tmp_path / "wav").exists()

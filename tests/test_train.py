@@ -314,10 +314,10 @@ def test_options_and_run_folders_are_checked_before_tensorflow_loads(tmp_path, d
     (foreign / "config.json").write_text("my own notes")
     (tmp_path / "file").write_text("")
     cases = {
-        ("--checkpoint-every", "0"): "--checkpoint-every must be at least 1 and at most 1e+09, got 0",
+        ("--checkpoint-every", "0"): "--checkpoint-every must be at least 1 and at most 1,000,000,000, got 0",
         ("--sample-every", "0"): "--sample-every must be at least 1",
         ("--seed", "-1"): "--seed must be at least 0",
-        ("--batch-size", "10000000"): "--batch-size must be at least 1 and at most 4096, got 10000000",
+        ("--batch-size", "10000000"): "--batch-size must be at least 1 and at most 4,096, got 10000000",
         ("--lr-g", "nan"): "--lr-g must be a finite number, got nan",
         ("--lr-d", "inf"): "--lr-d must be a finite number, got inf",
         ("--latent-dim", "0"): "--latent-dim must be at least 1",

@@ -223,7 +223,7 @@ def render_many(
     """
     renderer = choose_renderer(renderer)
     font = find_soundfont(soundfont)
-    _check_rate(rate)
+    check_rate(rate)
     files, results = midi_files(inputs)
     jobs: list[tuple[Piece, Path]] = []
     taken: dict[Path, Path] = {}
@@ -252,14 +252,15 @@ def render_midi(
     """Render one MIDI file to ``wav_path``; raise PianoganError if it cannot be done."""
     renderer = choose_renderer(renderer)
     font = find_soundfont(soundfont)
-    _check_rate(rate)
+    check_rate(rate)
     (result,) = _render_jobs([(load_piece(midi_path), Path(wav_path))], font, rate, renderer, progress=False)
     if result.error:
         raise PianoganError(result.error)
     return result
 
 
-def _check_rate(rate: int) -> None:
+def check_rate(rate: int) -> None:
+    """A one-line error unless ``rate`` is a sample rate FluidSynth accepts."""
     if not MIN_RATE <= rate <= MAX_RATE:
         raise PianoganError(f"--rate {rate}: choose a sample rate from {MIN_RATE} to {MAX_RATE} Hz")
 

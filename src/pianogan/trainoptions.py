@@ -58,7 +58,8 @@ class Number:
         below = value < self.high if self.open_high else value <= self.high
         if above and below:
             return None
-        return f"must be {'above' if self.open_low else 'at least'} {self.low:g} and {'below' if self.open_high else 'at most'} {self.high:g}, got {value!r}"
+        low, high = (f"{int(v):,}" if self.kind is int else f"{v:g}" for v in (self.low, self.high))
+        return f"must be {'above' if self.open_low else 'at least'} {low} and {'below' if self.open_high else 'at most'} {high}, got {value!r}"
 
 
 BATCH_LIMIT = 4096  # 4096 windows of 106 x 300 float32 are 520 MB per tensor

@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     renderer = audio.choose_renderer(args.renderer)
     font = audio.find_soundfont(args.soundfont)
+    audio.check_rate(args.rate)
     files, _ = audio.midi_files(args.inputs)
     outputs = Outputs.at(args.output, inputs=files)
     names = [f"{path.stem}.wav" for path in files]
