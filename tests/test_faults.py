@@ -277,3 +277,65 @@ def test_an_output_folder_older_than_lists_is_reused_where_pianogan_left_a_recor
     assert (out / "png" / "train" / "photo_1.png").read_bytes() == b"a photo"
     code, _, err = run(capsys, "midi2img", inputs.midi, "-o", images)
     assert code == 2 and "song_0.png: exists and pianogan did not write it" in err
+
+
+TERMINATED_MID_BATCH = r"""
+import os, signal, sys
+from pianogan import roll
+from pianogan.cli import main
+
+write_png, written = roll.write_png, []
+
+def write_then_get_killed(window, path):
+    write_png(window, path)
+    written.append(path)
+    if len(written) == 3:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+roll.write_png = write_then_get_killed
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_mid_batch_stops_with_130_and_keeps_what_was_written_listed(tmp_path, inputs):
+    out = tmp_path / "images"
+    argv = ["midi2img", str(inputs.songs), str(inputs.midi), "-o", str(out), "--jobs", "1"]
+    done = subprocess.run([sys.executable, "-c", TERMINATED_MID_BATCH, *argv], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130 and "pianogan midi2img: interrupted" in done.stderr
+    listed = json.loads((out / OWNED).read_text())["files"]
+    assert sorted(listed) == sorted(p.name for p in out.glob("*.png")) and len(listed) == 3
+    assert subprocess.run([sys.executable, "-m", "pianogan", *argv], capture_output=True).returncode == 0  # the next run may replace them
+
+
+PARENT_TERMINATED_BY_A_WORKER = r"""
+import os, signal, sys
+from pianogan import roll
+from pianogan.cli import main
+
+write_png, parent = roll.write_png, os.getpid()
+
+def write_then_stop_the_batch(window, path):
+    write_png(window, path)
+    try:  # the first image a worker writes: the user kills the main process, once
+        os.close(os.open(path.parent / ".killed", os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return
+    os.kill(parent, signal.SIGTERM)
+
+roll.write_png = write_then_stop_the_batch
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_to_a_parallel_batch_stops_it_and_lists_every_image_written(tmp_path):
+    """With worker processes the signal reaches only the main one: the files under way
+    finish, the others are cancelled, and whatever was written is listed."""
+    songs = tmp_path / "songs"
+    for k in range(40):
+        write_midi(piece(k), songs / f"s{k:02d}.mid")
+    out = tmp_path / "images"
+    argv = ["midi2img", str(songs), "-o", str(out), "--jobs", "2"]
+    done = subprocess.run([sys.executable, "-c", PARENT_TERMINATED_BY_A_WORKER, *argv], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130 and "pianogan midi2img: interrupted" in done.stderr
+    listed = json.loads((out / OWNED).read_text())["files"]
+    assert listed and sorted(listed) == sorted(p.name for p in out.glob("*.png"))

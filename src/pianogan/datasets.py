@@ -424,13 +424,15 @@ def prepare(
     converted = []
     failed = [_failure(f, "no such file") for f in found.missing] + [_failure(f, "the name leaves SOURCE (absolute, or '..'); not read") for f in found.outside]
     totals = dict(notes=0, out_of_range=0, drums=0, silent=0)
+    unfinished = {task.png_prefix for task in tasks if task.png_prefix}
     with contextlib.ExitStack() as stack:
-        stack.callback(outputs.save)  # also on Ctrl-C: the images written stay listed as ours
+        stack.callback(_list_images, outputs, unfinished)  # also on Ctrl-C or kill: the images written stay listed
         convert = stack.enter_context(_converter(jobs, len(tasks)))
         bar = stack.enter_context(tqdm(total=len(tasks), unit="file", desc="prepare", disable=not progress))
         for task, file, result in zip(tasks, found.files, convert(tasks)):
             bar.update()
             outputs.claim(result.png_names, _png_group(task.png_prefix))
+            unfinished.discard(task.png_prefix)
             for key in totals:
                 totals[key] += getattr(result, key)
             if result.reason is not None:
@@ -484,6 +486,13 @@ def prepare(
         example = f"; e.g. {failed[0]['file']}: {failed[0]['reason']}" if failed else ""
         raise PianoganError(f"{found.root}: no file converted ({len(failed)} failed, {len(found.unlisted)} without a split; see {out / REPORT}){example}")
     return report
+
+
+def _list_images(outputs: Outputs, unfinished: set[str]) -> None:
+    """List the images written, by files an interrupt cut short too."""
+    for prefix in unfinished:
+        outputs.claim_new(rf"{re.escape(prefix)}_\d+\.png", _png_group(prefix))
+    outputs.save()
 
 
 def _write_dataset(outputs: Outputs, packed: dict[str, list[np.ndarray]], manifest: list[tuple], columns: int) -> list[str]:

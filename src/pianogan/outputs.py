@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ class Outputs:
     written: set[str] = field(default_factory=set)  # names this run claimed (see ``claim``)
     earlier: frozenset[str] = frozenset()  # names listed before this run
     listed: bool = True  # whether the folder had a list (False: new, or older than lists)
+    subfolders: tuple[str, ...] = ()  # where this run writes besides the folder itself (see ``create``)
+    present: frozenset[str] = frozenset()  # the files there when this run began
 
     @classmethod
     def at(cls, folder: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()) -> Outputs:
@@ -79,9 +82,28 @@ class Outputs:
         runs left in it and in ``subfolders`` (``atomic.remove_leftovers``)."""
         atomic.make_folder(self.folder)
         atomic.check_writable(self.folder)
-        for sub in (".", *subfolders):
+        self.subfolders = tuple(subfolders)
+        for sub in (".", *self.subfolders):
             atomic.remove_leftovers(self.folder / sub)
+        self.present = frozenset(self._files())
         return self
+
+    def _files(self) -> set[str]:
+        """The names of the files now in the folder and its subfolders."""
+        names = set()
+        for sub in (".", *self.subfolders):
+            folder = self.folder / sub
+            if folder.is_dir():
+                names.update((Path(sub) / path.name).as_posix() for path in folder.iterdir() if path.is_file())
+        return names
+
+    def claim_new(self, pattern: str, group: str) -> None:
+        """Claim the files matching ``pattern`` (a regular expression over names relative
+        to the folder) that appeared since ``create``: what a worker wrote before an
+        interrupt kept its result from coming back. They cannot be others' files: a
+        worker writes nothing while a file of one of its names is not pianogan's."""
+        regex = re.compile(pattern)
+        self.claim(sorted(name for name in self._files() - self.present if regex.fullmatch(name)), group)
 
     def problem(self, name: str) -> str | None:
         """Why ``name`` may not be written in this folder, or None when it may."""

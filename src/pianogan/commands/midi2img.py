@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -129,15 +130,18 @@ def run(args: argparse.Namespace) -> int:
     converted = written = silent = out_of_range = drums = 0
     bad = len(missing)
     converted_groups: set[str] = set()
+    unfinished = {stems[path] for path in files}
     with contextlib.ExitStack() as stack:
-        stack.callback(_save, outputs, converted_groups)  # also on Ctrl-C: what was written stays listed
+        stack.callback(_save, outputs, converted_groups, unfinished)  # also on Ctrl-C or kill: what was written stays listed
         if jobs > 1:
-            pool = stack.enter_context(ProcessPoolExecutor(jobs))
+            pool = ProcessPoolExecutor(jobs)
+            stack.callback(pool.shutdown, cancel_futures=True)  # an interrupt waits only for the files under way
             results = pool.map(_convert_task, tasks, chunksize=max(1, min(16, len(tasks) // (4 * jobs))))
         else:
             results = map(_convert_task, tasks)
         for task, result in zip(tasks, tqdm(results, total=len(tasks), desc="midi2img", unit="file", file=sys.stderr, disable=None)):
             outputs.claim(result.names, group_of(task[2]))
+            unfinished.discard(task[2])
             written += result.written
             silent += result.silent
             out_of_range += result.dropped_out_of_range
@@ -157,9 +161,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save(outputs: Outputs, converted_groups: set[str]) -> None:
+def _save(outputs: Outputs, converted_groups: set[str], unfinished: set[str]) -> None:
     """Remove the earlier windows of every converted input that this run did not write
-    again (another --columns, say), list what was written, and say what was replaced."""
+    again (another --columns, say), list what was written (by inputs an interrupt cut
+    short too), and say what was replaced."""
+    for stem in unfinished:
+        outputs.claim_new(rf"{re.escape(stem)}_\d+\.png", group_of(stem))
     removed = outputs.remove_stale(lambda group: group in converted_groups)
     outputs.save()
     outputs.report(removed)
