@@ -416,7 +416,8 @@ def prepare(
     outputs.create(subfolders=[f"{PNG_FOLDER}/{split}" for split in SPLITS])
     out = outputs.folder
     prefixes = _png_prefixes(found.files) if png else [None] * len(found.files)
-    tasks = [_Task(f.path, f.kind, columns, pedal, align, p, outputs.narrowed(_png_group(p)) if p else None) for f, p in zip(found.files, prefixes)]
+    narrowed = outputs.narrowed(_png_group(p) for p in prefixes if p)
+    tasks = [_Task(f.path, f.kind, columns, pedal, align, p, narrowed[_png_group(p)] if p else None) for f, p in zip(found.files, prefixes)]
 
     packed: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
     counts = dict.fromkeys(SPLITS, 0)

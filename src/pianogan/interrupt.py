@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 EXIT_INTERRUPTED = 130
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -62,9 +62,20 @@ def _exit_now(signum: int, frame: object) -> None:
     os._exit(EXIT_INTERRUPTED)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, _exit_now)  # a second one does not wait for the clean-up
-    raise KeyboardInterrupt
+def _interrupt_in(owner: int) -> Callable[[int, object], None]:
+    """A SIGTERM handler raising ``KeyboardInterrupt`` in process ``owner``. A worker forked
+    from it inherits the handler but must still die of SIGTERM: ``multiprocessing.Pool``
+    stops its workers so, and one that raised instead could hang on a lock."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        if os.getpid() != owner:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        signal.signal(signal.SIGTERM, _exit_now)  # a second one does not wait for the clean-up
+        raise KeyboardInterrupt
+
+    return interrupt
 
 
 @contextlib.contextmanager
@@ -77,7 +88,7 @@ def terminate_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.signal(signal.SIGTERM, _interrupt_in(os.getpid()))
     try:
         yield
     finally:

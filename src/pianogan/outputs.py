@@ -123,9 +123,14 @@ class Outputs:
             if problem:
                 raise PianoganError(problem)
 
-    def narrowed(self, group: str) -> Outputs:
-        """A copy that knows only ``group``'s files: small enough to send to a worker process."""
-        return Outputs(self.folder, {n: g for n, g in self.owned.items() if g == group}, self.inputs)
+    def narrowed(self, groups: Iterable[str]) -> dict[str, Outputs]:
+        """For each group, a copy that knows only that group's files: small enough to send
+        to a worker process with each task."""
+        owned: dict[str, dict[str, str]] = {group: {} for group in groups}
+        for name, group in self.owned.items():
+            if group in owned:
+                owned[group][name] = group
+        return {group: Outputs(self.folder, names, self.inputs) for group, names in owned.items()}
 
     def claim(self, names: Iterable[str], group: str) -> None:
         """Note that this run writes (or has written) ``names`` as part of ``group``.

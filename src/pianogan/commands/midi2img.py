@@ -125,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
         raise PianoganError(f"--jobs must be 0 (one per CPU core) or more, got {args.jobs}")
     out_dir, files, stems, missing = batch_inputs(args.inputs, MIDI_SUFFIXES, args.output, ".mid or .midi")
     outputs = Outputs.at(out_dir, inputs=files).create()
-    tasks = [(path, outputs.narrowed(group_of(stems[path])), stems[path], args.columns, args.pedal, args.align) for path in files]
+    narrowed = outputs.narrowed(group_of(stem) for stem in stems.values())
+    tasks = [(path, narrowed[group_of(stems[path])], stems[path], args.columns, args.pedal, args.align) for path in files]
     jobs = min(args.jobs or os.cpu_count() or 1, len(tasks))
     converted = written = silent = out_of_range = drums = 0
     bad = len(missing)
