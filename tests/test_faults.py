@@ -339,3 +339,23 @@ def test_sigterm_to_a_parallel_batch_stops_it_and_lists_every_image_written(tmp_
     assert done.returncode == 130 and "pianogan midi2img: interrupted" in done.stderr
     listed = json.loads((out / OWNED).read_text())["files"]
     assert listed and sorted(listed) == sorted(p.name for p in out.glob("*.png"))
+
+
+def test_sigterm_is_ctrl_c_in_the_command_and_death_in_its_forked_workers():
+    """multiprocessing.Pool stops its workers with SIGTERM: a worker that raised
+    KeyboardInterrupt instead of dying could hang on a lock, and the command with it."""
+    import signal
+
+    from pianogan.interrupt import terminate_as_interrupt
+
+    with terminate_as_interrupt():
+        child = os.fork()
+        if child == 0:  # the worker: SIGTERM must end it, whatever Python code runs
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+            finally:
+                os._exit(0)  # reached only if the signal did not kill
+        _, status = os.waitpid(child, 0)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
