@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from pianogan.datasets import SPLITS, check_split, npz_arrays
 from pianogan.errors import PianoganError
 from pianogan.outputs import Outputs
@@ -124,7 +126,7 @@ def read_config(run: Path) -> dict:
     return stored
 
 
-def check_checkpoint(run: Path) -> dict[str, tuple[tuple[int, ...], object]]:
+def check_checkpoint(run: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """The shape and dtype of every array of RUN/checkpoint.npz, from its headers alone;
     a missing or damaged checkpoint is a one-line error."""
     path = run / CHECKPOINT
@@ -159,9 +161,8 @@ def check_run(dataset: str | os.PathLike, run: str | os.PathLike, split: str | N
 
     Without ``resume`` the folder must hold no checkpoint; with it, a readable
     ``config.json`` (whose split is then the one checked), ``train_log.csv`` and
-    checkpoint (its headers). Files of
-    a run's names that pianogan did not write are refused, and so is a folder that
-    cannot be written. Returns the run folder's ``Outputs``.
+    checkpoint (its headers). Files of a run's names that pianogan did not write are
+    refused, and so is a folder that cannot be written. Returns the run folder's ``Outputs``.
     """
     run = Path(run)
     outputs = run_outputs(run)
