@@ -42,7 +42,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def names(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir())
+    """The files a user sees in ``folder`` (not pianogan's hidden list of its outputs)."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
 
 
 # --------------------------------------------------------------------------- midi2img
@@ -81,7 +82,7 @@ def test_midi2img_columns_sets_the_window_width(tmp_path, capsys):
     assert np.argwhere(read_png(out / "song_2.png")).tolist() == [[62 - 21, c] for c in range(50, 54)]
     with pytest.raises(SystemExit):
         main(["midi2img", str(song), "-o", str(out), "--columns", "0"])
-    assert "--columns: must be at least 1" in capsys.readouterr().err
+    assert "--columns: must be 1..262144 columns, got 0" in capsys.readouterr().err
 
 
 def test_midi2img_matches_the_library_with_pedal_and_jobs(tmp_path, capsys):
@@ -247,7 +248,7 @@ def check_midi2img_then_img2midi(tmp_path, capsys, source: Path) -> None:
     assert run(capsys, "midi2img", str(source), "-o", str(tmp_path / "img"))[0] == 0
     assert run(capsys, "img2midi", str(tmp_path / "img"), "-o", str(tmp_path / "mid"))[0] == 0
     roll, _ = read_midi(source)
-    for png in sorted((tmp_path / "img").iterdir()):
+    for png in sorted((tmp_path / "img").glob("*.png")):
         k = int(png.stem.rsplit("_", 1)[1])
         back, _ = read_midi(tmp_path / "mid" / f"{png.stem}.mid")
         expected = roll[:, 300 * k : 300 * (k + 1)]

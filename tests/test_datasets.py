@@ -231,12 +231,17 @@ def test_png_option_writes_each_window_in_the_seed_layout(tmp_path):
     root = maestro_tree(tmp_path / "maestro", "csv")
     out = tmp_path / "out"
     (out / "png" / "train").mkdir(parents=True)
-    (out / "png" / "train" / "stale_9.png").write_bytes(b"old")
+    (out / "png" / "train" / "photo_9.png").write_bytes(b"someone else's")
     prepare(root, out, png=True, jobs=1, progress=False)
     written = sorted(p.relative_to(out / "png").as_posix() for p in (out / "png").rglob("*.png"))
-    assert written == ["test/2008__third_0.png", "test/2008__third_1.png", "train/2004__first_0.png", "train/2004__first_2.png", "validation/2006__second_0.png"]
+    assert written == ["test/2008__third_0.png", "test/2008__third_1.png", "train/2004__first_0.png", "train/2004__first_2.png", "train/photo_9.png", "validation/2006__second_0.png"]
     for k, window in expected_windows(root / "2004/first.midi"):
         assert np.array_equal(read_png(out / "png" / "train" / f"2004__first_{k}.png"), window)
+    # A re-run removes the images of its earlier run that it does not make again, never others'.
+    make_midi(root / "2004" / "first.midi", [(0, 4, 60)])
+    prepare(root, out, png=True, jobs=1, progress=False)
+    assert sorted(p.name for p in (out / "png" / "train").iterdir() if not p.name.startswith(".")) == ["2004__first_0.png", "photo_9.png"]
+    assert (out / "png" / "train" / "photo_9.png").read_bytes() == b"someone else's"
 
 
 def test_every_kind_of_bad_file_is_named_once_and_the_rest_converted(tmp_path):
@@ -318,7 +323,7 @@ def test_cli_prepare_with_options_and_summary(tmp_path, capsys):
     assert main(["prepare", str(source), "-o", str(out), "--jobs", "0"]) == 2
     assert "--jobs must be at least 1, got 0" in capsys.readouterr().err
     assert main(["prepare", str(source), "-o", str(out), "--columns", "0"]) == 2
-    assert "--columns must be at least 1, got 0" in capsys.readouterr().err
+    assert "--columns must be 1..262144 columns, got 0" in capsys.readouterr().err
 
 
 def test_jobs_do_not_change_the_dataset_and_fingerprint_is_stable(tmp_path):
@@ -370,7 +375,7 @@ def test_failed_write_keeps_the_previous_dataset_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         prepare(root, out, jobs=1, progress=False)
     assert np.array_equal(load_split(out), before)
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.csv", "prepare_report.json", "test.npz", "train.npz", "validation.npz"]
+    assert sorted(p.name for p in out.iterdir()) == [".pianogan-outputs.json", "manifest.csv", "prepare_report.json", "test.npz", "train.npz", "validation.npz"]
 
 
 def test_a_split_missing_from_a_new_run_is_removed(tmp_path):

@@ -244,3 +244,25 @@ def test_bad_options_are_one_line_errors(data, tmp_path, capsys):
     for option, value in (("--n", 3), ("--threshold", 1.5), ("--copy-sample", -1), ("--min-span", 1.5)):
         code, _, err = run_cli(["--generated", tmp_path, "--real", dataset, option, value, "-o", tmp_path / "out"], capsys)
         assert code == 2 and err.count("\n") == 1 and option in err
+
+
+@pytest.mark.parametrize("where", ["read-only", "full", "others-file"])
+def test_an_output_that_cannot_be_written_fails_before_the_evaluation(where, data, tmp_path, capsys, monkeypatch, request):
+    dataset, train, _ = data
+    folder = tmp_path / "generated"
+    for i, roll in enumerate(train[:12]):
+        write_png(roll, folder / f"g{i}.png")
+    out = tmp_path / "eval"
+    if where == "read-only":
+        out = request.getfixturevalue("read_only_folder") / "eval"
+    if where == "full":
+        disk = request.getfixturevalue("small_disk")
+        disk.fill()
+        out = disk.path / "eval"
+    if where == "others-file":
+        out.mkdir()
+        (out / "report.md").write_text("my notes")
+    monkeypatch.setattr(evaluate, "evaluate", lambda *args, **kwargs: pytest.fail("evaluated although the report could not be written"))
+    code, _, err = run_cli(["--generated", folder, "--real", dataset, "--split", "train", "-o", out], capsys)
+    assert code == 2 and err.count("\n") == 1 and err.startswith("pianogan evaluate: error: ")
+    assert {"read-only": "Read-only file system", "full": "No space left on device", "others-file": "pianogan did not write it"}[where] in err

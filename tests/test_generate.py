@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pianogan import generate, midi
+from pianogan import generate, midi, modelio
 from pianogan.cli import main
 from pianogan.roll import N_PITCHES, read_png
 
@@ -179,7 +179,7 @@ def test_generate_writes_pieces_deterministically(model_path, tmp_path):
     assert run_cli("--model", model_path, "--n", 3, "--seed", 5, "--no-audio", "-o", again) == 0
     names = ["piece_000", "piece_001", "piece_002"]
     expected = {f"{n}{suffix}" for n in names for suffix in (".png", ".mid", "_roll.webp")}
-    assert {p.name for p in out.iterdir()} == expected | {"pieces.json", "index.html", "keep.txt"}
+    assert {p.name for p in out.iterdir()} == expected | {"pieces.json", "index.html", "keep.txt", ".pianogan-outputs.json"}
     assert (out / "keep.txt").read_text() == "mine"
     summary = json.loads((out / "pieces.json").read_text())
     assert summary["model"] == str(model_path) and summary["seed"] == 5
@@ -310,7 +310,10 @@ def bad_models(tmp_path_factory) -> dict[str, Path]:
         ("n zero", ["--n", "0"], "--n must be at least 1, got 0"),
         ("n negative", ["--n", "-3"], "--n must be at least 1, got -3"),
         ("seed", ["--seed", "-1"], "--seed must be 0 or more"),
-        ("length", ["--length", "0"], "--length must be at least 1 column"),
+        ("length", ["--length", "0"], "--length must be 1..262144 columns, got 0"),
+        ("length huge", ["--length", "300000"], "--length must be 1..262144 columns, got 300000"),
+        ("n huge", ["--n", "1000000"], "--n 1000000 pieces of 300 columns are more than the 3,000,000 columns"),
+        ("threshold nan", ["--threshold", "nan"], "--threshold must lie strictly between 0 and 1, got nan"),
         ("threshold", ["--threshold", "1.5"], "--threshold must lie strictly between 0 and 1"),
         ("velocity", ["--velocity", "128"], "--velocity must be 1..127"),
         ("interpolate", ["--interpolate", "1", "2", "--n", "1"], "--interpolate needs --n of at least 2"),
@@ -402,3 +405,53 @@ def test_a_key_normalised_model_draws_keys_like_its_training_data(model_path, tm
     assert run_cli("--model", normalised, "--n", "4", "--no-audio", "-o", tmp_path / "out") == 0
     records = json.loads((tmp_path / "out" / "pieces.json").read_text())["pieces"]
     assert {r["key"] for r in records} <= {"F major", "D minor"} and any(r["transposition"] for r in records)
+
+
+# --- faults ---------------------------------------------------------------------------
+
+
+def test_a_rerun_replaces_its_own_pieces_and_refuses_others_files(model_path, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    assert run_cli("--model", model_path, "--n", 3, "--no-audio", "-o", out) == 0
+    capsys.readouterr()
+    assert run_cli("--model", model_path, "--n", 1, "--seed", 4, "--no-audio", "-o", out) == 0
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["index.html", "piece_000.mid", "piece_000.png", "piece_000_roll.webp", "pieces.json"]
+    err = capsys.readouterr().err
+    assert "replaced 5 files of an earlier run" in err and "removed 6 files of an earlier run that this one does not make" in err
+    (out / "piece_001.mid").write_bytes(b"my own tune")
+    monkeypatch.setattr(modelio, "load_generator", lambda path: pytest.fail("the model was loaded"))
+    assert run_cli("--model", model_path, "--n", 2, "--no-audio", "-o", out) == 2
+    assert f"{out / 'piece_001.mid'}: exists and pianogan did not write it" in capsys.readouterr().err
+    assert (out / "piece_001.mid").read_bytes() == b"my own tune"
+
+
+def test_a_full_disk_is_found_before_the_model_loads(model_path, small_disk, capsys, monkeypatch):
+    small_disk.fill()
+    monkeypatch.setattr(modelio, "load_generator", lambda path: pytest.fail("the model was loaded"))
+    assert run_cli("--model", model_path, "--no-audio", "-o", small_disk.path / "out") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("pianogan generate: error: ") and ("No space left" in err or "disk full" in err)
+
+
+def test_a_disk_that_fills_while_writing_keeps_the_earlier_pieces(model_path, small_disk, capsys, monkeypatch):
+    out = small_disk.path / "out"
+    assert run_cli("--model", model_path, "--n", 2, "--no-audio", "-o", out) == 0
+    before = small_disk.files()
+    from pianogan import atomic
+
+    monkeypatch.setattr(atomic, "check_writable", lambda folder: None)  # let the writes meet the full disk
+    small_disk.fill()
+    assert run_cli("--model", model_path, "--n", 2, "--seed", 9, "--no-audio", "-o", out) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("pianogan generate: error: ") and "cannot write" in err[-1]
+    assert small_disk.files() == before
+
+
+def test_a_folder_from_before_pianogan_listed_its_files_is_reused_by_its_pieces_json(model_path, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run_cli("--model", model_path, "--n", 2, "--no-audio", "-o", out) == 0
+    (out / ".pianogan-outputs.json").unlink()  # as an older pianogan left it
+    capsys.readouterr()
+    assert run_cli("--model", model_path, "--n", 1, "--no-audio", "-o", out) == 0
+    assert "replaced 5 files of an earlier run" in capsys.readouterr().err
+    assert not (out / "piece_001.png").exists()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
+import signal
+import subprocess
+import sys
 import threading
 
 import numpy as np
 import pytest
 
-from pianogan import batches, datasets, midi, modelio, roll, runlog, train
+from pianogan import atomic, batches, datasets, midi, modelio, roll, runlog, train
 from pianogan.cli import main
 from pianogan.errors import PianoganError
 
@@ -213,7 +218,7 @@ def test_a_checkpoint_killed_mid_write_leaves_the_previous_one_loadable(tmp_path
         train.save_checkpoint(gan, run)
     monkeypatch.undo()
     assert train.load_checkpoint(train.build_gan(small(5)), run) == 5
-    assert [p.name for p in run.iterdir() if p.name.endswith(".tmp.npz")] == []
+    assert [p.name for p in run.iterdir() if ".tmp" in p.name] == []
 
 
 def test_bad_inputs_are_one_line_errors_and_change_nothing(tmp_path, dataset, capsys):
@@ -324,3 +329,136 @@ def test_the_weight_average_is_passive_so_its_decay_may_change_on_resume(tmp_pat
     train.load_checkpoint(gan, tmp_path / "changed")
     exported = train.export_generator(gan, seed=0)
     assert all(np.array_equal(a, b) for a, b in zip(exported.trainable_weights, gan.generator.trainable_weights))
+
+
+# --- faults: options, damaged run folders, a full disk, killed saves ------------------
+
+BEFORE_TENSORFLOW = r"""
+import contextlib, io, json, sys
+from pianogan.cli import main
+report = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(argv)
+    report.append([code, err.getvalue(), "tensorflow" in sys.modules or "keras" in sys.modules])
+print(json.dumps(report))
+"""
+
+
+def test_options_and_run_folders_are_checked_before_tensorflow_loads(tmp_path, dataset):
+    good = tmp_path / "good"
+    good.mkdir()
+    config = {"train": dataclasses.asdict(small(4)), "pianogan_version": "0.1.0"}
+    (good / "config.json").write_text(json.dumps(config))
+    damaged_log, mistyped, broken = (tmp_path / name for name in ("damaged_log", "mistyped", "broken"))
+    for run in (damaged_log, mistyped, broken):
+        shutil.copytree(good, run)
+    (damaged_log / "train_log.csv").write_text("step,seconds,d_loss\n1,0.5,0.1\nthree,1.0,0.2\n")
+    (mistyped / "config.json").write_text(json.dumps({**config, "train": {**config["train"], "batch_size": "32"}}))
+    (broken / "config.json").write_text('{"train": {')
+    shutil.copytree(good, tmp_path / "no_checkpoint")
+    shutil.copytree(good, tmp_path / "bad_checkpoint")
+    (tmp_path / "bad_checkpoint" / "checkpoint.npz").write_bytes(b"PK\x03\x04 half a checkpoint")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "config.json").write_text("my own notes")
+    (tmp_path / "file").write_text("")
+    cases = {
+        ("--checkpoint-every", "0"): "--checkpoint-every must be at least 1 and at most 1,000,000,000, got 0",
+        ("--sample-every", "0"): "--sample-every must be at least 1",
+        ("--seed", "-1"): "--seed must be at least 0",
+        ("--batch-size", "10000000"): "--batch-size must be at least 1 and at most 4,096, got 10000000",
+        ("--lr-g", "nan"): "--lr-g must be a finite number, got nan",
+        ("--lr-d", "inf"): "--lr-d must be a finite number, got inf",
+        ("--latent-dim", "0"): "--latent-dim must be at least 1",
+        ("--steps", "0"): "--steps must be at least 1",
+        ("--min-span", "2"): "--min-span must be at least 0 and at most 1, got 2.0",
+        ("--ema-decay", "1"): "--ema-decay must be at least 0 and below 1, got 1.0",
+        ("--time-limit", "0"): "--time-limit must be above 0",
+        ("-o", str(damaged_log), "--resume"): f"{damaged_log / 'train_log.csv'} line 3: damaged row",
+        ("-o", str(mistyped), "--resume"): f"{mistyped / 'config.json'}: train.batch_size must be a whole number, got '32'",
+        ("-o", str(broken), "--resume"): f"{broken / 'config.json'}: unreadable run configuration",
+        ("-o", str(tmp_path / "empty"), "--resume"): "config.json: not found; nothing to resume",
+        ("-o", str(tmp_path / "no_checkpoint"), "--resume"): "checkpoint.npz: no checkpoint to resume from",
+        ("-o", str(tmp_path / "bad_checkpoint"), "--resume"): "checkpoint.npz: corrupt checkpoint (not a readable .npz file",
+        ("-o", str(foreign)): f"{foreign / 'config.json'}: exists and pianogan did not write it",
+        ("-o", str(tmp_path / "file")): "it is a file, not a folder",
+        ("--split", "test"): "no 'test' split",
+    }
+    runs = [["train", str(dataset), "-o", str(tmp_path / "run"), *extra] if "-o" not in extra else ["train", str(dataset), *extra] for extra in cases]
+    done = subprocess.run([sys.executable, "-c", BEFORE_TENSORFLOW, json.dumps(runs)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for (extra, message), (code, err, heavy) in zip(cases.items(), json.loads(done.stdout)):
+        assert code == 2 and err.count("\n") == 1 and message in err and not heavy, (extra, err)
+    assert not (tmp_path / "run").exists() and (foreign / "config.json").read_text() == "my own notes"
+
+
+def test_a_full_disk_stops_training_in_one_line_and_keeps_the_last_checkpoint(small_disk_of, dataset, monkeypatch, capsys):
+    disk = small_disk_of("64m")
+    run = disk.path / "run"
+    train.train(dataset, run, small(2, checkpoint_every=2, sample_every=100), verbose=0)
+    save = train.save_checkpoint
+
+    def save_on_a_full_disk(gan, folder):
+        disk.fill()  # the disk fills up while the run goes on
+        save(gan, folder)
+
+    monkeypatch.setattr(train, "save_checkpoint", save_on_a_full_disk)
+    code = main(["train", str(dataset), "-o", str(run), "--steps", "4", "--resume", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.splitlines()[-1].startswith(f"pianogan train: error: {run / 'checkpoint.npz'}: cannot write (")
+    monkeypatch.undo()
+    assert train.load_checkpoint(train.build_gan(small(2)), run) == 2
+    assert not [p for p in run.rglob("*") if ".tmp" in p.name]
+
+
+KILLED_MID_SAVE = r"""
+import os, signal, sys
+import numpy as np
+from pianogan import train
+
+dataset, run, how = sys.argv[1:]
+savez, saves = np.savez, []
+
+def interrupted_savez(handle, **arrays):
+    saves.append(1)
+    if len(saves) == 2:  # the checkpoint at step 4, half written
+        handle.write(b"PK\x03\x04 half a checkpoint")
+        handle.flush()
+        for _ in range(1 if how == "kill" else 2):
+            os.kill(os.getpid(), signal.SIGKILL if how == "kill" else signal.SIGTERM)
+    savez(handle, **arrays)
+
+np.savez = interrupted_savez
+train.train(dataset, run, train.recipe_config("ours", steps=10, batch_size=2, checkpoint_every=2, sample_every=2), verbose=0)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["kill", "two-signals"])
+def test_a_run_killed_mid_save_resumes_from_its_last_checkpoint_without_leftovers(how, tmp_path, dataset, capsys):
+    """kill -9, or a second SIGTERM (which exits at once), while the checkpoint is written:
+    the previous checkpoint stays whole, and --resume removes the half-written file."""
+    run = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-c", KILLED_MID_SAVE, str(dataset), str(run), how], capture_output=True, text=True, timeout=600)
+    assert done.returncode == (-signal.SIGKILL if how == "kill" else 130), done.stderr[-3000:]
+    if how == "two-signals":
+        assert "second interrupt: stopping now" in done.stderr
+    leftovers = [p.name for p in run.iterdir() if p.name.startswith(".checkpoint.npz.") and p.name.endswith(".tmp")]
+    assert len(leftovers) == 1 and train.load_checkpoint(train.build_gan(small(2)), run) == 2
+    assert main(["train", str(dataset), "-o", str(run), "--steps", "6", "--resume", "--quiet"]) == 0
+    assert not [p for p in run.rglob("*") if ".tmp" in p.name]
+    assert int(_weights(run)["step/0"]) == 6
+    assert [int(row["step"]) for row in runlog.read_log(run)] == list(range(1, 7))
+
+
+def test_a_run_folder_from_before_pianogan_listed_its_files_can_be_resumed(tmp_path, dataset):
+    from pianogan import trainoptions
+
+    run = tmp_path / "run"
+    train.train(dataset, run, small(2, sample_every=1), verbose=0)
+    (run / ".pianogan-outputs.json").unlink()  # as an older pianogan left it
+    outputs = trainoptions.check_run(dataset, run, None, resume=True)
+    assert {"config.json", "checkpoint.npz", "generator.keras", "train_log.csv", "samples/step_0000001.png"} <= set(outputs.owned)
+    outputs.check([*trainoptions.RUN_FILES, "samples/step_0000002.png"])

@@ -35,12 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import symusic
 from tqdm import tqdm
 
-from pianogan.atomic import atomic_path
+from pianogan.atomic import atomic_path, size_is
 from pianogan.errors import PianoganError
 from pianogan.inputs import MIDI_SUFFIXES, find_inputs
+from pianogan.midi import load_score
 
 DEFAULT_RATE = 44100
 CHANNELS = 2  # stereo: both renderers pan notes and FluidSynth adds stereo reverb
@@ -54,6 +54,7 @@ MAX_PROCESSES = 4  # FluidSynth processes at once, at most one per core
 MIN_RATE, MAX_RATE = 8000, 96000  # FluidSynth's range for synth.sample-rate
 MAX_PIECE_SECONDS = 3600.0  # longer is a corrupt time stamp; its audio would not fit in memory
 RENDERERS = ("auto", "fluidsynth", "fallback")
+WAV_HEADER_BYTES = 44  # what the ``wave`` module writes before PCM frames
 ENV_SOUNDFONT = "PIANOGAN_SOUNDFONT"
 DEBIAN_SOUNDFONTS = (
     Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
@@ -175,15 +176,11 @@ def midi_files(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list[Re
 def load_piece(path: str | os.PathLike) -> Piece:
     """Read a MIDI file into timed events; one-line PianoganError if it cannot be played.
 
-    Tracks get channels in file order (drums on channel 10), as a MIDI file has them.
+    The file is read as ``midi.load_score`` reads it (whatever its extension; times that
+    would wrap and files without ticks per quarter note refused). Tracks get channels in file order (drums on channel 10), as a MIDI file has them.
     """
     path = Path(path)
-    if not path.is_file():
-        raise PianoganError(f"{path}: no such file")
-    try:
-        score = symusic.Score(str(path)).to("second")
-    except (RuntimeError, ValueError) as error:
-        raise PianoganError(f"{path}: not a readable MIDI file ({str(error).splitlines()[0]})") from None
+    score = load_score(path).to("second")
     melodic = [c for c in range(16) if c != 9]
     events: list[tuple[float, int, int, int, int]] = []
     for number, track in enumerate(t for t in score.tracks if not t.is_drum):
@@ -226,7 +223,7 @@ def render_many(
     """
     renderer = choose_renderer(renderer)
     font = find_soundfont(soundfont)
-    _check_rate(rate)
+    check_rate(rate)
     files, results = midi_files(inputs)
     jobs: list[tuple[Piece, Path]] = []
     taken: dict[Path, Path] = {}
@@ -255,14 +252,15 @@ def render_midi(
     """Render one MIDI file to ``wav_path``; raise PianoganError if it cannot be done."""
     renderer = choose_renderer(renderer)
     font = find_soundfont(soundfont)
-    _check_rate(rate)
+    check_rate(rate)
     (result,) = _render_jobs([(load_piece(midi_path), Path(wav_path))], font, rate, renderer, progress=False)
     if result.error:
         raise PianoganError(result.error)
     return result
 
 
-def _check_rate(rate: int) -> None:
+def check_rate(rate: int) -> None:
+    """A one-line error unless ``rate`` is a sample rate FluidSynth accepts."""
     if not MIN_RATE <= rate <= MAX_RATE:
         raise PianoganError(f"--rate {rate}: choose a sample rate from {MIN_RATE} to {MAX_RATE} Hz")
 
@@ -291,8 +289,8 @@ def _write_result(piece: Piece, audio: np.ndarray | str, wav: Path, rate: int) -
         return RenderResult(piece.path, error=f"{piece.path}: {error}")
     try:
         write_wav(pcm, wav, rate)
-    except OSError as error:
-        return RenderResult(piece.path, error=f"{wav}: cannot write ({error.strerror or error})")
+    except PianoganError as error:
+        return RenderResult(piece.path, error=str(error))
     return RenderResult(piece.path, wav, len(pcm) / rate)
 
 
@@ -318,8 +316,8 @@ def finish(audio: np.ndarray, end: float, rate: int) -> np.ndarray:
 
 
 def write_wav(pcm: np.ndarray, path: str | os.PathLike, rate: int) -> None:
-    """Write int16 frames (frames, channels) as a PCM WAV file, atomically."""
-    with atomic_path(path) as tmp, wave.open(str(tmp), "wb") as out:
+    """Write int16 frames (frames, channels) as a PCM WAV file, atomically and size-checked."""
+    with atomic_path(path, check=size_is(WAV_HEADER_BYTES + pcm.nbytes)) as tmp, wave.open(str(tmp), "wb") as out:
         out.setnchannels(pcm.shape[1])
         out.setsampwidth(2)
         out.setframerate(rate)
@@ -381,6 +379,7 @@ def _fluidsynth_batch(pieces: Sequence[Piece], font: Path, rate: int) -> list[tu
             "-F", str(raw), str(font), str(midi),
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, check=False)
+        _check_font_loaded(done.stderr, font)
         if done.returncode != 0 or not raw.is_file():
             if len(pieces) > 1:
                 return [result for piece in pieces for result in _fluidsynth_batch([piece], font, rate)]
@@ -389,6 +388,14 @@ def _fluidsynth_batch(pieces: Sequence[Piece], font: Path, rate: int) -> list[tu
         audio = np.fromfile(raw, dtype="<f4").reshape(-1, CHANNELS)
     cut = [round(start * rate / 1000) for start in starts[:-1]]
     return [(p, audio[first : first + round((p.end + TAIL_SECONDS) * rate)]) for p, first in zip(pieces, cut)]
+
+
+def _check_font_loaded(stderr: str, font: Path) -> None:
+    """Raise when FluidSynth says it could not load ``font``: it then renders with its own
+    default SoundFont, and the audio would not be what the report names."""
+    failed = [line for line in stderr.splitlines() if "failed to load" in line.lower() and "soundfont" in line.lower()]
+    if failed:
+        raise PianoganError(f"soundfont {font}: FluidSynth cannot load it ({failed[0].strip()})")
 
 
 def _joined_midi(pieces: Sequence[Piece], starts: np.ndarray) -> bytes:

@@ -10,6 +10,7 @@ import sys
 
 from pianogan import __version__, commands
 from pianogan.errors import PianoganError
+from pianogan.interrupt import terminate_as_interrupt
 
 
 def _command_modules() -> list[str]:
@@ -35,9 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        with terminate_as_interrupt():
+            return int(args.run(args) or 0)
     except PianoganError as error:
         print(f"pianogan {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a file system problem no check foresaw: still one line, naming the file
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"pianogan {args.command}: error: {where}{error.strerror or error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"pianogan {args.command}: interrupted", file=sys.stderr)

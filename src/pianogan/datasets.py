@@ -21,6 +21,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import multiprocessing
 import os
 import re
@@ -36,15 +37,17 @@ from tqdm import tqdm
 
 from pianogan import atomic
 from pianogan.errors import PianoganError
-from pianogan.inputs import MIDI_SUFFIXES, PNG_SUFFIXES
+from pianogan.inputs import MIDI_SUFFIXES, PNG_SUFFIXES, stays_inside
 from pianogan.keys import estimate_keys, key_name
 from pianogan.midi import midi_to_windows, roll_notes
-from pianogan.roll import LOWEST_PITCH, N_PITCHES, WINDOW, read_png, windows, write_png
+from pianogan.outputs import Outputs
+from pianogan.roll import LOWEST_PITCH, N_PITCHES, WINDOW, check_window_width, read_png, windows, write_png
 
 SPLITS = ("train", "validation", "test")
 MANIFEST = "manifest.csv"
 REPORT = "prepare_report.json"
 PNG_FOLDER = "png"
+DATASET_FILES = (*(f"{split}.npz" for split in SPLITS), MANIFEST, REPORT)
 MANIFEST_COLUMNS = ("split", "index", "file", "k", "start", "shift_ticks", "key", "composer", "title", "year")
 MAESTRO_COLUMNS = ("canonical_composer", "canonical_title", "split", "year", "midi_filename")
 
@@ -71,6 +74,7 @@ class Source:
     files: list[SourceFile]
     missing: list[SourceFile] = field(default_factory=list)  # listed in metadata/CSV, absent
     unlisted: list[str] = field(default_factory=list)  # found, but no split given
+    outside: list[SourceFile] = field(default_factory=list)  # listed, but the name leaves SOURCE: refused
 
 
 # --- sources ------------------------------------------------------------------------------
@@ -110,16 +114,20 @@ def find_source(source: str | os.PathLike, splits: str | os.PathLike | Mapping[s
 
 
 def _scan(root: Path, exclude: str | os.PathLike | None) -> tuple[list[str], list[str]]:
-    """Relative POSIX names of the MIDI files and of the PNG files under ``root``, sorted."""
+    """Relative POSIX names of the MIDI files and of the PNG files under ``root``, sorted.
+
+    Hidden files and folders (names starting with '.') are skipped, as ``inputs.find_inputs``
+    skips them."""
     skip = Path(exclude).resolve() if exclude is not None else None
     midi, pngs = [], []
     for folder, subfolders, names in os.walk(root):
         if skip is not None and Path(folder).resolve() == skip:
             subfolders[:] = []
             continue
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
         for name in names:
             suffix = os.path.splitext(name)[1].lower()
-            if suffix in MIDI_SUFFIXES + PNG_SUFFIXES:
+            if suffix in MIDI_SUFFIXES + PNG_SUFFIXES and not name.startswith("."):
                 relative = (Path(folder) / name).relative_to(root).as_posix()
                 (midi if suffix in MIDI_SUFFIXES else pngs).append(relative)
     return sorted(midi), sorted(pngs)
@@ -146,8 +154,16 @@ def _assign(root: Path, kind: str, names: list[str], splits: Mapping[str, str] |
             continue
         used.add(key)
         files.append(SourceFile(root / name, name, splits[key], file_kind))
-    missing = [SourceFile(root / k, k, s, file_kind) for k, s in splits.items() if k not in used]
-    return Source(root, kind, files, sorted(missing, key=lambda f: f.name), unlisted)
+    absent = [SourceFile(root / k, k, s, file_kind) for k, s in splits.items() if k not in used]
+    missing, outside = _split_outside(absent)
+    return Source(root, kind, files, missing, unlisted, outside)
+
+
+def _split_outside(entries: list[SourceFile]) -> tuple[list[SourceFile], list[SourceFile]]:
+    """``entries`` whose names stay inside SOURCE, and those that leave it (absolute paths or
+    '..'): names read from metadata or a CSV are never followed out of SOURCE."""
+    entries = sorted(entries, key=lambda f: f.name)
+    return [f for f in entries if stays_inside(f.name)], [f for f in entries if not stays_inside(f.name)]
 
 
 def read_splits_csv(path: str | os.PathLike) -> dict[str, str]:
@@ -230,10 +246,11 @@ def read_maestro(root: Path, metadata: Path) -> Source:
 
     The CSV has one row per performance; the v2 JSON is a list of such records and the v3
     JSON is column-oriented (``{"split": {"0": "train", ...}, ...}``). Performances whose
-    file is absent (a partial download) are reported, not fatal.
+    file is absent (a partial download) are reported, not fatal; so are names that leave
+    the root (absolute, or climbing with '..'), which are never read.
     """
     records = _maestro_records(metadata)
-    files, missing = [], []
+    files, not_found = [], []
     for number, record in enumerate(records, start=1):
         absent = [c for c in MAESTRO_COLUMNS if c not in record]
         if absent:
@@ -243,11 +260,12 @@ def read_maestro(root: Path, metadata: Path) -> Source:
             raise PianoganError(f"{metadata}: record {number} has unknown split {record['split']!r}")
         name = _normalise(str(record["midi_filename"]))
         entry = SourceFile(root / name, name, split, "midi", str(record["canonical_composer"]), str(record["canonical_title"]), str(record["year"]))
-        (files if entry.path.is_file() else missing).append(entry)
+        (files if stays_inside(name) and entry.path.is_file() else not_found).append(entry)
     if not records:
         raise PianoganError(f"{metadata}: no performances listed")
     files.sort(key=lambda f: f.name)
-    return Source(root, f"MAESTRO ({metadata.name})", files, missing)
+    missing, outside = _split_outside(not_found)
+    return Source(root, f"MAESTRO ({metadata.name})", files, missing, outside=outside)
 
 
 def _maestro_records(metadata: Path) -> list[dict]:
@@ -277,7 +295,8 @@ class _Task:
     columns: int
     pedal: bool
     align: bool
-    png_prefix: str | None  # write window k to f"{png_prefix}_{k}.png" when set
+    png_prefix: str | None  # write window k to f"{png_prefix}_{k}.png" in ``outputs`` when set
+    outputs: Outputs | None = None  # the output folder, narrowed to this file's images
 
 
 @dataclass
@@ -287,6 +306,7 @@ class _Result:
     stride: int = 0  # columns between window starts
     keys: np.ndarray | None = None  # estimated key index of each window
     alignment: dict | None = None  # the piece's bar alignment (MIDI sources with --align)
+    png_names: tuple[str, ...] = ()  # images written, relative to OUT (even when a later one failed)
     notes: int = 0
     out_of_range: int = 0
     drums: int = 0
@@ -296,6 +316,7 @@ class _Result:
 
 def _convert(task: _Task) -> _Result:
     """Convert one file to packed windows; any failure becomes a one-line reason."""
+    written: list[str] = []  # images written, kept track of even when a later one fails
     try:
         if task.kind == "png":
             whole = read_png(task.path)
@@ -315,30 +336,51 @@ def _convert(task: _Task) -> _Result:
         result.keys = estimate_keys(stack)
         result.silent = total - len(cut)
         if task.png_prefix is not None:
-            for k, window in cut:
-                write_png(window, f"{task.png_prefix}_{k}.png")
+            _write_pngs(task, cut, written)
+        result.png_names = tuple(written)
         return result
     except PianoganError as error:
-        return _Result(reason=str(error).removeprefix(f"{task.path}: "))
+        return _Result(reason=str(error).removeprefix(f"{task.path}: "), png_names=tuple(written))
     except Exception as error:  # a bad file must never stop the batch
-        return _Result(reason=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no message'}")
+        return _Result(reason=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no message'}", png_names=tuple(written))
+
+
+def _write_pngs(task: _Task, cut: list[tuple[int, np.ndarray]], written: list[str]) -> None:
+    """Write each window as an image, once every one of them may be written (see ``outputs``)."""
+    names = [f"{task.png_prefix}_{k}.png" for k, _ in cut]
+    task.outputs.check(names)
+    for name, (_, window) in zip(names, cut):
+        write_png(window, task.outputs.folder / name)
+        written.append(name)
 
 
 @contextlib.contextmanager
 def _converter(jobs: int, count: int) -> Iterator[Callable[[list[_Task]], Iterator[_Result]]]:
     """A function giving results in task order: in-process for one job, else a pool fed in chunks.
 
-    The pool starts before any progress-bar thread exists, so forking it is safe.
+    Workers come from ``worker_context``: a process that already runs other threads is
+    never forked.
     """
     if jobs == 1 or count <= 1:
         yield lambda tasks: map(_convert, tasks)
         return
     chunk = max(1, min(16, count // (jobs * 8)))
-    with multiprocessing.Pool(min(jobs, count)) as pool:
+    with worker_context().Pool(min(jobs, count)) as pool:
         yield lambda tasks: pool.imap(_convert, tasks, chunksize=chunk)
 
 
 # --- prepare ----------------------------------------------------------------------------------
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """Where worker processes come from: a fork server where the system has one, else spawning.
+
+    Forking a process that runs threads (TensorFlow's, a server's, a notebook kernel's) can
+    leave the child waiting forever on a lock one of those threads held; a fork server is a
+    fresh single-threaded process that forks the workers instead.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
 def default_jobs() -> int:
@@ -371,34 +413,39 @@ def prepare(
     no file converted.
     """
     started = time.perf_counter()
-    if columns < 1:
-        raise PianoganError(f"--columns must be at least 1, got {columns}")
+    check_window_width(columns)
     jobs = default_jobs() if jobs is None else jobs
     if jobs < 1:
         raise PianoganError(f"--jobs must be at least 1, got {jobs}")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise PianoganError(f"{out}: output exists and is not a folder")
-    png_root = out / PNG_FOLDER
+    png_root = Path(out) / PNG_FOLDER
     found = find_source(source, splits, exclude=png_root)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise PianoganError(f"{out}: cannot create the output folder ({error.strerror or error})") from None
-    if png and png_root.is_dir():
-        for old in png_root.glob("*/*.png"):
-            old.unlink()
-    prefixes = _png_prefixes(found.files, png_root) if png else [None] * len(found.files)
-    tasks = [_Task(f.path, f.kind, columns, pedal, align, p) for f, p in zip(found.files, prefixes)]
+    if png and found.root.resolve().is_relative_to(png_root.resolve()):
+        raise PianoganError(f"{found.root}: lies inside {png_root}, where --png writes; prepare from elsewhere or choose another -o")
+    outputs = Outputs.at(out, inputs=[f.path for f in found.files])
+    for group, names in _files_of_an_earlier_run(outputs.folder).items():
+        outputs.adopt(names, group)
+    outputs.check(DATASET_FILES)
+    outputs.create(subfolders=[f"{PNG_FOLDER}/{split}" for split in SPLITS])
+    out = outputs.folder
+    prefixes = _png_prefixes(found.files) if png else [None] * len(found.files)
+    narrowed = outputs.narrowed(_png_group(p) for p in prefixes if p)
+    tasks = [_Task(f.path, f.kind, columns, pedal, align, p, narrowed[_png_group(p)] if p else None) for f, p in zip(found.files, prefixes)]
 
     packed: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
     counts = dict.fromkeys(SPLITS, 0)
     manifest: list[tuple] = []
-    converted, failed = [], [_failure(f, "no such file") for f in found.missing]
+    converted = []
+    failed = [_failure(f, "no such file") for f in found.missing] + [_failure(f, "the name leaves SOURCE (absolute, or '..'); not read") for f in found.outside]
     totals = dict(notes=0, out_of_range=0, drums=0, silent=0)
-    with _converter(jobs, len(tasks)) as convert, tqdm(total=len(tasks), unit="file", desc="prepare", disable=not progress) as bar:
-        for file, result in zip(found.files, convert(tasks)):
+    unfinished = {task.png_prefix for task in tasks if task.png_prefix}
+    with contextlib.ExitStack() as stack:
+        stack.callback(_list_images, outputs, unfinished)  # also on Ctrl-C or kill: the images written stay listed
+        convert = stack.enter_context(_converter(jobs, len(tasks)))
+        bar = stack.enter_context(tqdm(total=len(tasks), unit="file", desc="prepare", disable=not progress))
+        for task, file, result in zip(tasks, found.files, convert(tasks)):
             bar.update()
+            outputs.claim(result.png_names, _png_group(task.png_prefix))
+            unfinished.discard(task.png_prefix)
             for key in totals:
                 totals[key] += getattr(result, key)
             if result.reason is not None:
@@ -416,8 +463,7 @@ def prepare(
                 | ({"alignment": result.alignment} if result.alignment else {})
             )
 
-    if converted:
-        _write_dataset(out, packed, manifest, columns)
+        removed = _write_dataset(outputs, packed, manifest, columns) if converted else []
     seconds = time.perf_counter() - started
     report = {
         "source": str(found.root),
@@ -427,7 +473,7 @@ def prepare(
         "align": align,
         "files_aligned": sum(1 for c in converted if c.get("alignment", {}).get("aligned")),
         "files_without_steady_grid": [c["file"] for c in converted if c.get("alignment", {}).get("aligned") is False],
-        "files": len(found.files) + len(found.missing) + len(found.unlisted),
+        "files": len(found.files) + len(found.missing) + len(found.outside) + len(found.unlisted),
         "files_converted": len(converted),
         "files_failed": len(failed),
         "files_unlisted": len(found.unlisted),
@@ -443,29 +489,37 @@ def prepare(
         "converted": converted,
         "failed": sorted(failed, key=lambda f: f["file"]),
         "unlisted": found.unlisted,
+        "earlier_files_replaced": len(outputs.replaced()),
+        "earlier_files_removed": len(removed),
     }
-    try:
+    with outputs.writing([REPORT], "prepare"):
         atomic.write_text(out / REPORT, _report_text(report))
-    except OSError as error:
-        raise PianoganError(f"{out / REPORT}: cannot write ({error.strerror or error})") from None
+    outputs.report(removed)
     if not converted:
         example = f"; e.g. {failed[0]['file']}: {failed[0]['reason']}" if failed else ""
         raise PianoganError(f"{found.root}: no file converted ({len(failed)} failed, {len(found.unlisted)} without a split; see {out / REPORT}){example}")
     return report
 
 
-def _write_dataset(out: Path, packed: dict[str, list[np.ndarray]], manifest: list[tuple], columns: int) -> None:
-    """Write the split files, then the manifest; drop split files an earlier run left behind."""
-    try:
-        for split in SPLITS:
-            path = out / f"{split}.npz"
-            if packed[split]:
-                save_split(path, np.concatenate(packed[split]), columns)
-            elif path.exists():
-                path.unlink()  # it would not match the new manifest
-        atomic.write_text(out / MANIFEST, _manifest_text(manifest))
-    except OSError as error:
-        raise PianoganError(f"{out}: cannot write the dataset ({error.strerror or error})") from None
+def _list_images(outputs: Outputs, unfinished: set[str]) -> None:
+    """List the images written, by files an interrupt cut short too."""
+    for prefix in unfinished:
+        outputs.claim_new(rf"{re.escape(prefix)}_\d+\.png", _png_group(prefix))
+    outputs.save()
+
+
+def _write_dataset(outputs: Outputs, packed: dict[str, list[np.ndarray]], manifest: list[tuple], columns: int) -> list[str]:
+    """Write the split files, then the manifest; remove what an earlier run wrote and this one
+    did not (a split file that would not match the new manifest, images of files no longer
+    converted). Returns the names removed."""
+    outputs.claim([REPORT], "prepare")  # written next, by ``prepare``: not an earlier run's leftover
+    for split in SPLITS:
+        if packed[split]:
+            outputs.claim([f"{split}.npz"], "prepare")
+            save_split(outputs.folder / f"{split}.npz", np.concatenate(packed[split]), columns)
+    outputs.claim([MANIFEST], "prepare")
+    atomic.write_text(outputs.folder / MANIFEST, _manifest_text(manifest))
+    return outputs.remove_stale(lambda group: group == "prepare" or group.startswith("prepare:"))
 
 
 def _report_text(report: dict) -> str:
@@ -483,8 +537,33 @@ def _failure(file: SourceFile, reason: str) -> dict:
     return {"file": file.name, "split": file.split, "reason": reason}
 
 
-def _png_prefixes(files: list[SourceFile], png_root: Path) -> list[str]:
-    """``png/<split>/<stem>`` for each file, made unique (``a.mid`` and ``a.midi`` both exist)."""
+def _files_of_an_earlier_run(out: Path) -> dict[str, list[str]]:
+    """The files, by output group, that an earlier run's report in ``out`` says it wrote:
+    the dataset files and, for each converted file, its images (none without a report)."""
+    try:
+        report = json.loads((out / REPORT).read_text(encoding="utf-8"))
+        prefixes = {f"{PNG_FOLDER}/{entry['split']}/{'__'.join(PurePosixPath(str(entry['file'])).with_suffix('').parts)}" for entry in report["converted"]}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return {}
+    files: dict[str, list[str]] = {"prepare": list(DATASET_FILES)}
+    for split in SPLITS:
+        folder = out / PNG_FOLDER / split
+        for path in folder.glob("*.png") if folder.is_dir() else ():
+            window = re.fullmatch(r"(.+)_\d+\.png", path.name)
+            prefix = f"{PNG_FOLDER}/{split}/{window.group(1)}" if window else None
+            if prefix in prefixes:
+                files.setdefault(_png_group(prefix), []).append(f"{PNG_FOLDER}/{split}/{path.name}")
+    return files
+
+
+def _png_group(prefix: str | None) -> str:
+    """The output group (see ``pianogan.outputs``) of one file's images."""
+    return f"prepare:{prefix}"
+
+
+def _png_prefixes(files: list[SourceFile]) -> list[str]:
+    """``png/<split>/<stem>`` for each file, relative to OUT, made unique (``a.mid`` and
+    ``a.midi`` both exist)."""
     prefixes, taken = [], set()
     for file in files:
         stem = "__".join(PurePosixPath(file.name).with_suffix("").parts)
@@ -493,7 +572,7 @@ def _png_prefixes(files: list[SourceFile], png_root: Path) -> list[str]:
             n += 1
             candidate = f"{stem}-{n}"
         taken.add((file.split, candidate))
-        prefixes.append(str(png_root / file.split / candidate))
+        prefixes.append(f"{PNG_FOLDER}/{file.split}/{candidate}")
     return prefixes
 
 
@@ -514,8 +593,52 @@ def save_split(path: str | os.PathLike, packed: np.ndarray, columns: int) -> Non
         np.savez_compressed(handle, rolls=packed, columns=np.int64(columns))
 
 
+def npz_arrays(path: str | os.PathLike, kind: str = ".npz file") -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array of an ``.npz`` file, read from the headers alone.
+
+    A header can claim any shape (750 GiB in 200 bytes), and numpy allocates what it
+    claims before reading; each claim is checked against the bytes its zip member holds
+    before anything is loaded. One-line PianoganError ("not a readable ``kind``") for a
+    file that fails.
+    """
+    path = Path(path)
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as handle:
+                    version = np.lib.format.read_magic(handle)
+                    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    shape, _, dtype = reader(handle)
+                    claimed = math.prod(shape) * dtype.itemsize
+                    if dtype.hasobject or claimed > info.file_size - handle.tell():
+                        raise ValueError(f"{info.filename} claims {claimed:,} bytes of {dtype} in {info.file_size:,}")
+                arrays[info.filename.removesuffix(".npy")] = (tuple(shape), dtype)
+    except FileNotFoundError:
+        raise PianoganError(f"{path}: no such file") from None
+    except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile, zlib.error, NotImplementedError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise PianoganError(f"{path}: not a readable {kind} ({reason})") from None
+    return arrays
+
+
+def _check_split_file(path: Path) -> None:
+    """Check a split file's arrays from their headers (nothing is decompressed)."""
+    arrays = npz_arrays(path, "pianogan dataset file")
+    if {"rolls", "columns"} - set(arrays) or arrays["rolls"][1] != np.uint8 or len(arrays["rolls"][0]) != 3:
+        raise PianoganError(f"{path}: not a pianogan dataset file (expected 'rolls' of uint8 (N, 106, W/8) and 'columns')")
+
+
+def check_split(dataset_dir: str | os.PathLike, split: str) -> Path:
+    """The file of one split of a dataset, checked cheaply before any heavy work."""
+    path = _split_path(dataset_dir, split)
+    _check_split_file(path)
+    return path
+
+
 def _read_packed(path: Path) -> tuple[np.ndarray, int]:
     """A split file's packed windows and width, checked; any damage is a one-line error."""
+    _check_split_file(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             packed, columns = data["rolls"], int(data["columns"])

@@ -29,7 +29,8 @@ import numpy as np
 
 from pianogan import __version__, atomic, compare, metrics
 from pianogan.errors import PianoganError
-from pianogan.inputs import MIDI_SUFFIXES, PNG_SUFFIXES
+from pianogan.inputs import MIDI_SUFFIXES, PNG_SUFFIXES, find_inputs
+from pianogan.outputs import Outputs
 from pianogan.roll import PITCH_CLASS_NAMES, WINDOW, music_span, read_png, windows
 
 SAMPLE_BATCH = 64
@@ -66,7 +67,8 @@ def _songs(dataset_dir: str | os.PathLike, split: str, count: int) -> np.ndarray
 
 
 def load_generated_folder(folder: str | os.PathLike, columns: int = WINDOW) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
-    """Windows of the roll PNGs and MIDI files in ``folder`` (searched recursively).
+    """Windows of the roll PNGs and MIDI files in ``folder`` (searched recursively, hidden
+    files and folders skipped, as ``inputs.find_inputs`` does).
 
     A file exactly ``columns`` wide is one window, kept even when silent (a silent sample
     is a result); longer or shorter ones are cut into ``columns``-wide windows with
@@ -80,7 +82,7 @@ def load_generated_folder(folder: str | os.PathLike, columns: int = WINDOW) -> t
     folder = Path(folder)
     if not folder.is_dir():
         raise PianoganError(f"{folder}: no such folder of generated rolls")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in PNG_SUFFIXES + MIDI_SUFFIXES)
+    files, _ = find_inputs([folder], PNG_SUFFIXES + MIDI_SUFFIXES)
     if not files:
         raise PianoganError(f"{folder}: no roll PNGs (.png) or MIDI files (.mid, .midi) found")
     rolls, groups, names, skipped = [], [], [], []
@@ -527,7 +529,7 @@ def plot_histograms(evaluation: Evaluation, path: str | os.PathLike) -> None:
         ax.axis("off")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    with atomic.atomic_path(path) as tmp:
+    with atomic.atomic_path(path, check=atomic.complete_png) as tmp:
         fig.savefig(tmp, format="png", dpi=80)
 
 
@@ -550,24 +552,35 @@ def plot_rolls(generated: np.ndarray, real: np.ndarray, path: str | os.PathLike,
             else:
                 ax.axis("off")
     fig.tight_layout()
-    with atomic.atomic_path(path) as tmp:
+    with atomic.atomic_path(path, check=atomic.complete_png) as tmp:
         fig.savefig(tmp, format="png", dpi=70)
+
+
+OUTPUT_NAMES = ("report.json", "report.md", "histograms.png", "rolls.png")
+
+
+def output_folder(out_dir: str | os.PathLike) -> Outputs:
+    """The output folder, once none of ``OUTPUT_NAMES`` in it belongs to someone else and
+    it can be written (``Outputs.probe``): checked before the evaluation, so that no result
+    is lost; nothing is created."""
+    outputs = Outputs.at(out_dir)
+    outputs.check(OUTPUT_NAMES)
+    return outputs.probe()
 
 
 def write_outputs(evaluation: Evaluation, generated: np.ndarray, real: np.ndarray, out_dir: str | os.PathLike, seed: int = 0) -> dict[str, Path]:
     """Write report.json, report.md, histograms.png and rolls.png into ``out_dir`` (atomically)."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise PianoganError(f"{out}: output exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {name: out / name for name in ("report.json", "report.md", "histograms.png", "rolls.png")}
-    started = time.perf_counter()
-    plot_histograms(evaluation, paths["histograms.png"])
-    plot_rolls(generated, real, paths["rolls.png"], seed=seed)
-    evaluation.report["seconds"]["plots"] = round(time.perf_counter() - started, 3)
-    plain = _plain(evaluation.report)
-    atomic.write_text(paths["report.json"], json.dumps(plain, indent=1, ensure_ascii=False) + "\n")
-    atomic.write_text(paths["report.md"], report_markdown(plain))
+    outputs = output_folder(out_dir).create()
+    paths = {name: outputs.folder / name for name in OUTPUT_NAMES}
+    with outputs.writing(OUTPUT_NAMES, "evaluate"):
+        started = time.perf_counter()
+        plot_histograms(evaluation, paths["histograms.png"])
+        plot_rolls(generated, real, paths["rolls.png"], seed=seed)
+        evaluation.report["seconds"]["plots"] = round(time.perf_counter() - started, 3)
+        plain = _plain(evaluation.report)
+        atomic.write_text(paths["report.json"], json.dumps(plain, indent=1, ensure_ascii=False) + "\n")
+        atomic.write_text(paths["report.md"], report_markdown(plain))
+    outputs.report()
     return paths
 
 

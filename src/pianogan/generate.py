@@ -27,12 +27,15 @@ from pianogan import atomic
 from pianogan.errors import PianoganError
 from pianogan.keys import estimate_keys, fit_on_piano, parse_key, transposition_between
 from pianogan.midi import OUTPUT_QPM, check_qpm, write_midi
+from pianogan.outputs import Outputs
+from pianogan.page import PICTURE_SUFFIX
 from pianogan.piece import Piece
-from pianogan.roll import check_roll, transpose
+from pianogan.roll import MAX_COLUMNS, WINDOW, check_roll, transpose
 
 ENV_MODEL = "PIANOGAN_MODEL"
 WINDOWS_PER_ANCHOR = 2  # a new random anchor every 2 windows (450 columns, ~56 s)
 BATCH = 32  # windows per generator call: large enough to be efficient, small in memory
+MAX_TOTAL_COLUMNS = 10_000 * WINDOW  # columns of all pieces of a run: 10,000 pieces of one window
 
 
 def default_model_path() -> Path:
@@ -56,8 +59,10 @@ def check_options(
         raise PianoganError(f"--interpolate needs --n of at least 2 pieces, got {n}")
     if seed < 0:
         raise PianoganError(f"--seed must be 0 or more, got {seed}")
-    if length is not None and length < 1:
-        raise PianoganError(f"--length must be at least 1 column, got {length}")
+    if length is not None and not 1 <= length <= MAX_COLUMNS:
+        raise PianoganError(f"--length must be 1..{MAX_COLUMNS} columns, got {length}")
+    if n * (length or WINDOW) > MAX_TOTAL_COLUMNS:
+        raise PianoganError(f"--n {n} pieces of {length or WINDOW} columns are more than the {MAX_TOTAL_COLUMNS:,} columns (about 300 MB of rolls) one run may make")
     if not 0.0 < threshold < 1.0:
         raise PianoganError(f"--threshold must lie strictly between 0 and 1, got {threshold}")
     if not 1 <= velocity <= 127:
@@ -321,14 +326,39 @@ def piece_names(n: int) -> list[str]:
     return [f"piece_{k:0{digits}d}" for k in range(n)]
 
 
-def check_output_dir(out_dir: str | os.PathLike) -> Path:
-    """Raise a one-line error if ``out_dir`` (or a folder above it) is a file."""
-    out_dir = Path(out_dir)
-    for folder in (out_dir, *out_dir.parents):
-        if folder.exists() and not folder.is_dir():
-            where = "it" if folder == out_dir else str(folder)
-            raise PianoganError(f"{out_dir}: {where} is a file, not a folder; choose another -o")
-    return out_dir
+OUTPUT_GROUP = "generate"  # the group of every file a run writes (see ``pianogan.outputs``)
+
+
+def output_names(n: int, audio: bool, silent: frozenset[int] = frozenset()) -> list[str]:
+    """The files ``write_pieces`` writes for ``n`` pieces (no WAV for the ``silent`` ones)."""
+    names = ["pieces.json", "index.html"]
+    for k, name in enumerate(piece_names(n)):
+        names += [f"{name}.png", f"{name}.mid", f"{name}{PICTURE_SUFFIX}"] + ([f"{name}.wav"] if audio and k not in silent else [])
+    return names
+
+
+def check_output_dir(out_dir: str | os.PathLike, n: int, audio: bool) -> Outputs:
+    """The output folder, once no file a run of ``n`` pieces writes belongs to someone else.
+
+    Raises a one-line error when ``out_dir`` or a folder above it is a file, when it
+    holds a file of one of those names that pianogan did not write, or when it cannot be
+    written (``Outputs.probe``); nothing is created.
+    """
+    outputs = Outputs.at(out_dir)
+    outputs.adopt(_files_of_an_earlier_run(outputs.folder), OUTPUT_GROUP)
+    outputs.check(output_names(n, audio))
+    return outputs.probe()
+
+
+def _files_of_an_earlier_run(out_dir: Path) -> list[str]:
+    """The files an earlier run's ``pieces.json`` in ``out_dir`` says it wrote (none if it has none)."""
+    try:
+        summary = json.loads((out_dir / "pieces.json").read_text(encoding="utf-8"))
+        records = summary["pieces"]
+        files = [name for record in records for name in record["files"].values() if isinstance(name, str)]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        return []
+    return ["pieces.json", "index.html", *files]
 
 
 def write_pieces(
@@ -346,32 +376,43 @@ def write_pieces(
     format), ``NAME.mid`` (at the piece's tempo), ``NAME_roll.webp`` (a picture for
     people: not a PNG, so ``img2midi DIR`` and other batch commands that take every PNG
     in a folder see only the rolls) and ``NAME.wav``; all MIDI files are rendered in one
-    call so the SoundFont loads once. Other files
-    in ``out_dir`` are left alone; a silent piece gets no WAV. ``nearest`` (one dict per
-    piece from ``originality``) is recorded as each piece's ``nearest_training``. Returns the
-    ``pieces.json`` content and one line per piece whose audio failed.
+    call so the SoundFont loads once. A silent piece gets no WAV. ``nearest`` (one dict
+    per piece from ``originality``) is recorded as each piece's ``nearest_training``.
+    Files of an earlier run in ``out_dir`` that this one does not write again are
+    removed, so the page never sits beside pieces it does not show; files pianogan did
+    not write are left alone, and one of them with the name of an output is an error
+    before anything is written. Returns the ``pieces.json`` content and one line per
+    piece whose audio failed.
     """
+    options = settings["options"]
+    silent = frozenset(k for k, piece in enumerate(pieces) if not piece.roll.any())
+    names = output_names(len(pieces), options["audio"], silent)
+    outputs = check_output_dir(out_dir, len(pieces), options["audio"]).create()
+    with outputs.writing(names, OUTPUT_GROUP):
+        summary, problems = _write_files(pieces, outputs.folder, settings, soundfont, progress, nearest)
+        removed = outputs.remove_stale(lambda group: group == OUTPUT_GROUP)
+    outputs.report(removed)
+    return summary, problems
+
+
+def _write_files(pieces: list[Piece], out_dir: Path, settings: dict, soundfont, progress: bool, nearest: list[dict] | None) -> tuple[dict, list[str]]:
+    """Write the files ``write_pieces`` describes."""
     from tqdm import tqdm
 
     from pianogan import page
     from pianogan.roll import write_png
 
     options = settings["options"]
-    out_dir = check_output_dir(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise PianoganError(f"{out_dir}: cannot create this folder ({error.strerror})") from None
     records = []
     for name, piece in tqdm(list(zip(piece_names(len(pieces)), pieces)), unit="piece", desc="write", disable=not progress):
         roll = check_roll(piece.roll, name)
         write_png(roll, out_dir / f"{name}.png")
         write_midi(roll, out_dir / f"{name}.mid", options["velocity"], piece.bpm)
-        page.write_picture(roll, out_dir / f"{name}{page.PICTURE_SUFFIX}")
+        page.write_picture(roll, out_dir / f"{name}{PICTURE_SUFFIX}")
         records.append(
             {
                 "name": name,
-                "files": {"roll": f"{name}.png", "midi": f"{name}.mid", "picture": f"{name}{page.PICTURE_SUFFIX}", "wav": None},
+                "files": {"roll": f"{name}.png", "midi": f"{name}.mid", "picture": f"{name}{PICTURE_SUFFIX}", "wav": None},
                 "origin": piece.origin,
                 "notes": piece.notes,
                 "key": piece.key,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import defaultdict
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pianogan.errors import PianoganError
 
@@ -57,6 +57,17 @@ def find_inputs(inputs: list[str | os.PathLike], suffixes: tuple[str, ...]) -> t
                 seen.add(key)
                 files.append(path)
     return files, problems
+
+
+def stays_inside(name: str) -> bool:
+    """Whether a relative POSIX name read from data (metadata, a CSV, a list of files) stays
+    inside its folder: not empty, not absolute and without '..'.
+
+    Checked on the name itself, so a folder's own symbolic links keep working; what the
+    data may not do is point outside the folder it describes.
+    """
+    path = PurePosixPath(name)
+    return bool(path.parts) and not path.is_absolute() and ".." not in path.parts
 
 
 def output_stems(files: list[Path]) -> dict[Path, str]:

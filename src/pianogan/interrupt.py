@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 EXIT_INTERRUPTED = 130
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -33,8 +33,7 @@ class StopRequest:
 
     def handle(self, signum: int, frame: object) -> None:
         if self.requested:
-            print("\nsecond interrupt: stopping now", file=sys.stderr, flush=True)
-            os._exit(EXIT_INTERRUPTED)
+            _exit_now(signum, frame)
         self.signum = signum
         print(f"\n{signal.Signals(signum).name}: stopping after this step, with a checkpoint (again to stop at once)", file=sys.stderr, flush=True)
 
@@ -56,3 +55,41 @@ def stop_on_signal() -> Iterator[StopRequest]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    print("\nsecond interrupt: stopping now", file=sys.stderr, flush=True)
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _interrupt_in(owner: int) -> Callable[[int, object], None]:
+    """A SIGTERM handler raising ``KeyboardInterrupt`` in process ``owner``. A worker forked
+    from it inherits the handler but must still die of SIGTERM: ``multiprocessing.Pool``
+    stops its workers so, and one that raised instead could hang on a lock."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        if os.getpid() != owner:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        signal.signal(signal.SIGTERM, _exit_now)  # a second one does not wait for the clean-up
+        raise KeyboardInterrupt
+
+    return interrupt
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while the block runs: ``KeyboardInterrupt`` is raised, so
+    the commands' ``finally`` blocks still list the files written so far (``kill`` would
+    otherwise end the process at once); a second SIGTERM exits at once. Training installs
+    its own handler inside this (``stop_on_signal``). Only in the main thread, where
+    handlers can be set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt_in(os.getpid()))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -17,17 +17,14 @@ import numpy as np
 import symusic
 
 from pianogan.alignment import NOT_ALIGNED, Alignment, bar_columns, estimate
-from pianogan.atomic import atomic_path
+from pianogan.atomic import write_bytes
 from pianogan.errors import PianoganError
-from pianogan.roll import COLUMNS_PER_QUARTER, LOWEST_PITCH, N_PITCHES, WINDOW, bar_stride, check_roll, window_count, windows
+from pianogan.roll import COLUMNS_PER_QUARTER, LOWEST_PITCH, MAX_COLUMNS, N_PITCHES, WINDOW, bar_stride, check_roll, check_window_width, window_count, windows
 
 OUTPUT_TPQ = 480
 OUTPUT_QPM = 120.0
 MIN_QPM, MAX_QPM = 20.0, 400.0  # tempos a written file may have, in quarter notes per minute
 SUSTAIN_CONTROLLER = 64
-# 2**18 columns are 9 hours at 120 BPM: a longer piece is a corrupt time stamp, and its
-# roll would need gigabytes, so it is refused instead of exhausting memory.
-MAX_COLUMNS = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -57,6 +54,8 @@ def load_score(path: str | os.PathLike) -> symusic.Score:
 
     The bytes are parsed as MIDI whatever the file's extension: symusic's own file
     loader picks the format from the extension and refuses names such as 'song.Midi'.
+    Files whose times symusic cannot hold (see ``check_tick_range``) and timecode-based
+    files (no ticks per quarter note) are refused, because their times would be wrong.
     """
     path = Path(path)
     if not path.is_file():
@@ -66,10 +65,101 @@ def load_score(path: str | os.PathLike) -> symusic.Score:
     except OSError as error:
         raise PianoganError(f"{path}: cannot be read ({error.strerror or error})") from None
     try:
-        return symusic.Score.from_midi(data)
+        score = symusic.Score.from_midi(data)
     except Exception as error:  # symusic raises RuntimeError with a C++ message
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise PianoganError(f"{path}: not a readable MIDI file ({reason})") from None
+    if score.ticks_per_quarter <= 0:
+        raise PianoganError(f"{path}: ticks per quarter note is {score.ticks_per_quarter}; timecode-based MIDI is not supported")
+    check_tick_range(data, path)
+    return score
+
+
+# symusic holds times as 32-bit signed ticks: a later event wraps to a negative time, and
+# one past 2**32 to a small positive one, which would move it silently to the start.
+MAX_TICK = (1 << 31) - 1
+_MAX_DELTA_BYTES = 4  # symusic reads at most 4 bytes of a delta time, as the standard allows
+
+
+def check_tick_range(data: bytes, path: str | os.PathLike) -> None:
+    """Raise a one-line error when an event of the MIDI file ``data`` lies beyond ``MAX_TICK``.
+
+    A track's last event lies at the sum of its delta times. That sum is bounded cheaply
+    from the bytes alone (``_tick_bound``); only a track whose bound is too large, which
+    normal files almost never have, is walked event by event (``_track_end``).
+    """
+    array = np.frombuffer(data, dtype=np.uint8)
+    for start, stop in _track_chunks(data):
+        if _tick_bound(array[start:stop]) > MAX_TICK and (end := _track_end(data, start, stop)) > MAX_TICK:
+            raise PianoganError(
+                f"{path}: an event lies at tick {end}, beyond the {MAX_TICK} ticks a MIDI time may reach here; the file's times look corrupt"
+            )
+
+
+def _track_chunks(data: bytes) -> list[tuple[int, int]]:
+    """``(start, stop)`` of the bytes of each ``MTrk`` chunk (cut at the end of the file)."""
+    chunks, position = [], 14  # after the MThd header chunk
+    while position + 8 <= len(data):
+        size = int.from_bytes(data[position + 4 : position + 8], "big")
+        start, position = position + 8, min(len(data), position + 8 + size)
+        if data[start - 8 : start - 4] == b"MTrk":
+            chunks.append((start, position))
+    return chunks
+
+
+def _tick_bound(track: np.ndarray) -> float:
+    """An upper bound of the sum of a track's delta times, from its bytes alone.
+
+    A delta time is 1 to 4 bytes, all but the last with the high bit set, and worth less
+    than ``2**(7 * length)``. Every delta starts at a byte below 0x80 (worth < 2**7) or
+    inside a run of high bytes: one delta of a run of r <= 3 such bytes ends at the byte
+    after it (< 2**(7 * (r + 1))); a longer run holds at most r deltas (< 2**28 each).
+    """
+    high = track >= 0x80
+    low = np.flatnonzero(~high)
+    runs = np.diff(low, prepend=-1) - 1  # high bytes just before each low byte
+    trailing = len(track) - 1 - (int(low[-1]) if len(low) else -1)
+    short = np.bincount(np.minimum(runs, _MAX_DELTA_BYTES), minlength=_MAX_DELTA_BYTES + 1)[1:_MAX_DELTA_BYTES]
+    weights = 2.0 ** (7 * np.arange(2, _MAX_DELTA_BYTES + 1))
+    long_runs = int(runs[runs >= _MAX_DELTA_BYTES].sum()) + trailing
+    return len(low) * 2.0**7 + float(short @ weights) + long_runs * 2.0 ** (7 * _MAX_DELTA_BYTES)
+
+
+def _track_end(data: bytes, start: int, stop: int) -> int:
+    """The exact sum of a track's delta times, reading its events as symusic does."""
+    position, total, running = start, 0, 0
+
+    def number() -> int:
+        nonlocal position
+        value = 0
+        for _ in range(_MAX_DELTA_BYTES):
+            if position >= stop:
+                break
+            byte = data[position]
+            position += 1
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:
+                break
+        return value
+
+    while position < stop:
+        total += number()
+        if position >= stop:
+            break
+        status = data[position]
+        if status >= 0x80:
+            position += 1
+        else:
+            status = running  # running status: the data bytes follow at once
+        if status == 0xFF:
+            position += 1  # meta type
+        if status in (0xFF, 0xF0, 0xF7):  # meta and system exclusive events: a length, then data
+            length = number()
+            position += length
+        else:
+            running = status
+            position += 1 if 0xC0 <= status < 0xE0 else 2
+    return total
 
 
 def _pedal_ends(track: symusic.Track, starts: np.ndarray, ends: np.ndarray, piece_end: int) -> np.ndarray:
@@ -110,8 +200,6 @@ def read_midi(path: str | os.PathLike, pedal: bool = False, align: bool = False)
     """
     score = load_score(path)
     tpq = score.ticks_per_quarter
-    if tpq <= 0:
-        raise PianoganError(f"{path}: ticks per quarter note is {tpq}; timecode-based MIDI is not supported")
     tracks, drums = [], 0
     for track in score.tracks:
         if len(track.notes) == 0:
@@ -177,8 +265,7 @@ def midi_to_windows(path: str | os.PathLike, columns: int = WINDOW, pedal: bool 
     preparation share this, so an image ``<stem>_<k>.png`` and window ``k`` of a dataset
     always hold the same music.
     """
-    if columns < 1:
-        raise PianoganError(f"window width must be at least 1 column, got {columns}")
+    check_window_width(columns, "window width")
     roll, stats = read_midi(path, pedal=pedal, align=align)
     stride = bar_stride(columns, stats.alignment.bar_columns) if stats.alignment.aligned else columns
     return PieceWindows(windows(roll, columns, stride), window_count(roll.shape[1], columns, stride), stats, stride)
@@ -263,7 +350,9 @@ def roll_to_score(roll: np.ndarray, velocity: int = 90, qpm: float = OUTPUT_QPM)
 
 
 def write_midi(roll: np.ndarray, path: str | os.PathLike, velocity: int = 90, qpm: float = OUTPUT_QPM) -> None:
-    """Write a roll as a MIDI file (see ``roll_to_score``), atomically."""
-    score = roll_to_score(roll, velocity, qpm)
-    with atomic_path(path) as tmp:
-        score.dump_midi(str(tmp))
+    """Write a roll as a MIDI file (see ``roll_to_score``), atomically.
+
+    The file is made in memory and written with a size check: symusic's ``dump_midi``
+    reports nothing when the disk is full and leaves an empty file.
+    """
+    write_bytes(path, roll_to_score(roll, velocity, qpm).dumps_midi())

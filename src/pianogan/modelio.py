@@ -65,7 +65,7 @@ def load_generator(path: str | os.PathLike):
     """Load a generator saved with ``model.save('x.keras')``; check its shapes.
 
     Loading uses ``safe_mode=True`` (no arbitrary code from the file, e.g. lambdas) and
-    ``compile=False`` (sampling needs no optimizer). A generator must map latents
+    ``compile=False`` (sampling needs no optimizer), after ``check_archive``. A generator must map latents
     ``(None, latent_dim)`` to rolls ``(None, 106, W, 1)``; anything else, or a file that
     is missing or not a Keras model, is a one-line PianoganError naming the file.
     """
@@ -74,6 +74,7 @@ def load_generator(path: str | os.PathLike):
         raise PianoganError(f"{path}: is a folder, not a .keras model file")
     if not path.is_file():
         raise PianoganError(f"{path}: no such model file (train one with `pianogan train`, or pass --model or set PIANOGAN_MODEL)")
+    check_archive(path)
     keras = import_keras()
     try:
         model = keras.models.load_model(path, safe_mode=True, compile=False)
@@ -82,6 +83,30 @@ def load_generator(path: str | os.PathLike):
         raise PianoganError(f"{path}: not a loadable Keras model ({reason[:200]})") from None
     check_generator(model, path)
     return model
+
+
+# A generator's config.json is about 30 KB and its weights a few MB (60 MB for the seed
+# architecture); Keras parses the whole config in memory, so a larger one is refused unread.
+MAX_MEMBER_BYTES = {"config.json": 4 << 20, "metadata.json": 1 << 20}
+MAX_ARCHIVE_BYTES = 1 << 30
+
+
+def check_archive(path: Path) -> None:
+    """Refuse, from the zip directory alone, a file that is no ``.keras`` archive or whose
+    members would expand beyond what any generator needs (a 5 MB file can hold a 1 GiB
+    config.json)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename: info.file_size for info in archive.infolist()}
+    except (OSError, zipfile.BadZipFile, ValueError) as error:
+        raise PianoganError(f"{path}: not a loadable Keras model (not a .keras archive: {error})") from None
+    if "config.json" not in members:
+        raise PianoganError(f"{path}: not a loadable Keras model (no config.json in the archive)")
+    for name, limit in MAX_MEMBER_BYTES.items():
+        if members.get(name, 0) > limit:
+            raise PianoganError(f"{path}: {name} holds {members[name]:,} bytes, more than the {limit:,} a generator needs; refused unread")
+    if sum(members.values()) > MAX_ARCHIVE_BYTES:
+        raise PianoganError(f"{path}: the archive expands to {sum(members.values()):,} bytes, more than the {MAX_ARCHIVE_BYTES:,} a generator needs; refused unread")
 
 
 def check_generator(model, path: str | os.PathLike) -> None:

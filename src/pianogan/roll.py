@@ -9,11 +9,12 @@ grayscale with 255 for a sounding note, so its existing training images stay rea
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from pianogan.atomic import atomic_path
+from pianogan.atomic import atomic_path, complete_png
 from pianogan.errors import PianoganError
 
 N_PITCHES = 106
@@ -23,6 +24,9 @@ PIANO_ROWS = 88  # rows 88..105 (pitches 109..126) lie beyond the piano's top ke
 WINDOW = 300
 COLUMNS_PER_QUARTER = 4
 SECONDS_PER_COLUMN_AT_120_BPM = 0.125
+# 2**18 columns are 9 hours at 120 BPM: a longer piece or image is a corrupt time stamp or
+# header, and its roll would need gigabytes, so it is refused instead of exhausting memory.
+MAX_COLUMNS = 1 << 18
 
 PITCH_CLASS_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 
@@ -62,9 +66,10 @@ def windows(roll: np.ndarray, columns: int = WINDOW, stride: int | None = None) 
     the last, partial window is padded with silence.
     """
     roll = check_roll(roll, allow_empty=True)
+    check_window_width(columns, "window width")
     stride = columns if stride is None else stride
-    if columns < 1 or not 1 <= stride <= columns:
-        raise PianoganError(f"window width must be at least 1 column and the stride 1..width, got {columns} and {stride}")
+    if not 1 <= stride <= columns:
+        raise PianoganError(f"the stride between windows must be 1..width ({columns}), got {stride}")
     count = window_count(roll.shape[1], columns, stride)
     if count == 0:
         return []
@@ -72,6 +77,12 @@ def windows(roll: np.ndarray, columns: int = WINDOW, stride: int | None = None) 
     padded[:, : roll.shape[1]] = roll
     cut = np.lib.stride_tricks.sliding_window_view(padded, columns, axis=1)[:, ::stride].transpose(1, 0, 2)
     return [(int(k), cut[k].copy()) for k in np.flatnonzero(cut.any(axis=(1, 2)))]
+
+
+def check_window_width(columns: int, name: str = "--columns") -> None:
+    """Raise a one-line error unless ``columns`` is a window width, 1 to ``MAX_COLUMNS``."""
+    if not 1 <= columns <= MAX_COLUMNS:
+        raise PianoganError(f"{name} must be 1..{MAX_COLUMNS} columns, got {columns}")
 
 
 def window_count(length: int, columns: int, stride: int) -> int:
@@ -110,7 +121,7 @@ def write_png(roll: np.ndarray, path: str | os.PathLike) -> None:
     from PIL import Image
 
     pixels = np.where(check_roll(roll, str(path)), 255, 0).astype(np.uint8)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, check=complete_png) as tmp:
         Image.fromarray(pixels, mode="L").save(tmp, format="PNG")
 
 
@@ -121,12 +132,18 @@ def read_png(path: str | os.PathLike, threshold: float = 0.5) -> np.ndarray:
     (255, or 65535 for 16-bit images); the default, half scale, reads the seed's soft
     images as their authors did. Colour images are reduced to luminance and the alpha
     channel is ignored, so the seed's images load whatever mode they were saved in.
+    The size is checked from the header before any pixel is decoded (a small file can
+    claim a huge image): 106 rows and at most ``MAX_COLUMNS`` columns.
     """
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():  # PIL warns of large images; the size is checked here
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
+            _check_png_size(path, image.size)
             image.load()
             if image.mode in ("I", "I;16", "I;16B", "I;16L"):
                 pixels = np.asarray(image, dtype=np.int64)
@@ -136,11 +153,35 @@ def read_png(path: str | os.PathLike, threshold: float = 0.5) -> np.ndarray:
                 limit = 255
     except FileNotFoundError:
         raise PianoganError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
-        raise PianoganError(f"{path}: not a readable PNG image ({error})") from None
-    if pixels.shape[0] != N_PITCHES:
-        raise PianoganError(f"{path}: image is {pixels.shape[0]} pixels high, a roll must be {N_PITCHES} (one row per pitch 21..126)")
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError, EOFError) as error:
+        raise PianoganError(f"{path}: not a readable PNG image ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
+    if pixels.ndim != 2 or pixels.shape[0] != N_PITCHES:
+        raise PianoganError(f"{path}: not a single-channel roll image after conversion (shape {pixels.shape})")
     return pixels >= threshold * limit
+
+
+def _check_png_size(path: Path, size: tuple[int, int]) -> None:
+    """Refuse an image whose header gives a size no roll has, before it is decoded."""
+    width, height = size
+    if height != N_PITCHES:
+        raise PianoganError(f"{path}: image is {height} pixels high, a roll must be {N_PITCHES} (one row per pitch 21..126)")
+    if not 1 <= width <= MAX_COLUMNS:
+        raise PianoganError(f"{path}: image is {width} pixels wide; a roll has 1 to {MAX_COLUMNS} columns")
+
+
+# More columns than any picture has pixels across: a wider roll is drawn from the lit
+# pixels of groups of columns, so that drawing a 9-hour roll takes a second, not minutes.
+MAX_DRAWN_COLUMNS = 4096
+
+
+def _drawable(rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """``rows`` with every ``factor`` columns merged (lit where any is), and ``factor``."""
+    factor = -(-rows.shape[1] // MAX_DRAWN_COLUMNS)
+    if factor == 1:
+        return rows, 1
+    padded = np.zeros((rows.shape[0], -(-rows.shape[1] // factor) * factor), dtype=bool)
+    padded[:, : rows.shape[1]] = rows
+    return padded.reshape(rows.shape[0], -1, factor).any(axis=2), factor
 
 
 def plot_roll(
@@ -164,7 +205,7 @@ def plot_roll(
 
         _, ax = plt.subplots(figsize=(min(14, 2 + roll.shape[1] / 30), 4))
     low, high = pitch_range or (LOWEST_PITCH, LOWEST_PITCH + PIANO_ROWS - 1)
-    rows = roll[low - LOWEST_PITCH : high - LOWEST_PITCH + 1]
+    rows, factor = _drawable(roll[low - LOWEST_PITCH : high - LOWEST_PITCH + 1])
     width = roll.shape[1]
     ax.imshow(
         rows,
@@ -174,8 +215,9 @@ def plot_roll(
         interpolation="nearest",
         vmin=0,
         vmax=1,
-        extent=(0, width * seconds_per_column, low - 0.5, high + 0.5),
+        extent=(0, rows.shape[1] * factor * seconds_per_column, low - 0.5, high + 0.5),
     )
+    ax.set_xlim(0, width * seconds_per_column)
     octave_cs = [p for p in range(low, high + 1) if p % 12 == 0]
     ax.set_yticks(octave_cs)
     ax.set_yticklabels([pitch_name(p) for p in octave_cs])

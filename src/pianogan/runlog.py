@@ -8,18 +8,34 @@ import os
 from pathlib import Path
 
 from pianogan.atomic import write_text
+from pianogan.errors import PianoganError
 
 LOG = "train_log.csv"
 LOG_FIELDS = ["step", "seconds", "d_loss", "g_loss", "r1", "d_real", "d_fake", "fake_lit", "real_lit"]
 
 
 def read_log(run: str | os.PathLike, up_to_step: int | None = None) -> list[dict]:
-    """Rows of RUN/train_log.csv, optionally only up to a step (a resume drops later rows)."""
+    """Rows of RUN/train_log.csv, optionally only up to a step (a resume drops later rows).
+
+    A damaged file (a row without a whole step or a number of seconds) is a one-line
+    error naming its line, rather than a crash halfway through a resume.
+    """
     path = Path(run) / LOG
     if not path.exists():
         return []
-    with open(path, newline="") as handle:
-        return [row for row in csv.DictReader(handle) if up_to_step is None or int(row["step"]) <= up_to_step]
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            for line, row in enumerate(csv.DictReader(handle), start=2):
+                try:
+                    step, _ = int(row["step"]), float(row["seconds"])
+                except (KeyError, TypeError, ValueError):
+                    raise PianoganError(f"{path} line {line}: damaged row {row!r}; move the file away to resume without the earlier log") from None
+                if up_to_step is None or step <= up_to_step:
+                    rows.append(row)
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise PianoganError(f"{path}: unreadable training log ({error}); move the file away to resume without the earlier log") from None
+    return rows
 
 
 def write_log(run: str | os.PathLike, rows: list[dict]) -> None:

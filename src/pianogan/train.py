@@ -22,18 +22,15 @@ import keras
 import numpy as np
 
 from pianogan import __version__
-from pianogan.atomic import atomic_path, write_text
+from pianogan.atomic import atomic_path, complete_png, complete_zip, write_text
 from pianogan.errors import PianoganError
 from pianogan.interrupt import StopRequest, stop_on_signal
+from pianogan.outputs import Outputs
 from pianogan.roll import COLUMNS_PER_QUARTER, music_span
 from pianogan.runlog import LOG_FIELDS, read_log, write_log
+from pianogan.trainoptions import CHECKPOINT, CONFIG, GENERATOR, OUTPUT_GROUP, RUN_FILES, SAMPLES, check_checkpoint, check_options, check_run, read_config
 
-CHECKPOINT = "checkpoint.npz"
-CONFIG = "config.json"
-GENERATOR = "generator.keras"
 SAMPLE_GRID = 16
-KEY_MODES = ("transpose", "normalise")
-AUGMENTS = ("real", "both")
 BAR_COLUMNS = 16  # time shifts of bar-aligned data move by whole 4/4 bars
 
 
@@ -119,7 +116,7 @@ def build_gan(config: TrainConfig):
 def save_checkpoint(gan, run: Path) -> None:
     """Write the whole training state to RUN/checkpoint.npz atomically (temp + rename)."""
     arrays = {f"{group}/{i}": np.asarray(v) for group, variables in gan.state_variables().items() for i, v in enumerate(variables)}
-    with atomic_path(run / CHECKPOINT) as tmp:
+    with atomic_path(run / CHECKPOINT, check=complete_zip) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
             handle.flush()
@@ -127,21 +124,25 @@ def save_checkpoint(gan, run: Path) -> None:
 
 
 def load_checkpoint(gan, run: Path) -> int:
-    """Restore the state saved by ``save_checkpoint``; returns the step it was taken at."""
+    """Restore the state saved by ``save_checkpoint``; returns the step it was taken at.
+
+    Every array's shape is compared with the model's from the file's headers first, so a
+    damaged or foreign file is refused before anything is loaded."""
     path = run / CHECKPOINT
+    stored = check_checkpoint(run)
+    for group, variables in gan.state_variables().items():
+        for i, variable in enumerate(variables):
+            key = f"{group}/{i}"
+            if key not in stored or stored[key][0] != tuple(variable.shape):
+                raise PianoganError(f"{path}: checkpoint does not match this architecture ({key})")
     try:
         with np.load(path, allow_pickle=False) as saved:
             arrays = {key: saved[key] for key in saved.files}
-    except FileNotFoundError:
-        raise PianoganError(f"{path}: no checkpoint to resume from") from None
     except Exception as error:
         raise PianoganError(f"{path}: corrupt checkpoint ({type(error).__name__}: {error})") from None
     for group, variables in gan.state_variables().items():
         for i, variable in enumerate(variables):
-            key = f"{group}/{i}"
-            if key not in arrays or tuple(arrays[key].shape) != tuple(variable.shape):
-                raise PianoganError(f"{path}: checkpoint does not match this architecture ({key})")
-            variable.assign(arrays[key])
+            variable.assign(arrays[f"{group}/{i}"])
     return int(gan.step_counter.numpy())
 
 
@@ -169,7 +170,7 @@ def save_generator(generator, run: Path, facts: dict) -> None:
     about its training data inside (``modelio.write_facts``)."""
     from pianogan.modelio import write_facts
 
-    with atomic_path(run / GENERATOR) as tmp:  # the temporary name ends in .keras too
+    with atomic_path(run / GENERATOR, suffix=".keras", check=complete_zip) as tmp:  # Keras wants the .keras suffix
         generator.save(tmp)
         write_facts(tmp, facts)
 
@@ -196,7 +197,7 @@ def write_sample_grid(generator, latents: np.ndarray, path: Path) -> np.ndarray:
 
     rolls = np.asarray(generator(latents, training=False))[..., 0] >= 0.5
     picture = sample_grid(rolls)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, check=complete_png) as tmp:
         Image.fromarray(picture, mode="L").save(tmp, format="PNG")
     return picture
 
@@ -276,14 +277,11 @@ def key_distribution(window_keys: np.ndarray) -> list[float]:
 
 def _check_resume(run: Path, config: TrainConfig, explicit: dict) -> tuple[TrainConfig, dict]:
     """The configuration to continue RUN with, and RUN/config.json as stored."""
-    path = run / CONFIG
+    stored = read_config(run)
     try:
-        stored = json.loads(path.read_text())
         saved = TrainConfig(**stored["train"])
-    except FileNotFoundError:
-        raise PianoganError(f"{path}: not found; nothing to resume in {run}") from None
-    except (ValueError, KeyError, TypeError) as error:
-        raise PianoganError(f"{path}: unreadable run configuration ({error})") from None
+    except TypeError as error:
+        raise PianoganError(f"{run / CONFIG}: unreadable run configuration ({error})") from None
     # The weight average is passive (G and D never read it), so its decay may change on
     # resume; every other option must stay as the run was started.
     passive = {"steps", "ema_decay"}
@@ -312,23 +310,16 @@ def train(
     is checked before anything is written, so a run that cannot start changes nothing.
     """
     run, dataset = Path(run), Path(dataset)
+    check_options({"time_limit": time_limit})
     with stop_on_signal() as stop:
         return _train(dataset, run, config, resume, explicit or {}, verbose, time_limit, stop)
 
 
 def _train(dataset: Path, run: Path, config: TrainConfig, resume: bool, explicit: dict, verbose: int, time_limit: float | None, stop: StopRequest) -> Path:
+    check_options(dataclasses.asdict(config))
+    outputs = check_run(dataset, run, config.split, resume)
     if resume:
         config, stored = _check_resume(run, config, explicit)
-    elif (run / CHECKPOINT).exists():  # a run stopped before its first checkpoint may start again
-        raise PianoganError(f"{run} already holds a run; use --resume to continue it or choose another folder")
-    if run.exists() and not run.is_dir():
-        raise PianoganError(f"{run}: exists and is not a folder")
-    if config.steps < 1 or config.batch_size < 1:
-        raise PianoganError("--steps and --batch-size must be at least 1")
-    if config.key_mode not in KEY_MODES:
-        raise PianoganError(f"unknown key mode {config.key_mode!r}; choose from {', '.join(KEY_MODES)}")
-    if config.augment not in AUGMENTS:
-        raise PianoganError(f"unknown augmentation {config.augment!r}; choose from {', '.join(AUGMENTS)}")
     data = _load_data(dataset, config.split, config.min_span)
 
     from pianogan.batches import BatchMaker
@@ -343,14 +334,16 @@ def _train(dataset: Path, run: Path, config: TrainConfig, resume: bool, explicit
     shift_unit = BAR_COLUMNS if data.bar_aligned else COLUMNS_PER_QUARTER
     real_only = config.augment == "real"  # with "both", D's inputs move instead of the data
     maker = BatchMaker(data.windows, config.batch_size, config.latent_dim, config.seed, config.shuffle, config.max_transpose if real_only else 0, config.time_shift and real_only, data.successors, data.strides, shift_unit, key_shifts, data.trained)
-    run.mkdir(parents=True, exist_ok=True)
+    outputs.create(subfolders=(SAMPLES,))  # also removes what a killed run left half-written
+    outputs.claim(RUN_FILES, OUTPUT_GROUP)
+    outputs.save(pending=True)
     facts = {"dataset": str(dataset), "dataset_fingerprint": data.fingerprint, "windows": int(len(data.trained)), "bar_aligned": data.bar_aligned, "key_mode": config.key_mode, "key_distribution": key_distribution(data.keys[data.trained])}
     write_text(run / CONFIG, json.dumps({"train": dataclasses.asdict(config), **facts, "pianogan_version": __version__, "keras_version": keras.__version__, "backend": keras.backend.backend()}, indent=2) + "\n")
     if start >= config.steps:
         save_generator(export_generator(gan, config.seed), run, facts)
         return run
 
-    callback = RunCallback(gan, run, config, facts, start, read_log(run, start), time_limit, stop)
+    callback = RunCallback(gan, outputs, config, facts, start, read_log(run, start), time_limit, stop)
     callbacks = [callback]
     if keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run / "logs"), update_freq=max(1, config.checkpoint_every // 10), write_graph=False))
@@ -387,9 +380,9 @@ class Batches(keras.utils.PyDataset):
 class RunCallback(keras.callbacks.Callback):
     """Logs every step, draws sample grids and writes checkpoints at fixed step counts."""
 
-    def __init__(self, gan, run: Path, config: TrainConfig, facts: dict, start: int, rows: list[dict], time_limit: float | None, stop: StopRequest):
+    def __init__(self, gan, outputs: Outputs, config: TrainConfig, facts: dict, start: int, rows: list[dict], time_limit: float | None, stop: StopRequest):
         super().__init__()
-        self.gan, self.run, self.config, self.facts, self.rows, self.stop = gan, run, config, facts, rows, stop
+        self.gan, self.outputs, self.run, self.config, self.facts, self.rows, self.stop = gan, outputs, outputs.folder, config, facts, rows, stop
         self.deadline = time.time() + time_limit if time_limit else None
         self.began = time.time() - (float(rows[-1]["seconds"]) if rows else 0.0)
         self.latents = np.random.default_rng([config.seed, 0]).standard_normal((SAMPLE_GRID, config.latent_dim), dtype=np.float32)
@@ -415,7 +408,11 @@ class RunCallback(keras.callbacks.Callback):
         return self.export[1]
 
     def samples(self, step: int) -> None:
-        picture = write_sample_grid(self.exported(), self.latents, self.run / "samples" / f"step_{step:07d}.png")
+        name = f"{SAMPLES}/step_{step:07d}.png"
+        self.outputs.check([name])
+        self.outputs.claim([name], OUTPUT_GROUP)
+        self.outputs.save(pending=True)
+        picture = write_sample_grid(self.exported(), self.latents, self.run / name)
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 

@@ -18,6 +18,9 @@ windows. DIR gets report.json, report.md, histograms.png and rolls.png.
 """
 
 
+MAX_N = 10_000
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate",
@@ -56,16 +59,19 @@ def run(args: argparse.Namespace) -> int:
     from pianogan import evaluate
     from pianogan.errors import PianoganError
 
-    if args.n < 10:
-        raise PianoganError(f"--n must be at least 10 (the two-sample test uses 5 folds), got {args.n}")
+    if not 10 <= args.n <= MAX_N:
+        raise PianoganError(f"--n must be 10..{MAX_N:,} (the two-sample test uses 5 folds; {MAX_N:,} windows take about 300 MB), got {args.n}")
+    if args.seed < 0:
+        raise PianoganError(f"--seed must be 0 or more, got {args.seed}")
     if not 0.0 < args.threshold <= 1.0:
         raise PianoganError(f"--threshold must be in (0, 1], got {args.threshold}")
     if not 0.0 <= args.min_span <= 1.0:
         raise PianoganError(f"--min-span must be in [0, 1], got {args.min_span}")
     if args.copy_sample < 0:
         raise PianoganError(f"--copy-sample must be 0 or more, got {args.copy_sample}")
-    if args.output.exists() and not args.output.is_dir():
-        raise PianoganError(f"{args.output}: output exists and is not a folder")
+    if args.generated is not None and args.output.resolve().is_relative_to(args.generated.resolve()):
+        raise PianoganError(f"{args.output}: lies inside --generated {args.generated}, whose rolls it would mix with its pictures; choose another -o")
+    evaluate.output_folder(args.output)  # a folder that cannot be written fails now, not after the evaluation
 
     real, real_groups = evaluate.load_real(args.real, args.split)
     train, train_groups = evaluate.load_real(args.real, args.train_split)

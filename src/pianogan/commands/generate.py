@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         generate.check_options(args.n, seed, args.length, args.threshold, args.velocity, bool(args.interpolate), args.bpm)
     if args.key is not None and args.key.strip().lower() != "any":
         parse_key(args.key)  # a misspelt key stops us before any work
-    generate.check_output_dir(args.output)
+    generate.check_output_dir(args.output, args.n, not args.no_audio)
     if not args.no_audio:  # a missing renderer or SoundFont should stop us before any work
         from pianogan import audio
 

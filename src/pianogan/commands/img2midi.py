@@ -8,6 +8,7 @@ import textwrap
 
 from pianogan.errors import PianoganError
 from pianogan.inputs import CLASH_RULE, PNG_SUFFIXES, batch_inputs
+from pianogan.outputs import Outputs
 
 DESCRIPTION = """\
 Convert piano-roll PNG images (106 pixels high, any width) into MIDI files DIR/<stem>.mid.
@@ -68,27 +69,30 @@ def run(args: argparse.Namespace) -> int:
 
     check_qpm(args.bpm)
     out_dir, files, stems, missing = batch_inputs(args.inputs, PNG_SUFFIXES, args.output, ".png")
+    outputs = Outputs.at(out_dir, inputs=files).create()
+    names = {path: f"{stems[path]}.mid" for path in files}
+    refused = {path: problem for path in files if (problem := outputs.problem(names[path]))}
     # T on the 0..255 scale lies between the 8-bit values T-1 and T, i.e. (T - 0.5) / 255 of
     # full scale: exactly ``value >= T`` for 8-bit images and the same cut for 16-bit ones.
     threshold = (args.threshold - 0.5) / 255
     converted = notes = silent = 0
     bad = len(missing)
-    for path in tqdm(files, desc="img2midi", unit="file", file=sys.stderr, disable=None):
-        try:
-            roll = read_png(path, threshold)
-            write_midi(roll, out_dir / f"{stems[path]}.mid", velocity=args.velocity, qpm=args.bpm)
-        except PianoganError as error:
-            bad += 1
-            tqdm.write(f"skipped {error}", file=sys.stderr)
-            continue
-        except OSError as error:
-            bad += 1
-            tqdm.write(f"skipped {path}: cannot write its MIDI file to {out_dir} ({error.strerror or error})", file=sys.stderr)
-            continue
-        converted += 1
-        count = len(roll_notes(roll)[0])
-        notes += count
-        silent += count == 0
+    with outputs.writing([names[path] for path in files if path not in refused], "img2midi"):
+        for path in tqdm(files, desc="img2midi", unit="file", file=sys.stderr, disable=None):
+            try:
+                if path in refused:
+                    raise PianoganError(refused[path])
+                roll = read_png(path, threshold)
+                write_midi(roll, out_dir / names[path], velocity=args.velocity, qpm=args.bpm)
+            except PianoganError as error:
+                bad += 1
+                tqdm.write(f"skipped {error}", file=sys.stderr)
+                continue
+            converted += 1
+            count = len(roll_notes(roll)[0])
+            notes += count
+            silent += count == 0
+    outputs.report()
     print(f"img2midi: {converted} files converted, {bad} bad; {converted} MIDI files written to {out_dir} with {notes} notes ({silent} without notes)")
     if not converted:
         raise PianoganError(f"none of the {len(files) + len(missing)} inputs could be converted (reasons above)")

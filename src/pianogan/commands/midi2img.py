@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from pianogan.errors import PianoganError
 from pianogan.inputs import CLASH_RULE, MIDI_SUFFIXES, batch_inputs
+from pianogan.outputs import Outputs
 
 DESCRIPTION = """\
 Convert MIDI files into piano-roll PNG images, one per window of COLUMNS sixteenth notes.
@@ -37,10 +39,13 @@ when at least one file was converted and 2 when none was. Output names: {rule}.
 """
 
 
-def positive_int(text: str) -> int:
+def window_width(text: str) -> int:
+    """An argparse type for a window width: 1 to ``roll.MAX_COLUMNS`` columns."""
+    from pianogan.roll import MAX_COLUMNS
+
     value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if not 1 <= value <= MAX_COLUMNS:
+        raise argparse.ArgumentTypeError(f"must be 1..{MAX_COLUMNS} columns, got {value}")
     return value
 
 
@@ -54,7 +59,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="MIDI files, or folders searched recursively for .mid/.midi (any case)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the PNG images (created if missing)")
-    p.add_argument("--columns", type=positive_int, default=300, metavar="N", help="window width in columns (sixteenth notes; default 300 = 37.5 s at 120 BPM)")
+    p.add_argument("--columns", type=window_width, default=300, metavar="N", help="window width in columns (sixteenth notes; default 300 = 37.5 s at 120 BPM)")
     p.add_argument("--pedal", action="store_true", help="hold notes while the sustain pedal is down (until it is released or the same key is struck again)")
     p.add_argument("--align", action="store_true", help="bar-align each piece first: shift it by whole ticks so its sixteenth grid lies on the columns and window 0 starts on beat 1; windows then start every whole number of bars (288 columns for 300 in 4/4)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1; 0 = one per CPU core)")
@@ -63,7 +68,7 @@ def register(subparsers) -> None:
 
 @dataclass(frozen=True)
 class FileResult:
-    """What converting one file gave; ``problem`` is set when nothing was written."""
+    """What converting one file gave; ``problem`` is set when the file did not convert."""
 
     path: Path
     written: int = 0
@@ -71,26 +76,40 @@ class FileResult:
     dropped_out_of_range: int = 0
     dropped_drums: int = 0
     problem: str | None = None
+    names: tuple[str, ...] = ()  # the images written, even when a later one failed
 
 
-def convert_file(path: Path, out_dir: Path, stem: str, columns: int, pedal: bool, align: bool = False) -> FileResult:
-    """Write the non-silent windows of one MIDI file as ``out_dir/<stem>_<k>.png``."""
+def group_of(stem: str) -> str:
+    """The output group (see ``pianogan.outputs``) of one input's windows."""
+    return f"midi2img:{stem}"
+
+
+def convert_file(path: Path, outputs: Outputs, stem: str, columns: int, pedal: bool, align: bool = False) -> FileResult:
+    """Write the non-silent windows of one MIDI file as ``<stem>_<k>.png`` in ``outputs``.
+
+    Nothing is written unless every window may be (no file of that name that pianogan did
+    not write); any failure, a bug included, is this file's problem, never the batch's.
+    """
     from pianogan.midi import midi_to_windows
     from pianogan.roll import write_png
 
+    written: list[str] = []
     try:
         windows, total, stats, _ = midi_to_windows(path, columns, pedal, align)
         if not windows:
             dropped = stats.dropped_drums + stats.dropped_out_of_range
             reason = f"no notes in the pitch range 21..126 ({stats.dropped_drums} drum notes and {stats.dropped_out_of_range} out of range dropped)" if dropped else "no notes"
             return FileResult(path, 0, total, stats.dropped_out_of_range, stats.dropped_drums, f"{path}: {reason}")
-        for k, window in windows:
-            write_png(window, out_dir / f"{stem}_{k}.png")
+        names = [f"{stem}_{k}.png" for k, _ in windows]
+        outputs.check(names)
+        for name, (_, window) in zip(names, windows):
+            write_png(window, outputs.folder / name)
+            written.append(name)
     except PianoganError as error:
-        return FileResult(path, problem=str(error))
-    except OSError as error:
-        return FileResult(path, problem=f"{path}: cannot write its images to {out_dir} ({error.strerror or error})")
-    return FileResult(path, len(windows), total - len(windows), stats.dropped_out_of_range, stats.dropped_drums)
+        return FileResult(path, problem=str(error), names=tuple(written))
+    except Exception as error:  # a bad file must never stop the batch
+        return FileResult(path, problem=f"{path}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no message'}", names=tuple(written))
+    return FileResult(path, len(windows), total - len(windows), stats.dropped_out_of_range, stats.dropped_drums, names=tuple(written))
 
 
 def _convert_task(task: tuple) -> FileResult:
@@ -105,18 +124,27 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 0:
         raise PianoganError(f"--jobs must be 0 (one per CPU core) or more, got {args.jobs}")
     out_dir, files, stems, missing = batch_inputs(args.inputs, MIDI_SUFFIXES, args.output, ".mid or .midi")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tasks = [(path, out_dir, stems[path], args.columns, args.pedal, args.align) for path in files]
+    outputs = Outputs.at(out_dir, inputs=files).create()
+    narrowed = outputs.narrowed(group_of(stem) for stem in stems.values())
+    tasks = [(path, narrowed[group_of(stems[path])], stems[path], args.columns, args.pedal, args.align) for path in files]
     jobs = min(args.jobs or os.cpu_count() or 1, len(tasks))
     converted = written = silent = out_of_range = drums = 0
     bad = len(missing)
+    converted_groups: set[str] = set()
+    unfinished = {stems[path] for path in files}
     with contextlib.ExitStack() as stack:
+        stack.callback(_save, outputs, converted_groups, unfinished)  # also on Ctrl-C or kill: what was written stays listed
         if jobs > 1:
-            pool = stack.enter_context(ProcessPoolExecutor(jobs))
+            from pianogan.datasets import worker_context
+
+            pool = ProcessPoolExecutor(jobs, mp_context=worker_context())
+            stack.callback(pool.shutdown, cancel_futures=True)  # an interrupt waits only for the files under way
             results = pool.map(_convert_task, tasks, chunksize=max(1, min(16, len(tasks) // (4 * jobs))))
         else:
             results = map(_convert_task, tasks)
-        for result in tqdm(results, total=len(tasks), desc="midi2img", unit="file", file=sys.stderr, disable=None):
+        for task, result in zip(tasks, tqdm(results, total=len(tasks), desc="midi2img", unit="file", file=sys.stderr, disable=None)):
+            outputs.claim(result.names, group_of(task[2]))
+            unfinished.discard(task[2])
             written += result.written
             silent += result.silent
             out_of_range += result.dropped_out_of_range
@@ -126,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
                 tqdm.write(f"skipped {result.problem}", file=sys.stderr)
             else:
                 converted += 1
+                converted_groups.add(group_of(task[2]))
     print(
         f"midi2img: {converted} files converted, {bad} bad; {written} windows written to {out_dir}, "
         f"{silent} silent windows skipped; notes dropped: {out_of_range} out of range, {drums} on drum tracks"
@@ -133,3 +162,14 @@ def run(args: argparse.Namespace) -> int:
     if not converted:
         raise PianoganError(f"none of the {len(files) + len(missing)} inputs could be converted (reasons above)")
     return 0
+
+
+def _save(outputs: Outputs, converted_groups: set[str], unfinished: set[str]) -> None:
+    """Remove the earlier windows of every converted input that this run did not write
+    again (another --columns, say), list what was written (by inputs an interrupt cut
+    short too), and say what was replaced."""
+    for stem in unfinished:
+        outputs.claim_new(rf"{re.escape(stem)}_\d+\.png", group_of(stem))
+    removed = outputs.remove_stale(lambda group: group in converted_groups)
+    outputs.save()
+    outputs.report(removed)

@@ -41,10 +41,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pianogan import audio
+    from pianogan.outputs import Outputs
 
     renderer = audio.choose_renderer(args.renderer)
     font = audio.find_soundfont(args.soundfont)
-    results = audio.render_many(args.inputs, args.output, font, args.rate, renderer)
+    audio.check_rate(args.rate)
+    files, _ = audio.midi_files(args.inputs)
+    outputs = Outputs.at(args.output, inputs=files)
+    names = [f"{path.stem}.wav" for path in files]
+    outputs.check(names)
+    with outputs.create().writing(names, "midi2wav"):
+        results = audio.render_many(args.inputs, args.output, font, args.rate, renderer)
+    outputs.report()
     for result in results:
         if result.error:
             print(f"pianogan midi2wav: error: {result.error}", file=sys.stderr)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pianogan.errors import PianoganError
 from pianogan.inputs import MIDI_SUFFIXES
+from pianogan.outputs import Outputs
 
 
 def register(subparsers) -> None:
@@ -29,7 +30,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from matplotlib.figure import Figure
 
-    from pianogan.atomic import atomic_path
+    from pianogan.atomic import atomic_path, complete_png
     from pianogan.midi import read_midi
     from pianogan.roll import SECONDS_PER_COLUMN_AT_120_BPM, plot_roll, read_png
 
@@ -39,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     if kind not in figure.canvas.get_supported_filetypes():
         known = ", ".join(sorted(figure.canvas.get_supported_filetypes()))
         raise PianoganError(f"{picture}: unknown picture format {picture.suffix or '(no extension)'!r}; use one of {known}")
+    outputs = Outputs.at(picture.parent, inputs=[source])
+    outputs.check([picture.name])
+    outputs.probe()
     if source.suffix.lower() in MIDI_SUFFIXES:
         roll, stats = read_midi(source, pedal=args.pedal)
         if roll.shape[1] == 0:
@@ -49,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         seconds_per_column = SECONDS_PER_COLUMN_AT_120_BPM
     figure.set_size_inches(min(24.0, max(6.0, 2 + roll.shape[1] / 40)), 4.5)
     plot_roll(roll, ax=figure.add_subplot(), seconds_per_column=seconds_per_column, title=args.title or source.name)
-    with atomic_path(picture) as tmp:
+    with outputs.create().writing([picture.name], "plot"), atomic_path(picture, check=complete_png if kind == "png" else None) as tmp:
         figure.savefig(tmp, format=kind, dpi=120)
+    outputs.report()
     print(f"plot: {source} ({roll.shape[1]} columns) drawn to {picture}")
     return 0

@@ -54,9 +54,14 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pianogan.train import recipe_config, train
+    from pianogan.trainoptions import check_options, check_run
 
     explicit = {name: getattr(args, name) for name in TUNABLE}
+    check_options({**explicit, "steps": args.steps, "time_limit": args.time_limit})  # all before TensorFlow loads
+    check_run(args.dataset, args.output, args.split, args.resume)
+
+    from pianogan.train import recipe_config, train
+
     config = recipe_config(args.recipe or "ours", steps=args.steps, **explicit)
     explicit["recipe"] = args.recipe
     folder = train(args.dataset, args.output, config, resume=args.resume, explicit=explicit, verbose=0 if args.quiet else 1, time_limit=args.time_limit)
