@@ -241,14 +241,21 @@ def bars_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: in
     return keras.Model(z, _frames_to_roll(probabilities), name="bars_generator")
 
 
-def bars_discriminator(width: int = 256) -> keras.Model:
-    """Roll (106, 300, 1) -> one logit, from the default views plus bar chroma, folded onsets and batch spread."""
-    roll = keras.Input((N_PITCHES, WINDOW, 1), name="roll")
+def _roll_features(roll, width: int):
+    """The discriminators' common trunk: the roll's views through four strided convolutions
+    along time (300 -> 19 frames), and the whole window's chroma for its key."""
     x = RollViews(name="views")(roll)
     whole_window_chroma = layers.GlobalAveragePooling1D()(x[:, :, 2 * N_PITCHES :])
     for _ in range(4):
         x = layers.Conv1D(width, 4, strides=2, padding="same")(x)
         x = layers.LeakyReLU(0.2)(x)
+    return x, whole_window_chroma
+
+
+def bars_discriminator(width: int = 256) -> keras.Model:
+    """Roll (106, 300, 1) -> one logit, from the default views plus bar chroma, folded onsets and batch spread."""
+    roll = keras.Input((N_PITCHES, WINDOW, 1), name="roll")
+    x, whole_window_chroma = _roll_features(roll, width)
     bar_chroma, folded_onsets = BarViews(name="bar_views")(roll)
     harmony = layers.LeakyReLU(0.2)(layers.Conv1D(64, 3, padding="same", name="bar_chroma_conv")(bar_chroma))
     metre = layers.LeakyReLU(0.2)(layers.Dense(64, name="folded_onsets")(layers.Flatten()(folded_onsets)))
@@ -274,11 +281,7 @@ def default_generator(latent_dim: int = LATENT_DIM, width: int = 256) -> keras.M
 def default_discriminator(width: int = 256) -> keras.Model:
     """Roll (106, 300, 1) -> one logit; about 0.15 GFLOP per image."""
     roll = keras.Input((N_PITCHES, WINDOW, 1), name="roll")
-    x = RollViews(name="views")(roll)
-    whole_window_chroma = layers.GlobalAveragePooling1D()(x[:, :, 2 * N_PITCHES :])
-    for _ in range(4):
-        x = layers.Conv1D(width, 4, strides=2, padding="same")(x)
-        x = layers.LeakyReLU(0.2)(x)
+    x, whole_window_chroma = _roll_features(roll, width)
     x = layers.Flatten()(x)
     key = layers.Dense(64, name="key_hidden")(whole_window_chroma)
     x = layers.Concatenate()([x, layers.LeakyReLU(0.2)(key)])
