@@ -41,7 +41,7 @@ def pictures(notebook: nbformat.NotebookNode) -> int:
 def test_both_notebooks_without_pop909(tmp_path):
     root = tmp_path / "repo"  # no ../shared beside it: the notebooks make their own input
     first = execute("midi2img.ipynb", root)
-    images = sorted(p.name for p in (root / "out" / "images").iterdir())
+    images = sorted(p.name for p in (root / "out" / "images").iterdir() if not p.name.startswith("."))
     assert images == ["example_0_0.png", "example_0_1.png", "example_0_2.png"]  # 640 columns: the last window is partial
     demo, _ = read_midi(root / "out" / "demo_midi" / "example_0.mid")
     assert demo.shape == (N_PITCHES, 40 * 16 - 1)  # the last melody note ends one column before the bar
@@ -50,7 +50,7 @@ def test_both_notebooks_without_pop909(tmp_path):
     assert pictures(first) == 1
 
     second = execute("img2midi.ipynb", root)  # reads the images the first notebook wrote
-    midis = sorted(p.name for p in (root / "out" / "img2midi").iterdir())
+    midis = sorted(p.name for p in (root / "out" / "img2midi").iterdir() if not p.name.startswith("."))
     assert midis == ["example_0_0.mid", "example_0_1.mid", "example_0_2.mid"]
     back, _ = read_midi(root / "out" / "img2midi" / "example_0_1.mid")
     assert np.array_equal(back, demo[:, 300 : 300 + back.shape[1]])
@@ -77,7 +77,7 @@ def test_midi2img_notebook_finds_pop909_beside_the_repository(tmp_path, pop909_m
         shutil.copy(pop909_midi / name, songs / name)
     root = tmp_path / "repo"
     notebook = execute("midi2img.ipynb", root)
-    images = sorted(p.name for p in (root / "out" / "images").iterdir())
+    images = sorted(p.name for p in (root / "out" / "images").iterdir() if not p.name.startswith("."))
     assert images[0] == "001_0.png" and {name.split("_")[0] for name in images} == {"001", "002"}
     assert not (root / "out" / "demo_midi").exists()
     assert "midi2img: 2 files converted, 0 bad" in text_of(notebook)
