@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pianogan.roll import COLUMNS_PER_QUARTER
+from pianogan.roll import COLUMNS_PER_BAR, COLUMNS_PER_QUARTER
 
 GRID_TOLERANCE = 0.1  # of a column: an onset this close to a grid line is "on the grid"
 MIN_ON_GRID = 0.35  # share of onsets on the grid below which a file has no steady grid (chance: 0.2)
-DEFAULT_BAR_COLUMNS = 16  # 4/4
+DEFAULT_BAR_COLUMNS = COLUMNS_PER_BAR
 BASS_PITCH = 55  # G3: notes below it count as bass when voting for the downbeat
 
 

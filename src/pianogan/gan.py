@@ -9,8 +9,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from pianogan.roll import COLUMNS_PER_BAR as BAR_COLUMNS
+
 LOSSES = ("nonsaturating", "hinge", "seed")
-BAR_COLUMNS = 16
 
 
 def discriminator_loss(kind: str, real_logits, fake_logits, noise):

@@ -32,10 +32,9 @@ from functools import partial
 import numpy as np
 
 from pianogan import keys
-from pianogan.roll import LOWEST_PITCH, N_PITCHES, PIANO_ROWS
+from pianogan.roll import COLUMNS_PER_BAR as BAR, LOWEST_PITCH, N_PITCHES, PIANO_ROWS
 
 BEAT = 4  # columns per quarter-note beat
-BAR = 16  # columns per 4/4 bar
 EIGHTH = 2  # columns: a note shorter than an eighth is a fragment on our grid
 LENGTH_BIN_STARTS = (1, 2, 3, 4, 5, 9, 17)  # note-length bins: 1, 2, 3, 4, 5-8, 9-16, 17+ columns
 LENGTH_BIN_LABELS = tuple(

@@ -43,7 +43,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from pianogan.roll import LOWEST_PITCH, N_PITCHES, PIANO_ROWS, WINDOW
+from pianogan.roll import COLUMNS_PER_BAR as BAR, LOWEST_PITCH, N_PITCHES, PIANO_ROWS, WINDOW
 
 LATENT_DIM = 14
 PACKAGE = "pianogan"
@@ -94,7 +94,6 @@ class RollViews(layers.Layer):
         return (input_shape[0], input_shape[2], 2 * N_PITCHES + 12)
 
 
-BAR = 16  # columns in a 4/4 bar on the sixteenth grid
 BARS = -(-WINDOW // BAR)  # 19 bars cover a window (the last one cut after 12 columns)
 
 

@@ -14,12 +14,11 @@ import os
 import numpy as np
 
 from pianogan.atomic import atomic_path, write_text
-from pianogan.roll import LOWEST_PITCH, PIANO_ROWS, SECONDS_PER_COLUMN_AT_120_BPM, check_roll, pitch_name
+from pianogan.roll import COLUMNS_PER_BAR, LOWEST_PITCH, PIANO_ROWS, SECONDS_PER_COLUMN_AT_120_BPM, check_roll, pitch_name
 
 PX_PER_COLUMN = 3  # 24 px per second at 120 BPM
 PX_PER_PITCH = 2
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 30, 12, 7, 16
-COLUMNS_PER_BAR = 16  # 4/4 at four columns per quarter note
 LABEL_EVERY_SECONDS = 5
 # Pictures are lossless WebP: as sharp as PNG and smaller, and not ``*.png``, so the batch
 # commands that take every PNG of a folder as a roll (img2midi, evaluate) skip them.

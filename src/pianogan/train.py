@@ -26,12 +26,11 @@ from pianogan.atomic import atomic_path, complete_png, complete_zip, write_text
 from pianogan.errors import PianoganError
 from pianogan.interrupt import StopRequest, stop_on_signal
 from pianogan.outputs import Outputs
-from pianogan.roll import COLUMNS_PER_QUARTER, music_span
+from pianogan.roll import COLUMNS_PER_BAR as BAR_COLUMNS, COLUMNS_PER_QUARTER, music_span
 from pianogan.runlog import LOG_FIELDS, read_log, write_log
 from pianogan.trainoptions import CHECKPOINT, CONFIG, GENERATOR, OUTPUT_GROUP, RUN_FILES, SAMPLES, check_checkpoint, check_options, check_run, read_config
 
 SAMPLE_GRID = 16
-BAR_COLUMNS = 16  # time shifts of bar-aligned data move by whole 4/4 bars
 
 
 @dataclass
