@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import symusic
 
-from pianogan import keys, midi
-from pianogan.roll import windows
+from pianogan.io import midi
+from pianogan.music import keys
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "pop909"
 
@@ -113,8 +113,12 @@ def main() -> int:
     downbeat, consistent = np.array(downbeat), np.array(consistent)
     print(f"songs: {len(songs)}")
     print(f"beat on column phase 0: before {np.mean(beat['before']):.3f}, after {np.mean(beat['after']):.3f}")
-    print(f"downbeat on bar column 0: {np.mean(downbeat):.3f} of all songs, {np.mean(downbeat[consistent]):.3f} of the {consistent.sum()} with 4-beat annotated bars")
-    print(f"windows whose onsets peak on column phase 0: before {np.mean(peaks['before']):.3f} of {len(peaks['before'])}, after {np.mean(peaks['after']):.3f} of {len(peaks['after'])}")
+    print(
+        f"downbeat on bar column 0: {np.mean(downbeat):.3f} of all songs, {np.mean(downbeat[consistent]):.3f} of the {consistent.sum()} with 4-beat annotated bars"
+    )
+    print(
+        f"windows whose onsets peak on column phase 0: before {np.mean(peaks['before']):.3f} of {len(peaks['before'])}, after {np.mean(peaks['after']):.3f} of {len(peaks['after'])}"
+    )
     for name, hits in song_key.items():
         print(f"song key = annotated main key, {name} profile: {np.mean(hits):.3f}")
     print(f"window key = annotated key at its middle ({keys.DEFAULT_PROFILE}): {np.mean(window_key):.3f} of {len(window_key)}")

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pianogan import audio, midi, roll
+from pianogan import roll
+from pianogan.io import audio, midi
 
 PROGRESSION = [(0, 4, 7), (7, 11, 14), (9, 12, 16), (5, 9, 12)]  # I V vi IV in C
 MAJOR = [0, 2, 4, 5, 7, 9, 11]
@@ -111,10 +112,7 @@ def main() -> None:
     print(f"{'method':42} {'wall s':>7} {'s/file':>7} {'x music':>8} {'speed-up':>9} {'CPU s':>7} {'CPU ratio':>9}")
     first_wall, first_cpu = rows[0][1]
     for name, (wall, cpu) in rows:
-        print(
-            f"{name:42} {wall:7.2f} {wall / args.files:7.3f} {music / wall:7.0f}x {first_wall / wall:8.2f}x"
-            f" {cpu:7.2f} {first_cpu / cpu:8.2f}x"
-        )
+        print(f"{name:42} {wall:7.2f} {wall / args.files:7.3f} {music / wall:7.0f}x {first_wall / wall:8.2f}x {cpu:7.2f} {first_cpu / cpu:8.2f}x")
 
 
 if __name__ == "__main__":

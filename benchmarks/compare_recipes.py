@@ -61,12 +61,29 @@ def train_and_evaluate(name: str, options: list[str], args: argparse.Namespace) 
     run = args.output / name
     if run.exists():
         shutil.rmtree(run)
-    seconds = train_within(args.budget, [str(args.dataset), "-o", str(run), *options, "--steps", "1000000000", "--checkpoint-every", "1000000000", "--sample-every", "1000000000", "--quiet"])
+    seconds = train_within(
+        args.budget,
+        [str(args.dataset), "-o", str(run), *options, "--steps", "1000000000", "--checkpoint-every", "1000000000", "--sample-every", "1000000000", "--quiet"],
+    )
     log = run / "train_log.csv"
     steps = sum(1 for _ in open(log)) - 1 if log.exists() else 0
     result = {"name": name, "steps": steps, "train_seconds": seconds, "report": None}
     if steps and (run / "generator.keras").exists():
-        pianogan("evaluate", "--model", str(run / "generator.keras"), "--real", str(args.dataset), "--split", "test", "--n", str(args.n), "--seed", "0", "-o", str(run / "evaluation"))
+        pianogan(
+            "evaluate",
+            "--model",
+            str(run / "generator.keras"),
+            "--real",
+            str(args.dataset),
+            "--split",
+            "test",
+            "--n",
+            str(args.n),
+            "--seed",
+            "0",
+            "-o",
+            str(run / "evaluation"),
+        )
         result["report"] = json.loads((run / "evaluation" / "report.json").read_text())
     return result
 
@@ -96,7 +113,11 @@ def table(results: list[dict]) -> str:
             f"{result['steps']:,}",
             f"{report['two_sample_test']['generated_vs_real']['accuracy']:.3f}",
             f"{report['mean_overlap']['generated_vs_real']:.3f}",
-            *[f"{report['metrics'][m]['generated_mean']:.3f}" if report["metrics"][m]["generated_mean"] is not None else "-" for m in HEADLINE if m in report["metrics"]],
+            *[
+                f"{report['metrics'][m]['generated_mean']:.3f}" if report["metrics"][m]["generated_mean"] is not None else "-"
+                for m in HEADLINE
+                if m in report["metrics"]
+            ],
             f"{report['diversity']['generated']:.3f}",
             f"{result['report']['copying']['generated_vs_train']['near_copies']}",
         ]

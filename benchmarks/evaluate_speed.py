@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pianogan import compare, evaluate, metrics
+from pianogan.evaluation import compare, evaluate, metrics
 from pianogan.roll import N_PITCHES, WINDOW
 
 POP909 = Path(__file__).resolve().parents[2] / "shared" / "data" / "pop909" / "midi"
@@ -29,7 +29,7 @@ POP909 = Path(__file__).resolve().parents[2] / "shared" / "data" / "pop909" / "m
 
 def pop909_windows(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Windows and song numbers per split (test: number divisible by 10, validation: ending in 5)."""
-    from pianogan.midi import read_midi
+    from pianogan.io.midi import read_midi
     from pianogan.roll import windows
 
     rolls: dict[str, list] = {"train": [], "validation": [], "test": []}

@@ -34,15 +34,15 @@ def stand_in_generator(path: Path) -> Path:
     """Save an untrained default generator that lights about LIT_SHARE of its pixels."""
     import numpy as np
 
-    from pianogan.modelio import import_keras
+    from pianogan.models.modelio import import_keras
 
     import_keras()
-    from pianogan import models
+    from pianogan.models import architectures
 
-    model = models.default_generator()
+    model = architectures.default_generator()
     key = model.get_layer("key")  # untrained, its per-pitch-class bias would hold notes for a whole window
     key.set_weights([np.zeros_like(w) for w in key.get_weights()])
-    z = np.random.default_rng(0).standard_normal((32, models.LATENT_DIM)).astype("float32")
+    z = np.random.default_rng(0).standard_normal((32, architectures.LATENT_DIM)).astype("float32")
     p = np.clip(np.asarray(model(z, training=False)), 1e-7, 1 - 1e-7)
     logits = np.log(p / (1 - p))
     pitches = model.get_layer("pitches")

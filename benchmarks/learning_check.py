@@ -17,10 +17,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from pianogan.compare import diversity  # noqa: E402
-from pianogan.datasets import load_split  # noqa: E402
+from pianogan.data.datasets import load_split
+from pianogan.evaluation.compare import diversity
 
 
 def main() -> None:
@@ -34,8 +34,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from pianogan.generate import sample
-    from pianogan.modelio import load_generator
+    from pianogan.compose.generate import sample
+    from pianogan.models.modelio import load_generator
 
     samples = np.stack([piece.roll for piece in sample(load_generator(args.model), n=args.n, seed=args.seed)])
     real = load_split(args.dataset, args.split)
@@ -45,20 +45,22 @@ def main() -> None:
     fake_lit, real_lit = float(samples.mean()), float(real.mean())
     print(f"{'':<22}{'samples':>10}{'real':>10}")
     print(f"{'mean pairwise IoU':<22}{fake_iou:>10.4f}{real_iou:>10.4f}   target: samples < real + 0.1 -> {'met' if fake_iou < real_iou + 0.1 else 'MISSED'}")
-    print(f"{'lit-pixel share':<22}{fake_lit:>10.4f}{real_lit:>10.4f}   ratio {fake_lit / real_lit:.2f}, target 0.5..2 -> {'met' if 0.5 <= fake_lit / real_lit <= 2 else 'MISSED'}")
+    print(
+        f"{'lit-pixel share':<22}{fake_lit:>10.4f}{real_lit:>10.4f}   ratio {fake_lit / real_lit:.2f}, target 0.5..2 -> {'met' if 0.5 <= fake_lit / real_lit <= 2 else 'MISSED'}"
+    )
     if args.output:
         import matplotlib
 
         matplotlib.use("Agg")
         from PIL import Image
 
-        from pianogan.train import sample_grid
+        from pianogan.training.train import sample_grid
 
         out = Path(args.output)
         out.mkdir(parents=True, exist_ok=True)
         Image.fromarray(sample_grid(samples[:16])).save(out / "samples.png")
         if args.run:
-            from pianogan.runlog import plot_run
+            from pianogan.training.runlog import plot_run
 
             plot_run(args.run).savefig(out / "curves.png", dpi=80)
         print(f"figures in {out}")

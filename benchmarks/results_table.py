@@ -52,7 +52,11 @@ def rows(reports: dict[str, dict], reference: str) -> list[str]:
             cells.append(_figure(value) + ("*" if closer and report is not next(iter(reports.values())) else ""))
         lines.append("| " + " | ".join(cells) + " |")
     floor_prdc = first["precision_recall_density_coverage"]["floor_train_vs_real"]
-    floor = ["floor (train vs real)", _figure(first["two_sample_test"]["floor_train_vs_real"]["accuracy"]), _figure(first["mean_overlap"]["floor_train_vs_real"])]
+    floor = [
+        "floor (train vs real)",
+        _figure(first["two_sample_test"]["floor_train_vs_real"]["accuracy"]),
+        _figure(first["mean_overlap"]["floor_train_vs_real"]),
+    ]
     floor += [_figure(floor_prdc[k], 2) for k in ("precision", "recall", "coverage")]
     floor += [_figure(first["metrics"][m]["floor"]["generated_mean"]) for m in STRUCTURE]
     lines.append("| " + " | ".join(floor) + " |")

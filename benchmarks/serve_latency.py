@@ -68,9 +68,7 @@ def move_slider(page, index: int, value: float) -> dict:
 
 def sound_after(page, moved: dict, kind: str) -> float:
     """Milliseconds from a move's input to the sound of its piece."""
-    page.wait_for_function(
-        f"window.pianogan.soundStarts.some((s) => s.input === {moved['input']} && s.kind === '{kind}')", timeout=30_000
-    )
+    page.wait_for_function(f"window.pianogan.soundStarts.some((s) => s.input === {moved['input']} && s.kind === '{kind}')", timeout=30_000)
     start = page.evaluate(f"window.pianogan.soundStarts.find((s) => s.input === {moved['input']} && s.kind === '{kind}').at")
     return start - moved["input"]
 

@@ -19,12 +19,12 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from pianogan import models  # noqa: E402
-from pianogan.batches import BatchMaker  # noqa: E402
-from pianogan.train import Batches, build_gan, recipe_config  # noqa: E402
+from pianogan.data.batches import BatchMaker
+from pianogan.models import architectures
+from pianogan.training.train import Batches, build_gan, recipe_config
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -60,8 +60,8 @@ def peak_gflops(size: int = 2048, repeats: int = 10) -> float:
 
 
 def step_gflop(arch: str, batch_size: int) -> float:
-    generator, discriminator = models.build(arch)
-    return 3 * (batch_size * models.count_flops(generator) + 2 * batch_size * models.count_flops(discriminator)) / 1e9
+    generator, discriminator = architectures.build(arch)
+    return 3 * (batch_size * architectures.count_flops(generator) + 2 * batch_size * architectures.count_flops(discriminator)) / 1e9
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ the system's Chromium (Debian's package ``chromium``, installed by ``make browse
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -27,9 +28,7 @@ def chromium_path() -> str | None:
 
 def why_no_browser() -> str | None:
     """The reason the browser tests cannot run here, or None when they can."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("playwright") is None:
         return "playwright is not installed (pip install playwright; `make test` does)"
     if chromium_path() is None:
         return "no Chromium found (apt-get install chromium; `make test` does as root) and Playwright cannot download one offline"

@@ -54,7 +54,7 @@ class SmallDisk:
 
     def fill(self) -> None:
         if not self.mounted:
-            from pianogan import atomic
+            from pianogan.io import atomic
 
             def no_space(fd: int) -> None:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

@@ -40,4 +40,3 @@ def live_server(model: Path, *options: str):
             process.wait()
         process.stdout.close()
         process.stderr.close()
-

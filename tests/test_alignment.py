@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import symusic
 
-from pianogan import alignment, midi
 from pianogan.cli import main
-from pianogan.roll import bar_stride, read_png, window_count, windows
+from pianogan.io import midi
+from pianogan.io.png import read_png
+from pianogan.music import alignment
+from pianogan.roll import bar_stride, window_count, windows
 
 TPQ = 480
 COLUMN = TPQ // 4

@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import symusic
+from test_generate import save_tiny_generator
 
 import pianogan
-from pianogan import audio, portable
 from pianogan.cli import main
-from pianogan.midi import read_midi
+from pianogan.io import audio
+from pianogan.io.midi import read_midi
+from pianogan.models import portable
 from pianogan.roll import N_PITCHES
-from test_generate import save_tiny_generator
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -84,7 +85,10 @@ def test_variations_stay_near_their_piece(g):
     piece = g.sample(1, seed=2)[0]
     near = g.variations(piece, n=4, spread=0.1)
     far = g.variations(piece, n=4, spread=2.0)
-    distance = lambda ps: np.mean([np.linalg.norm(p.latents[0] - piece.latents[0]) for p in ps])
+
+    def distance(pieces):
+        return np.mean([np.linalg.norm(p.latents[0] - piece.latents[0]) for p in pieces])
+
     assert distance(near) < distance(far) and len({p.roll.tobytes() for p in near}) > 1
 
 
@@ -115,7 +119,11 @@ def test_pieces_write_midi_png_and_wav_at_their_tempo(g, tmp_path):
         pytest.skip(f"no audio renderer: {error}")
     fast = piece.at_bpm(240).to_wav(tmp_path / "fast.wav")
     slow = piece.to_wav(tmp_path / "slow.wav")
-    seconds = lambda path: audio.read_wav(path)[0].shape[1] / audio.read_wav(path)[1]
+
+    def seconds(path):
+        samples, rate = audio.read_wav(path)
+        return samples.shape[1] / rate
+
     last = read_midi(tmp_path / "slow.mid")[0].shape[1]
     assert last * 0.25 <= seconds(slow) <= last * 0.25 + 2.01 and last * 0.0625 <= seconds(fast) <= last * 0.0625 + 2.01
     shown = piece._repr_html_()

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import symusic
 
-from pianogan import audio
 from pianogan.cli import main
 from pianogan.errors import PianoganError
+from pianogan.io import audio
 
 RATE = 44100
 SCALE = [60, 62, 64, 65, 67, 69, 71, 72]  # C major, C4..C5, one note every 0.25 s
@@ -198,7 +198,7 @@ def test_soundfont_search_order(tmp_path, monkeypatch):
     assert audio.find_soundfont(fonts["explicit"]) == fonts["explicit"]
     assert audio.find_soundfont() == fonts["env"]
     monkeypatch.setenv(audio.ENV_SOUNDFONT, str(tmp_path / "gone.sf2"))
-    with pytest.raises(PianoganError, match="gone.sf2: no such file"):
+    with pytest.raises(PianoganError, match=r"gone.sf2: no such file"):
         audio.find_soundfont()  # a font the user named is never silently replaced
     monkeypatch.delenv(audio.ENV_SOUNDFONT)
     assert audio.find_soundfont() == fonts["debian1"]
@@ -210,9 +210,9 @@ def test_soundfont_search_order(tmp_path, monkeypatch):
 def test_auto_falls_back_without_fluidsynth(monkeypatch):
     monkeypatch.setattr(audio, "fluidsynth_binary", lambda: None)
     assert audio.choose_renderer("auto") == "fallback"
-    with pytest.raises(PianoganError, match="^--renderer fluidsynth: fluidsynth is not installed"):
+    with pytest.raises(PianoganError, match=r"^--renderer fluidsynth: fluidsynth is not installed"):
         audio.choose_renderer("fluidsynth")
-    with pytest.raises(PianoganError, match="^--renderer timidity: choose one of auto, fluidsynth, fallback$"):
+    with pytest.raises(PianoganError, match=r"^--renderer timidity: choose one of auto, fluidsynth, fallback$"):
         audio.choose_renderer("timidity")
 
 
@@ -240,7 +240,7 @@ def test_bad_inputs_get_one_line_errors(pieces, tmp_path):
     assert errors[2] is None
     assert errors[3] == f"{twin}: same output {tmp_path / 'wav' / 'scale.wav'} as {pieces['scale']}; rename one"
     assert errors[4] == f"{endless}: lasts 3701 s; pieces over 3600 s are refused"
-    with pytest.raises(PianoganError, match="^--rate 100: choose a sample rate from 8000 to 96000 Hz$"):
+    with pytest.raises(PianoganError, match=r"^--rate 100: choose a sample rate from 8000 to 96000 Hz$"):
         audio.render_many([pieces["scale"]], tmp_path, rate=100)
 
 
@@ -261,7 +261,7 @@ def test_finish_keeps_the_piece_cuts_the_tail_and_caps_it():
     loud = np.ones((10_000, 2), np.float32)
     assert len(audio.finish(loud, end=1.0, rate=rate)) == round((1.0 + audio.TAIL_SECONDS) * rate)
     assert np.abs(audio.finish(loud, 1.0, rate)).max() == PEAK
-    with pytest.raises(ValueError, match="rendered silence"):
+    with pytest.raises(ValueError, match=r"rendered silence"):
         audio.finish(np.zeros((100, 2), np.float32), 0.05, rate)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import symusic
-
-import pianogan
 from browser import browser_page, why_no_browser
-from pianogan import portable
-from pianogan.midi import read_midi
 from serving import live_server
 from test_generate import save_tiny_generator
+
+import pianogan
+from pianogan.io.midi import read_midi
+from pianogan.models import portable
 
 reason = why_no_browser()
 pytestmark = pytest.mark.skipif(reason is not None, reason=reason or "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pianogan import compare
+from pianogan.evaluation import compare
 from pianogan.roll import LOWEST_PITCH, N_PITCHES
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)

@@ -14,8 +14,9 @@ import symusic
 from PIL import Image
 
 from pianogan.cli import main
-from pianogan.midi import read_midi
-from pianogan.roll import N_PITCHES, read_png, write_png
+from pianogan.io.midi import read_midi
+from pianogan.io.png import read_png, write_png
+from pianogan.roll import N_PITCHES
 
 
 def write_piece(path: Path, notes: list[tuple[int, int, int]], tpq: int = 480, drums: list[tuple[int, int, int]] = ()) -> Path:
@@ -62,8 +63,7 @@ def test_midi2img_takes_files_and_folders_recursively_in_any_case(tmp_path, caps
     assert code == 0 and stderr == ""
     assert names(out) == ["B_0.png", "a_0.png", "a_2.png", "c_0.png", "c_1.png", "solo_0.png"]
     assert stdout.strip() == (
-        f"midi2img: 4 files converted, 0 bad; 6 windows written to {out}, "
-        "1 silent windows skipped; notes dropped: 0 out of range, 0 on drum tracks"
+        f"midi2img: 4 files converted, 0 bad; 6 windows written to {out}, 1 silent windows skipped; notes dropped: 0 out of range, 0 on drum tracks"
     )
     a2 = read_png(out / "a_2.png")
     assert a2.shape == (N_PITCHES, 300) and np.argwhere(a2).tolist() == [[72 - 21, c] for c in range(50, 58)]
@@ -86,7 +86,7 @@ def test_midi2img_columns_sets_the_window_width(tmp_path, capsys):
 
 
 def test_midi2img_matches_the_library_with_pedal_and_jobs(tmp_path, capsys):
-    from pianogan.midi import midi_to_windows
+    from pianogan.io.midi import midi_to_windows
 
     score = symusic.Score(480)
     track = symusic.Track("piano", 0, False)
@@ -212,7 +212,7 @@ def test_img2midi_threshold_reads_soft_images(tmp_path, capsys):
     pixels = np.zeros((N_PITCHES, 5), dtype=np.uint8)
     pixels[39] = [100, 127, 128, 200, 255]
     Image.fromarray(pixels).save(tmp_path / "soft.png")
-    deep = (pixels.astype(np.uint16) * 257)
+    deep = pixels.astype(np.uint16) * 257
     Image.fromarray(deep).save(tmp_path / "deep.png")
 
     def notes(name: str) -> list[tuple[int, int]]:

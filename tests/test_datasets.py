@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import symusic
 
-from pianogan import datasets
 from pianogan.cli import main
-from pianogan.datasets import dataset_fingerprint, list_splits, load_split, pop909_splits, prepare
+from pianogan.data import datasets
+from pianogan.data.datasets import dataset_fingerprint, list_splits, load_split, pop909_splits, prepare
 from pianogan.errors import PianoganError
-from pianogan.keys import estimate_keys, key_name
-from pianogan.midi import midi_to_windows, read_midi, roll_notes
-from pianogan.roll import read_png, windows, write_png
+from pianogan.io.midi import midi_to_windows, read_midi, roll_notes
+from pianogan.io.png import read_png, write_png
+from pianogan.music.keys import estimate_keys, key_name
 
 TPQ = 384  # MAESTRO's ticks per quarter; all its files are at 120 BPM
 
@@ -51,7 +51,7 @@ PIECES = {
 }
 META = {
     "2004/first.midi": ("Johann Sebastian Bach", "Prelude in C", "train", 2004),
-    "2006/second.midi": ('Frédéric Chopin', 'Ballade No. 1, "Op. 23"', "validation", 2006),
+    "2006/second.midi": ("Frédéric Chopin", 'Ballade No. 1, "Op. 23"', "validation", 2006),
     "2008/third.MIDI": ("Claude Debussy", "Clair de Lune", "test", 2008),
 }
 
@@ -65,7 +65,15 @@ def maestro_tree(root: Path, metadata: str) -> Path:
     for name, notes in PIECES.items():
         make_midi(root / name, notes)
     records = [
-        {"canonical_composer": c, "canonical_title": t, "split": s, "year": y, "midi_filename": n, "audio_filename": n.rsplit(".", 1)[0] + ".wav", "duration": 40.5}
+        {
+            "canonical_composer": c,
+            "canonical_title": t,
+            "split": s,
+            "year": y,
+            "midi_filename": n,
+            "audio_filename": n.rsplit(".", 1)[0] + ".wav",
+            "duration": 40.5,
+        }
         for n, (c, t, s, y) in META.items()
     ]
     if metadata == "csv":
@@ -101,9 +109,28 @@ def test_maestro_root_gives_splits_metadata_and_exact_windows(tmp_path, metadata
         for index, (k, window) in enumerate(expected_windows(root / name)):
             # Too few notes to find a grid in: the pieces stay as they are, windows every 300 columns.
             key = key_name(estimate_keys(window))
-            expected_rows.append({"split": split, "index": str(index), "file": name, "k": str(k), "start": str(300 * k), "shift_ticks": "0", "key": key, "composer": composer, "title": title, "year": str(year)})
+            expected_rows.append(
+                {
+                    "split": split,
+                    "index": str(index),
+                    "file": name,
+                    "k": str(k),
+                    "start": str(300 * k),
+                    "shift_ticks": "0",
+                    "key": key,
+                    "composer": composer,
+                    "title": title,
+                    "year": str(year),
+                }
+            )
     assert rows == expected_rows
-    assert [(r["file"], r["k"]) for r in rows] == [("2004/first.midi", "0"), ("2004/first.midi", "2"), ("2006/second.midi", "0"), ("2008/third.MIDI", "0"), ("2008/third.MIDI", "1")]
+    assert [(r["file"], r["k"]) for r in rows] == [
+        ("2004/first.midi", "0"),
+        ("2004/first.midi", "2"),
+        ("2006/second.midi", "0"),
+        ("2008/third.MIDI", "0"),
+        ("2008/third.MIDI", "1"),
+    ]
     assert list_splits(tmp_path / "out") == ["train", "validation", "test"]
     for name, (_, _, split, _) in META.items():
         expected = np.stack([w for _, w in expected_windows(root / name)])
@@ -122,7 +149,7 @@ def test_maestro_partial_download_is_reported_and_splits_option_refused(tmp_path
     assert report["failed"] == [{"file": "2006/second.midi", "split": "validation", "reason": "no such file"}]
     assert report["files"] == 3 and report["files_converted"] == 2
     assert "validation" not in list_splits(tmp_path / "out")
-    with pytest.raises(PianoganError, match="MAESTRO root.*leave --splits out"):
+    with pytest.raises(PianoganError, match=r"MAESTRO root.*leave --splits out"):
         prepare(root, tmp_path / "out2", splits="pop909", progress=False)
 
 
@@ -234,7 +261,14 @@ def test_png_option_writes_each_window_in_the_seed_layout(tmp_path):
     (out / "png" / "train" / "photo_9.png").write_bytes(b"someone else's")
     prepare(root, out, png=True, jobs=1, progress=False)
     written = sorted(p.relative_to(out / "png").as_posix() for p in (out / "png").rglob("*.png"))
-    assert written == ["test/2008__third_0.png", "test/2008__third_1.png", "train/2004__first_0.png", "train/2004__first_2.png", "train/photo_9.png", "validation/2006__second_0.png"]
+    assert written == [
+        "test/2008__third_0.png",
+        "test/2008__third_1.png",
+        "train/2004__first_0.png",
+        "train/2004__first_2.png",
+        "train/photo_9.png",
+        "validation/2006__second_0.png",
+    ]
     for k, window in expected_windows(root / "2004/first.midi"):
         assert np.array_equal(read_png(out / "png" / "train" / f"2004__first_{k}.png"), window)
     # A re-run removes the images of its earlier run that it does not make again, never others'.
@@ -259,7 +293,9 @@ def test_every_kind_of_bad_file_is_named_once_and_the_rest_converted(tmp_path):
     report = prepare(source, tmp_path / "out", jobs=2, progress=False)
     reasons = {f["file"]: f["reason"] for f in report["failed"]}
     assert sorted(reasons) == ["corrupt_time.mid", "empty.mid", "random.midi", "silent.mid", "text.mid", "too_high.mid", "truncated.mid"]
-    assert all(reasons[n].startswith("not a readable MIDI file (") and "\n" not in reasons[n] for n in ("empty.mid", "random.midi", "text.mid", "truncated.mid"))
+    assert all(
+        reasons[n].startswith("not a readable MIDI file (") and "\n" not in reasons[n] for n in ("empty.mid", "random.midi", "text.mid", "truncated.mid")
+    )
     assert reasons["corrupt_time.mid"].startswith("a note ends at column 1048580 ")
     assert reasons["silent.mid"] == "no notes"
     assert reasons["too_high.mid"] == "no notes (2 out of range 21..126, 0 on drums)"

@@ -11,11 +11,12 @@ import pytest
 from PIL import Image
 from test_compare import real_looking_rolls, transposed
 
-from pianogan import compare, evaluate, metrics
 from pianogan.cli import main
-from pianogan.datasets import save_split
-from pianogan.midi import write_midi
-from pianogan.roll import music_span, write_png
+from pianogan.data.datasets import save_split
+from pianogan.evaluation import compare, evaluate, metrics
+from pianogan.io.midi import write_midi
+from pianogan.io.png import write_png
+from pianogan.roll import music_span
 
 TRAIN_SONGS = 30  # 4 windows per song
 
@@ -81,7 +82,7 @@ def test_a_png_folder_end_to_end(data, tmp_path, capsys):
     assert report["references"]["all"]["counts"] == {"real": 40, "train": 120, "floor_train_sample": 40}
     like = report["references"]["training_like"]["counts"]
     assert like == {"real": int((music_span(test) >= 0.9).sum()), "train": int((music_span(train) >= 0.9).sum()), "floor_train_sample": like["real"]}
-    for key, reference in report["references"].items():
+    for reference in report["references"].values():
         assert set(reference["metrics"]) == set(metrics.FEATURE_NAMES)
         row = reference["metrics"]["scale_consistency"]
         assert row["real_mean"] == 1.0 and row["floor"]["generated_mean"] == 1.0  # one key per roll
@@ -106,7 +107,9 @@ def test_a_png_folder_end_to_end(data, tmp_path, capsys):
     cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in markdown.splitlines() if line.startswith("|")]
     metric_rows = [row[1] for row in cells if len(row) == 9 and row[0] in compare.FEATURE_GROUPS]
     assert sorted(metric_rows) == sorted(2 * metrics.FEATURE_NAMES)  # every metric, once per reference
-    assert sum(line.startswith(f"| {group} | {len(features)} |") for group, features in compare.FEATURE_GROUPS.items() for line in markdown.splitlines()) == len(compare.FEATURE_GROUPS)
+    assert sum(
+        line.startswith(f"| {group} | {len(features)} |") for group, features in compare.FEATURE_GROUPS.items() for line in markdown.splitlines()
+    ) == len(compare.FEATURE_GROUPS)
     assert "| near copies (IoU > 0.8, 8+ notes) | 1 (0.037) | 0 (0.000) |" in markdown
     assert "| classifier two-sample accuracy (0.5 = indistinguishable) |" in markdown
     for picture in ("histograms.png", "rolls.png"):
@@ -157,14 +160,19 @@ def test_n_caps_generated_and_real_windows(data, tmp_path, capsys):
 
 
 def _tiny_generator(path: Path) -> None:
-    from pianogan.modelio import import_keras
+    from pianogan.models.modelio import import_keras
 
     keras = import_keras()
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
         [
             keras.Input((14,)),
-            keras.layers.Dense(106 * 300, activation="sigmoid", kernel_initializer=keras.initializers.RandomNormal(stddev=0.5), bias_initializer=keras.initializers.Constant(-3.5)),
+            keras.layers.Dense(
+                106 * 300,
+                activation="sigmoid",
+                kernel_initializer=keras.initializers.RandomNormal(stddev=0.5),
+                bias_initializer=keras.initializers.Constant(-3.5),
+            ),
             keras.layers.Reshape((106, 300, 1)),
         ]
     )
@@ -231,7 +239,7 @@ def test_bad_inputs_are_one_line_errors(case, data, tmp_path, capsys):
         write_png(real_looking_rolls(1)[0], folder / "a.png")
         args += ["--split", "validation"]
         named = "'validation'"
-    code, out, err = run_cli([*args, "-o", tmp_path / "out"], capsys)
+    code, _, err = run_cli([*args, "-o", tmp_path / "out"], capsys)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("pianogan evaluate: error: ")

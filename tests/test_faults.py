@@ -17,12 +17,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from pianogan import atomic
 from pianogan.cli import main
 from pianogan.errors import PianoganError
-from pianogan.midi import write_midi
-from pianogan.outputs import OWNED
-from pianogan.roll import read_png, write_png
+from pianogan.io import atomic
+from pianogan.io.midi import write_midi
+from pianogan.io.outputs import OWNED
+from pianogan.io.png import read_png, write_png
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -244,7 +244,7 @@ def test_temporary_files_of_killed_writers_are_removed_by_the_next_run(tmp_path,
 
 
 def test_a_rerun_that_fails_before_its_report_keeps_the_earlier_report(tmp_path, inputs, monkeypatch):
-    from pianogan import datasets
+    from pianogan.data import datasets
 
     out = tmp_path / "dataset"
     datasets.prepare(inputs.songs, out, jobs=1, progress=False)
@@ -281,10 +281,10 @@ def test_an_output_folder_older_than_lists_is_reused_where_pianogan_left_a_recor
 
 TERMINATED_MID_BATCH = r"""
 import os, signal, sys
-from pianogan import roll
 from pianogan.cli import main
+from pianogan.io import png
 
-write_png, written = roll.write_png, []
+write_png, written = png.write_png, []
 
 def write_then_get_killed(window, path):
     write_png(window, path)
@@ -292,7 +292,7 @@ def write_then_get_killed(window, path):
     if len(written) == 3:
         os.kill(os.getpid(), signal.SIGTERM)
 
-roll.write_png = write_then_get_killed
+png.write_png = write_then_get_killed
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -17,9 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pianogan import audio, datasets, midi
+from pianogan.data import datasets
 from pianogan.errors import PianoganError
-from pianogan.roll import MAX_COLUMNS, N_PITCHES, read_png
+from pianogan.io import audio, midi
+from pianogan.io.png import read_png
+from pianogan.roll import MAX_COLUMNS, N_PITCHES
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
@@ -193,4 +195,3 @@ def test_a_damaged_split_file_loads_or_is_a_one_line_error(seed, how, split_file
         assert "\n" not in str(error) and "train.npz" in str(error)
     else:
         assert windows.dtype == bool and windows.shape[1:] == (N_PITCHES, 300)
-

@@ -12,9 +12,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pianogan import generate, midi, modelio
 from pianogan.cli import main
-from pianogan.roll import N_PITCHES, read_png
+from pianogan.compose import generate
+from pianogan.compose.piece import move_to_key
+from pianogan.io import midi
+from pianogan.io.png import read_png
+from pianogan.models import modelio, sampling
+from pianogan.roll import N_PITCHES
 
 LATENT = 14
 WIDTH = 300
@@ -27,7 +31,7 @@ def save_tiny_generator(path: Path, seed: int = 1234) -> Path:
     sample plays a few patterns of 2-12 column notes (~5% of pixels lit), like music
     and unlike noise, and no pixel sits at the threshold.
     """
-    from pianogan.modelio import import_keras
+    from pianogan.models.modelio import import_keras
 
     keras = import_keras()
     rng = np.random.default_rng(seed)
@@ -62,7 +66,7 @@ def model_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def model(model_path):
-    from pianogan.modelio import load_generator
+    from pianogan.models.modelio import load_generator
 
     return load_generator(model_path)
 
@@ -183,9 +187,7 @@ def test_generate_writes_pieces_deterministically(model_path, tmp_path):
     assert (out / "keep.txt").read_text() == "mine"
     summary = json.loads((out / "pieces.json").read_text())
     assert summary["model"] == str(model_path) and summary["seed"] == 5
-    assert summary["options"] == {
-        "n": 3, "length": 300, "threshold": 0.5, "velocity": 90, "interpolate": None, "audio": False, "key": None, "bpm": 120.0
-    }
+    assert summary["options"] == {"n": 3, "length": 300, "threshold": 0.5, "velocity": 90, "interpolate": None, "audio": False, "key": None, "bpm": 120.0}
     anchors = generate.anchors(5, 3, 1, LATENT)
     for k, (name, record) in enumerate(zip(names, summary["pieces"])):
         assert (out / f"{name}.mid").read_bytes() == (again / f"{name}.mid").read_bytes()
@@ -219,7 +221,7 @@ def test_long_pieces_have_no_silent_seam(model, model_path, tmp_path):
     for record in summary["pieces"]:
         roll = read_png(tmp_path / record["files"]["roll"])
         assert roll.shape == (N_PITCHES, 700) and record["seconds"] == 87.5
-        windows = generate.probabilities(model, np.array(record["latents"])) >= 0.5
+        windows = sampling.probabilities(model, np.array(record["latents"])) >= 0.5
         assert len(windows) == 3
         for j in range(2):  # seam j: columns 225 (j + 1) .. 225 (j + 1) + 74
             start = 225 * (j + 1)
@@ -247,7 +249,7 @@ def test_interpolation_goes_from_seed_a_to_seed_b(model, model_path, tmp_path):
 
 
 def test_generate_with_audio_writes_a_wav_per_piece(model_path, tmp_path):
-    audio = pytest.importorskip("pianogan.audio")
+    audio = pytest.importorskip("pianogan.io.audio")
     try:
         audio.choose_renderer()
         audio.find_soundfont()
@@ -268,10 +270,10 @@ def test_generate_with_audio_writes_a_wav_per_piece(model_path, tmp_path):
 
 def test_default_model_comes_from_the_environment_or_the_repository(monkeypatch, tmp_path):
     monkeypatch.setenv("PIANOGAN_MODEL", str(tmp_path / "g.keras"))
-    assert generate.default_model_path() == tmp_path / "g.keras"
+    assert sampling.default_model_path() == tmp_path / "g.keras"
     monkeypatch.delenv("PIANOGAN_MODEL")
-    shipped = generate.default_model_path()
-    assert shipped.parts[-3:] == ("pianogan", "data", "generator.keras")  # package data, in a wheel too
+    shipped = sampling.default_model_path()
+    assert shipped.parts[-3:] == ("pianogan", "shipped", "generator.keras")  # package data, in a wheel too
     assert shipped.resolve() == (Path(__file__).resolve().parents[1] / "models" / "generator.keras").resolve()
 
 
@@ -279,12 +281,10 @@ def test_default_model_comes_from_the_environment_or_the_repository(monkeypatch,
 
 
 def save_model_with_shapes(path: Path, inputs: tuple, outputs: tuple) -> Path:
-    from pianogan.modelio import import_keras
+    from pianogan.models.modelio import import_keras
 
     keras = import_keras()
-    model = keras.Sequential(
-        [keras.Input(inputs), keras.layers.Flatten(), keras.layers.Dense(int(np.prod(outputs))), keras.layers.Reshape(outputs)]
-    )
+    model = keras.Sequential([keras.Input(inputs), keras.layers.Flatten(), keras.layers.Dense(int(np.prod(outputs))), keras.layers.Reshape(outputs)])
     return quiet_save(model, path)
 
 
@@ -357,11 +357,11 @@ def c_major_piece() -> generate.Piece:
 def test_a_piece_moves_to_the_asked_key_the_nearer_way():
     piece = c_major_piece()
     assert piece.key == "C major"
-    assert generate.move_to_key(piece, None) is piece
-    assert generate.move_to_key(piece, 21).transposition == 0  # A minor shares C major's notes
-    g = generate.move_to_key(piece, 7)
+    assert move_to_key(piece, None) is piece
+    assert move_to_key(piece, 21).transposition == 0  # A minor shares C major's notes
+    g = move_to_key(piece, 7)
     assert g.key == "G major" and g.transposition == -5 and g.roll[48 - 5 - 21].any()
-    d = generate.move_to_key(g, 2)
+    d = move_to_key(g, 2)
     assert d.key == "D major" and d.transposition == -5 - 5
 
 
@@ -385,16 +385,15 @@ def test_generate_key_moves_every_piece_and_records_it(model, model_path, tmp_pa
     moved = [read_png(tmp_path / "out" / f"{r['name']}.png") for r in summary["pieces"]]
     plain = generate.sample(model, n=3, seed=0)
     for record, roll, original in zip(summary["pieces"], moved, plain):
-        assert np.array_equal(roll, generate.move_to_key(original, 3).roll) and record["transposition"] == generate.move_to_key(original, 3).transposition
+        assert np.array_equal(roll, move_to_key(original, 3).roll) and record["transposition"] == move_to_key(original, 3).transposition
         assert record["key"] in ("D# major", "C minor")  # the scale of E flat major
     assert "D# major" in (tmp_path / "out" / "index.html").read_text() or "C minor" in (tmp_path / "out" / "index.html").read_text()
-
 
 
 def test_a_key_normalised_model_draws_keys_like_its_training_data(model_path, tmp_path):
     import shutil
 
-    from pianogan.modelio import read_facts, write_facts
+    from pianogan.models.modelio import read_facts, write_facts
 
     normalised = tmp_path / "normalised.keras"
     shutil.copy(model_path, normalised)
@@ -415,7 +414,13 @@ def test_a_rerun_replaces_its_own_pieces_and_refuses_others_files(model_path, tm
     assert run_cli("--model", model_path, "--n", 3, "--no-audio", "-o", out) == 0
     capsys.readouterr()
     assert run_cli("--model", model_path, "--n", 1, "--seed", 4, "--no-audio", "-o", out) == 0
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["index.html", "piece_000.mid", "piece_000.png", "piece_000_roll.webp", "pieces.json"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "index.html",
+        "piece_000.mid",
+        "piece_000.png",
+        "piece_000_roll.webp",
+        "pieces.json",
+    ]
     err = capsys.readouterr().err
     assert "replaced 5 files of an earlier run" in err and "removed 6 files of an earlier run that this one does not make" in err
     (out / "piece_001.mid").write_bytes(b"my own tune")
@@ -437,7 +442,7 @@ def test_a_disk_that_fills_while_writing_keeps_the_earlier_pieces(model_path, sm
     out = small_disk.path / "out"
     assert run_cli("--model", model_path, "--n", 2, "--no-audio", "-o", out) == 0
     before = small_disk.files()
-    from pianogan import atomic
+    from pianogan.io import atomic
 
     monkeypatch.setattr(atomic, "check_writable", lambda folder: None)  # let the writes meet the full disk
     small_disk.fill()

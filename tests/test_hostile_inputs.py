@@ -14,10 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pianogan import audio, datasets, evaluate, midi, modelio
 from pianogan.cli import main
+from pianogan.data import datasets
 from pianogan.errors import PianoganError
-from pianogan.roll import read_png, write_png
+from pianogan.evaluation import evaluate
+from pianogan.io import audio, midi
+from pianogan.io.png import read_png, write_png
+from pianogan.models import modelio
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -183,7 +186,7 @@ def npz_claiming(path: Path, shape: tuple[int, ...]) -> Path:
 
 
 def test_an_npz_header_claiming_750_gib_is_one_line(tmp_path, capsys):
-    path = npz_claiming(tmp_path / "dataset" / "train.npz", (7_500_000, 106, 1000))
+    npz_claiming(tmp_path / "dataset" / "train.npz", (7_500_000, 106, 1000))
     with pytest.raises(PianoganError, match=r"train.npz: not a readable pianogan dataset file \(rolls.npy claims 795,000,000,000 bytes"):
         datasets.load_split(tmp_path / "dataset")
     write_png(np.eye(106, 300, dtype=bool), tmp_path / "generated" / "a.png")

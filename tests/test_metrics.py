@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pianogan import metrics
+from pianogan.evaluation import metrics
 from pianogan.roll import LOWEST_PITCH, N_PITCHES
 
 
@@ -83,7 +83,16 @@ def test_note_length_bins_hold_their_ranges():
 
 def test_a_silent_roll_has_counts_and_nans():
     values = metrics.piece_features(np.zeros((N_PITCHES, 300), dtype=bool))
-    defined = {"note_count": 0.0, "lit_share": 0.0, "onsets_per_column": 0.0, "polyphony_rate": 0.0, "empty_beat_rate": 1.0, "n_pitches_used": 0.0, "n_pitch_classes_used": 0.0, "drone": 0.0}
+    defined = {
+        "note_count": 0.0,
+        "lit_share": 0.0,
+        "onsets_per_column": 0.0,
+        "polyphony_rate": 0.0,
+        "empty_beat_rate": 1.0,
+        "n_pitches_used": 0.0,
+        "n_pitch_classes_used": 0.0,
+        "drone": 0.0,
+    }
     assert {k: v for k, v in values.items() if k in defined} == defined
     assert all(math.isnan(v) for k, v in values.items() if k not in defined)
     assert np.isnan(metrics.pitch_class_histogram(np.zeros((N_PITCHES, 8), bool))).all()
@@ -269,7 +278,7 @@ def test_largest_pitch_gap_between_used_pitches():
 
 
 def test_out_of_key_share_counts_notes_outside_the_estimated_key():
-    from pianogan import keys
+    from pianogan.music import keys
 
     # C major: long C, E, G; a scale run; one short F#.
     roll = roll_with([(48, 0, 16), (52, 0, 16), (55, 0, 16)] + [(p, i, 1) for i, p in enumerate((60, 62, 64, 65, 66, 67, 69, 71))], width=16)
@@ -323,9 +332,19 @@ def test_repetition_of_pitch_classes_and_rhythm_between_bars():
 
 def test_structure_metrics_are_in_the_feature_list():
     for name in (
-        "beat_phase_consistency", "downbeat_clarity", "onset_periodicity_1_bar", "onset_periodicity_2_bars",
-        "top_voice_stepwise_share", "mean_top_voice_interval", "drone", "isolated_short_notes", "largest_pitch_gap",
-        "out_of_key_share", "bass_on_beat", "bass_on_chord_root", "empty_beat_rate",
+        "beat_phase_consistency",
+        "downbeat_clarity",
+        "onset_periodicity_1_bar",
+        "onset_periodicity_2_bars",
+        "top_voice_stepwise_share",
+        "mean_top_voice_interval",
+        "drone",
+        "isolated_short_notes",
+        "largest_pitch_gap",
+        "out_of_key_share",
+        "bass_on_beat",
+        "bass_on_chord_root",
+        "empty_beat_rate",
         *(f"{kind}_repetition_{lag}" for kind in ("pitch_class", "rhythm") for lag in ("1_bar", "2_bars", "4_bars")),
     ):
         assert name in metrics.FEATURE_NAMES

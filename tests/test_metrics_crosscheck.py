@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from test_compare import real_looking_rolls
 
-from pianogan import keys, metrics
+from pianogan.evaluation import metrics
+from pianogan.music import keys
 from pianogan.roll import LOWEST_PITCH, N_PITCHES
 
 muspy = pytest.importorskip("muspy", reason="muspy not installed (pip install -e '.[dev]')")
@@ -138,6 +139,7 @@ def test_empty_beat_rate_follows_the_stated_definition():
     mine = ours(metrics.empty_beat_rate)
     # pypianoroll 1.0 returns the share of NON-empty beats
     np.testing.assert_allclose(mine, 1 - theirs(pypianoroll.empty_beat_rate, to_track, RESOLUTION), rtol=1e-12)
+
     # muspy 0.5 marks busy the beat where a note's exclusive end falls and counts beats
     # up to the last end: given each note's last column as its end, it agrees with us
     # wherever the window's last column sounds (so both count the same beats).
@@ -158,9 +160,7 @@ def test_empty_beat_rate_follows_the_stated_definition():
 
 def test_out_of_key_share_is_muspys_pitch_in_scale_rate_for_our_key():
     key = keys.estimate_keys(ROLLS)
-    expected = [
-        1 - muspy.pitch_in_scale_rate(to_music(roll), int(k) % 12, "minor" if k >= 12 else "major") for roll, k in zip(ROLLS, key)
-    ]
+    expected = [1 - muspy.pitch_in_scale_rate(to_music(roll), int(k) % 12, "minor" if k >= 12 else "major") for roll, k in zip(ROLLS, key)]
     np.testing.assert_allclose(ours(metrics.out_of_key_share), expected, rtol=1e-12, equal_nan=True)
 
 

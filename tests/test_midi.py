@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from pianogan.errors import PianoganError
-from pianogan.midi import MAX_COLUMNS, midi_to_windows, read_midi, roll_notes, roll_to_score, write_midi
+from pianogan.io.midi import MAX_COLUMNS, midi_to_windows, read_midi, roll_notes, roll_to_score, write_midi
 from pianogan.roll import N_PITCHES
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -135,7 +135,7 @@ def pieces(draw):
         pedal = draw(st.lists(st.tuples(st.integers(0, horizon + 8 * tpq), st.integers(0, 127)), max_size=8, unique_by=lambda e: e[0]))
         tracks.append(TrackSpec(notes, pedal, drum=i > 0 and draw(st.booleans())))
     changes = draw(st.lists(st.tuples(st.integers(1, horizon), st.floats(20, 300)), max_size=4, unique_by=lambda t: t[0]))
-    tempos = [(0, draw(st.floats(20, 300)))] + sorted(changes)
+    tempos = [(0, draw(st.floats(20, 300))), *sorted(changes)]
     return tpq, tracks, tempos
 
 
@@ -337,9 +337,9 @@ def test_written_midi_is_a_120_bpm_piano_track_with_exact_ticks(tmp_path):
 
 def test_roll_to_score_checks_velocity_and_shape():
     roll = np.ones((N_PITCHES, 2), dtype=bool)
-    with pytest.raises(PianoganError, match="velocity must be 1..127, got 0"):
+    with pytest.raises(PianoganError, match=r"velocity must be 1..127, got 0"):
         roll_to_score(roll, velocity=0)
-    with pytest.raises(PianoganError, match="expected a roll of shape"):
+    with pytest.raises(PianoganError, match=r"expected a roll of shape"):
         roll_to_score(np.ones((88, 2), dtype=bool))
 
 

@@ -9,8 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from pianogan import models
 from pianogan.cli import main
+from pianogan.models import architectures
 
 
 def conv_flops(k_h, k_w, c_in, c_out, h_out, w_out):
@@ -24,17 +24,17 @@ def test_seed_generator_flops_match_a_hand_count():
     transposed = sum(conv_flops(4, 4, 256, 256, 14 * 2**i, 40 * 2**i) for i in range(3))
     conv_512 = conv_flops(5, 5, 256, 512, 112, 320) + conv_flops(5, 5, 512, 512, 112, 320)
     output = conv_flops(7, 21, 512, 1, 106, 300)
-    generator, _ = models.build("seed")
-    assert models.count_flops(generator) == dense + conv_14x40 + transposed + conv_512 + output
-    assert round(models.count_flops(generator) / 1e9) == 735  # DESIGN.md's figure
+    generator, _ = architectures.build("seed")
+    assert architectures.count_flops(generator) == dense + conv_14x40 + transposed + conv_512 + output
+    assert round(architectures.count_flops(generator) / 1e9) == 735  # docs/design.md's figure
     assert generator.count_params() == 14_947_841
 
 
 def test_seed_discriminator_flops_and_parameters():
     sizes = [(104, 298), (51, 148), (24, 73), (11, 35), (4, 16)]
     expected = conv_flops(3, 3, 1, 256, *sizes[0]) + sum(conv_flops(4, 4, 256, 256, *s) for s in sizes[1:]) + 2 * 4 * 16 * 256
-    _, discriminator = models.build("seed")
-    assert models.count_flops(discriminator) == expected
+    _, discriminator = architectures.build("seed")
+    assert architectures.count_flops(discriminator) == expected
     assert discriminator.count_params() == 4_214_273
 
 
@@ -43,20 +43,23 @@ def test_default_generator_flops_match_a_hand_count_and_budget():
     expected = (
         2 * 14 * 75 * w  # projection to 75 beat frames
         + 2 * conv_flops(1, 3, w, w, 1, 75)
-        + conv_flops(1, 3, w, 192, 1, 150) + conv_flops(1, 3, 192, 192, 1, 150)
-        + conv_flops(1, 3, 192, 128, 1, 300) + conv_flops(1, 3, 128, 128, 1, 300)
+        + conv_flops(1, 3, w, 192, 1, 150)
+        + conv_flops(1, 3, 192, 192, 1, 150)
+        + conv_flops(1, 3, 192, 128, 1, 300)
+        + conv_flops(1, 3, 128, 128, 1, 300)
         + 2 * 128 * 106 * 300  # every frame's pitches
-        + 2 * 14 * 64 + 2 * 64 * 12  # key path
+        + 2 * 14 * 64
+        + 2 * 64 * 12  # key path
     )
-    generator, discriminator = models.build("default")
-    assert models.count_flops(generator) == expected
-    assert models.count_flops(generator) <= 1e9
-    assert models.count_flops(discriminator) < models.count_flops(generator)
+    generator, discriminator = architectures.build("default")
+    assert architectures.count_flops(generator) == expected
+    assert architectures.count_flops(generator) <= 1e9
+    assert architectures.count_flops(discriminator) < architectures.count_flops(generator)
 
 
 @pytest.mark.parametrize("arch", ["default", "bars", "seed"])
 def test_shapes(arch):
-    generator, discriminator = models.build(arch, latent_dim=14)
+    generator, discriminator = architectures.build(arch, latent_dim=14)
     assert tuple(generator.input.shape) == (None, 14)
     assert tuple(generator.output.shape) == (None, 106, 300, 1)
     assert tuple(discriminator.input.shape) == (None, 106, 300, 1)
@@ -64,7 +67,7 @@ def test_shapes(arch):
 
 
 def test_default_generator_outputs_probabilities_and_starts_sparse():
-    generator, discriminator = models.build("default", latent_dim=5)
+    generator, discriminator = architectures.build("default", latent_dim=5)
     z = np.random.default_rng(0).standard_normal((4, 5)).astype("float32")
     rolls = np.asarray(generator(z))
     assert rolls.shape == (4, 106, 300, 1)
@@ -74,7 +77,7 @@ def test_default_generator_outputs_probabilities_and_starts_sparse():
 
 
 def test_key_bias_adds_one_bias_per_pitch_class():
-    layer = models.KeyBias()
+    layer = architectures.KeyBias()
     frames = np.zeros((1, 2, 106), dtype="float32")
     pitch_classes = np.arange(12, dtype="float32")[None]
     out = np.asarray(layer([frames, pitch_classes]))
@@ -86,7 +89,7 @@ def test_roll_views_onsets_and_chroma():
     roll = np.zeros((1, 106, 6, 1), dtype="float32")
     roll[0, 39, 1:4, 0] = 1  # C4 held for three columns
     roll[0, 51, 2, 0] = 1  # C5 for one column
-    views = np.asarray(models.RollViews()(roll))
+    views = np.asarray(architectures.RollViews()(roll))
     assert views.shape == (1, 6, 224)
     assert views[0, :, 39].tolist() == [0, 1, 1, 1, 0, 0]
     assert views[0, :, 106 + 39].tolist() == [0, 1, 0, 0, 0, 0]  # onset only at the start
@@ -94,15 +97,15 @@ def test_roll_views_onsets_and_chroma():
 
 
 def test_saved_generator_loads_in_safe_mode_in_a_fresh_process(tmp_path):
-    """Importing pianogan.models registers its layers; the file itself carries no code."""
-    generator, _ = models.build("default")
+    """Importing pianogan.models.architectures registers its layers; the file itself carries no code."""
+    generator, _ = architectures.build("default")
     path = tmp_path / "generator.keras"
     generator.save(path)
     z = np.random.default_rng(1).standard_normal((2, 14)).astype("float32")
     np.save(tmp_path / "z.npy", z)
     np.save(tmp_path / "expected.npy", np.asarray(generator(z)))
     script = (
-        "import keras, numpy as np, pianogan.models;"
+        "import keras, numpy as np, pianogan.models.architectures;"
         f"m = keras.models.load_model({str(path)!r}, safe_mode=True, compile=False);"
         f"out = np.asarray(m(np.load({str(tmp_path / 'z.npy')!r})));"
         f"assert np.allclose(out, np.load({str(tmp_path / 'expected.npy')!r}), atol=1e-6);"
@@ -113,7 +116,7 @@ def test_saved_generator_loads_in_safe_mode_in_a_fresh_process(tmp_path):
 
 
 def test_no_lambda_layers_so_nothing_runs_from_the_file():
-    generator, discriminator = models.build("default")
+    generator, discriminator = architectures.build("default")
     for model in (generator, discriminator):
         assert not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers)
 
@@ -123,33 +126,33 @@ def test_info_prints_the_generator_gflop_line(capsys):
     lines = capsys.readouterr().out.splitlines()
     gflop = [line for line in lines if line.startswith("GFLOP per image: ")]
     assert len(gflop) == 1
-    assert float(gflop[0].split(": ")[1]) == pytest.approx(models.count_flops(models.build("default")[0]) / 1e9, abs=1e-3)
+    assert float(gflop[0].split(": ")[1]) == pytest.approx(architectures.count_flops(architectures.build("default")[0]) / 1e9, abs=1e-3)
 
 
 def test_recalibrated_generator_in_inference_mode_matches_its_batch_statistics():
-    generator, _ = models.build("default")
+    generator, _ = architectures.build("default")
     z = np.random.default_rng(2).standard_normal((64, 14)).astype("float32")
     training_mode = np.asarray(generator(z, training=True))  # normalised with this batch's statistics
     before = np.asarray(generator(z, training=False))
-    models.recalibrate_batch_norm(generator, z)
+    architectures.recalibrate_batch_norm(generator, z)
     after = np.asarray(generator(z, training=False))
     assert np.abs(after - training_mode).max() < 1e-4
     assert np.abs(before - training_mode).max() > 1e-2  # the initial statistics (0, 1) were wrong
 
 
 def test_bars_generator_is_silent_above_the_piano_and_costs_what_default_does():
-    generator, discriminator = models.build("bars")
+    generator, discriminator = architectures.build("bars")
     z = np.random.default_rng(3).standard_normal((8, 14)).astype("float32")
     rolls = np.asarray(generator(z))
     assert rolls.shape == (8, 106, 300, 1) and rolls.mean() < 0.1
     assert rolls[:, 88:].max() == 0.0 and rolls[:, :88].min() > 0.0  # rows 88..105 exactly silent
-    default_flops = models.count_flops(models.build("default")[0])
-    assert models.count_flops(generator) <= 1e9 and models.count_flops(generator) <= 1.1 * default_flops
+    default_flops = architectures.count_flops(architectures.build("default")[0])
+    assert architectures.count_flops(generator) <= 1e9 and architectures.count_flops(generator) <= 1.1 * default_flops
     assert np.asarray(discriminator(rolls)).shape == (8, 1)
 
 
 def test_positions_mark_the_phase_within_a_period():
-    out = np.asarray(models.Positions(4)(np.zeros((2, 10, 3), dtype="float32")))
+    out = np.asarray(architectures.Positions(4)(np.zeros((2, 10, 3), dtype="float32")))
     assert out.shape == (2, 10, 7)
     assert out[1, :, 3:].argmax(axis=1).tolist() == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
 
@@ -158,7 +161,7 @@ def test_bar_harmony_bias_acts_within_its_own_bar():
     frames = np.zeros((1, 40, 106), dtype="float32")
     per_bar = np.zeros((1, 3, 12), dtype="float32")
     per_bar[0, 1, 0] = 5.0  # C in bar 1 only
-    out = np.asarray(models.BarHarmonyBias(bar=16)([frames, per_bar]))
+    out = np.asarray(architectures.BarHarmonyBias(bar=16)([frames, per_bar]))
     c_rows = [r for r in range(106) if (21 + r) % 12 == 0]
     assert (out[0, 16:32][:, c_rows] == 5).all() and not out[0, :16].any() and not out[0, 32:].any()
     assert not np.delete(out[0, 16:32], c_rows, axis=1).any()
@@ -169,7 +172,7 @@ def test_bar_views_give_each_bars_chroma_and_onsets_folded_onto_the_bar():
     roll[0, 60 - 21, 0:8, 0] = 1  # C4, first half of bar 0
     roll[0, 67 - 21, 20:21, 0] = 1  # G4 at position 4 of bar 1
     roll[0, 67 - 21, 36:37, 0] = 1  # and of bar 2
-    chroma, folded = (np.asarray(v) for v in models.BarViews(bar=16)(roll))
+    chroma, folded = (np.asarray(v) for v in architectures.BarViews(bar=16)(roll))
     assert chroma.shape == (1, 3, 12) and folded.shape == (1, 16, 106)
     assert chroma[0, 0, 0] == 0.5 and chroma[0, 1, 7] == 1 / 16 and chroma[0, 0, 7] == 0
     assert folded[0, 0, 60 - 21] == pytest.approx(1 / 3) and folded[0, 4, 67 - 21] == pytest.approx(2 / 3)
@@ -178,5 +181,5 @@ def test_bar_views_give_each_bars_chroma_and_onsets_folded_onto_the_bar():
 
 def test_minibatch_std_appends_the_batch_spread():
     features = np.array([[0.0, 2.0], [2.0, 2.0]], dtype="float32")
-    out = np.asarray(models.MinibatchStd()(features))
+    out = np.asarray(architectures.MinibatchStd()(features))
     assert out.shape == (2, 3) and np.allclose(out[:, 2], 0.5)  # std 1 and 0, mean 0.5

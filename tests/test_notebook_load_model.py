@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from test_generate import save_tiny_generator
 
 nbformat = pytest.importorskip("nbformat")
@@ -25,9 +24,7 @@ def reseeded(notebook, seed: int, pieces: int):
     settings = next(c for c in notebook.cells if c.cell_type == "code" and "SEED = " in c.source)
     lines = settings.source.splitlines()
     swap = {"SEED": seed, "N_PIECES": pieces}
-    settings.source = "\n".join(
-        f"{line.split(' = ')[0]} = {swap[line.split(' = ')[0]]}" if line.split(" = ")[0] in swap else line for line in lines
-    )
+    settings.source = "\n".join(f"{line.split(' = ')[0]} = {swap[line.split(' = ')[0]]}" if line.split(" = ")[0] in swap else line for line in lines)
     return notebook
 
 
@@ -47,7 +44,7 @@ def test_notebook_makes_music_and_a_new_seed_makes_new_music(tmp_path, monkeypat
         shown = [o["data"]["text/html"] for o in outputs_of(notebook.cells, "text/html") if "pianogan-piece" in o["data"]["text/html"]]
         wavs = sorted(p.name for p in out.glob("*.wav"))
         assert len(shown) == len(wavs) == 2  # each piece displayed with its roll and a player
-        assert all("<img src=\"data:image/png" in html and "data:audio/wav;base64," in html for html in shown)
+        assert all('<img src="data:image/png' in html and "data:audio/wav;base64," in html for html in shown)
         morph = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
         assert morph.count("t = ") == 4
 

@@ -15,9 +15,7 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "midi2wav.ipynb"
 def test_notebook_renders_and_plays_the_example(tmp_path):
     shutil.copy(NOTEBOOK, tmp_path)  # run in an empty folder: no out/img2midi, so the example is made
     notebook = nbformat.read(tmp_path / NOTEBOOK.name, as_version=4)
-    client = nbclient.NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    )
+    client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
     with wave.open(str(tmp_path / "out" / "wav" / "example.wav"), "rb") as wav:
         # The example ends at 7.875 s (63 sixteenths at 120 BPM); its tail is under 2 s.

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from pianogan.runlog import read_log
+from pianogan.training.runlog import read_log
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -19,7 +19,9 @@ def test_train_gan_notebook_trains_plots_and_resumes(tmp_path):
     notebook = nbformat.read(REPO / "train_gan.ipynb", as_version=4)
     settings = notebook.cells[1]
     assert "STEPS = 300" in settings.source
-    settings.source = settings.source.replace("STEPS = 300", "STEPS = 3").replace("BATCH_SIZE = 32", "BATCH_SIZE = 4").replace("SAMPLE_EVERY = 100", "SAMPLE_EVERY = 2")
+    settings.source = (
+        settings.source.replace("STEPS = 300", "STEPS = 3").replace("BATCH_SIZE = 32", "BATCH_SIZE = 4").replace("SAMPLE_EVERY = 100", "SAMPLE_EVERY = 2")
+    )
     client = NotebookClient(notebook, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(root)}})
     client.execute()
     run = root / "out" / "runs" / "train_gan"

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from nbclient import NotebookClient
 
-from pianogan.examples import chord_progression_piece
-from pianogan.midi import read_midi, roll_notes
-from pianogan.roll import N_PITCHES, read_png
+from pianogan.data.examples import chord_progression_piece
+from pianogan.io.midi import read_midi, roll_notes
+from pianogan.io.png import read_png
+from pianogan.roll import N_PITCHES
 
 REPO = Path(__file__).resolve().parents[1]
 

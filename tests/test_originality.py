@@ -6,14 +6,15 @@ import json
 import shutil
 
 import pytest
-
-import pianogan
-from pianogan import datasets, portable
-from pianogan.cli import main
-from pianogan.modelio import write_facts
 from serving import live_server
 from test_generate import save_tiny_generator
 from test_serve import get_json
+
+import pianogan
+from pianogan.cli import main
+from pianogan.data import datasets
+from pianogan.models import portable
+from pianogan.models.modelio import write_facts
 
 
 @pytest.fixture(scope="module")

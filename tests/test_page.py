@@ -7,7 +7,7 @@ import re
 import numpy as np
 from PIL import Image
 
-from pianogan import page
+from pianogan.compose import page
 from pianogan.roll import N_PITCHES
 
 
@@ -42,8 +42,16 @@ def summary(wavs: bool = True) -> dict:
         files = {"roll": f"{name}.png", "midi": f"{name}.mid", "picture": f"{name}_roll.png"}
         files["wav"] = f"{name}.wav" if wavs and k == 0 else None
         pieces.append(
-            {"name": name, "files": files, "origin": {"seed": 3, "index": k}, "notes": 120 + k, "lit_share": 0.031,
-             "columns": 300, "seconds": 37.5, "latents": [[0.0] * 14]}
+            {
+                "name": name,
+                "files": files,
+                "origin": {"seed": 3, "index": k},
+                "notes": 120 + k,
+                "lit_share": 0.031,
+                "columns": 300,
+                "seconds": 37.5,
+                "latents": [[0.0] * 14],
+            }
         )
     options = {"n": 2, "length": 300, "threshold": 0.5, "velocity": 90, "interpolate": None, "audio": wavs}
     return {"model": "models/<odd> & name.keras", "seed": 3, "options": options, "pieces": pieces}

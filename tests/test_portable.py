@@ -7,16 +7,18 @@ import warnings
 
 import numpy as np
 import pytest
-
-from pianogan import api, generate, portable
-from pianogan.cli import main
-from pianogan.generate import default_model_path
 from test_generate import LATENT, quiet_save, save_tiny_generator
+
+from pianogan import api
+from pianogan.cli import main
+from pianogan.compose import generate
+from pianogan.models import portable, sampling
+from pianogan.models.sampling import default_model_path
 
 
 @pytest.fixture(scope="module")
 def keras():
-    from pianogan.modelio import import_keras
+    from pianogan.models.modelio import import_keras
 
     return import_keras()
 
@@ -35,14 +37,19 @@ def randomise(model, seed: int = 0):
     """Random weights everywhere, batch-norm statistics included, so no op is an identity."""
     rng = np.random.default_rng(seed)
     for layer in model.layers:
-        layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in v.name else rng.normal(0, 0.3, w.shape).astype("float32") for w, v in zip(layer.get_weights(), layer.weights)])
+        layer.set_weights(
+            [
+                rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in v.name else rng.normal(0, 0.3, w.shape).astype("float32")
+                for w, v in zip(layer.get_weights(), layer.weights)
+            ]
+        )
     return model
 
 
 def test_every_layer_type_computes_what_keras_computes(keras):
     from keras import layers
 
-    from pianogan.models import KeyBias
+    from pianogan.models.architectures import KeyBias
 
     z = keras.Input((6,))
     x = layers.Reshape((8, 4))(layers.Dense(32, activation="tanh")(z))
@@ -67,9 +74,9 @@ def test_every_layer_type_computes_what_keras_computes(keras):
 
 
 def test_the_bars_generator_computes_what_keras_computes():
-    from pianogan import models
+    from pianogan.models import architectures
 
-    generator = randomise(models.build("bars")[0], seed=2)
+    generator = randomise(architectures.build("bars")[0], seed=2)
     ours, expected = run_both(generator, np.random.default_rng(3).standard_normal((4, 14)).astype("float32"))
     assert ours.shape == expected.shape == (4, 106, 300, 1)
     # Random weights through a dozen layers magnify float32 rounding (BLAS against oneDNN) to ~1e-4.
@@ -84,11 +91,11 @@ def test_a_sequential_model_exports_and_runs_without_keras_calls(tmp_path):
     assert (tmp_path / "tiny.npz").is_file() and not (tmp_path / "link.npz").exists()
     runner = portable.load(path)
     assert runner is not None and runner.input_shape == (None, LATENT) and runner.output_shape == (None, 106, 300, 1)
-    from pianogan.modelio import load_generator
+    from pianogan.models.modelio import load_generator
 
     model = load_generator(path)
     latents = generate.anchors(3, 20, 1, LATENT)[:, 0]
-    assert np.array_equal(generate.probabilities(runner, latents) >= 0.5, generate.probabilities(model, latents) >= 0.5)
+    assert np.array_equal(sampling.probabilities(runner, latents) >= 0.5, sampling.probabilities(model, latents) >= 0.5)
     assert api.load_generator(path).runtime == "numpy" and api.load_generator(path, runtime="keras").runtime == "keras"
 
 
@@ -126,12 +133,12 @@ def test_the_shipped_model_writes_the_same_rolls_with_numpy_and_keras():
     """400 pieces at three thresholds. A pixel may differ only where Keras puts it within
     1e-5 of the threshold (float32 sums in another order differ by up to ~3e-6); measured:
     a few such pixels in 1,200 rolls of 31,800 pixels."""
-    from pianogan.modelio import load_generator
+    from pianogan.models.modelio import load_generator
 
     runner = portable.load(default_model_path())
     model = load_generator(default_model_path())
     latents = np.concatenate([generate.anchors(seed, 4, 1, 14)[:, 0] for seed in range(100)])
-    ours, theirs = generate.probabilities(runner, latents), generate.probabilities(model, latents)
+    ours, theirs = sampling.probabilities(runner, latents), sampling.probabilities(model, latents)
     assert np.abs(ours - theirs).max() < 2e-5
     differing = 0
     for threshold in (0.3, 0.5, 0.7):

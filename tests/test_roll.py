@@ -10,7 +10,8 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from pianogan.errors import PianoganError
-from pianogan.roll import N_PITCHES, binarize, check_roll, pitch_name, plot_roll, read_png, windows, write_png
+from pianogan.io.png import read_png, write_png
+from pianogan.roll import N_PITCHES, binarize, check_roll, pitch_name, plot_roll, windows
 
 FAST = settings(max_examples=100, deadline=None)
 
@@ -57,7 +58,7 @@ def test_windows_keep_index_skip_silence_and_pad_the_last():
 def test_windows_of_empty_and_silent_rolls():
     assert windows(np.zeros((N_PITCHES, 0), dtype=bool)) == []
     assert windows(np.zeros((N_PITCHES, 700), dtype=bool)) == []
-    with pytest.raises(PianoganError, match="must be 1..262144 columns"):
+    with pytest.raises(PianoganError, match=r"must be 1..262144 columns"):
         windows(np.zeros((N_PITCHES, 10), dtype=bool), columns=0)
 
 
@@ -157,7 +158,7 @@ def test_wrong_height_and_unreadable_files_name_the_file(tmp_path):
 
 
 def test_write_png_rejects_a_wrong_shape(tmp_path):
-    with pytest.raises(PianoganError, match="bad.png"):
+    with pytest.raises(PianoganError, match=r"bad.png"):
         write_png(np.zeros((105, 300), dtype=bool), tmp_path / "bad.png")
     assert not any(tmp_path.iterdir())
 

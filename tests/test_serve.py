@@ -13,16 +13,16 @@ import numpy as np
 import pytest
 import symusic
 from PIL import Image
-
-import pianogan
-from pianogan import portable
-from pianogan.cli import build_parser
-from pianogan.errors import PianoganError
-from pianogan.midi import read_midi
-from pianogan.roll import read_png
-from pianogan.serve.app import MAX_UPLOAD, piece_json
 from serving import live_server
 from test_generate import save_tiny_generator
+
+import pianogan
+from pianogan.cli import build_parser
+from pianogan.errors import PianoganError
+from pianogan.io.midi import read_midi
+from pianogan.io.png import read_png
+from pianogan.models import portable
+from pianogan.serve.app import MAX_UPLOAD, piece_json
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +174,7 @@ def random_request(rng: random.Random) -> tuple[str, str, bytes | None, dict]:
     method = rng.choice(["GET", "GET", "GET", "POST", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"])
     body = None
     if method in ("POST", "PUT", "PATCH"):
-        head = rng.choice([b"", b"MThd", b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60MTrk", b"\x89PNG\r\n\x1a\n", b"{\"a\": 1}"])
+        head = rng.choice([b"", b"MThd", b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60MTrk", b"\x89PNG\r\n\x1a\n", b'{"a": 1}'])
         body = head + rng.randbytes(rng.choice([0, 10, 1000, 20000]))
     return method, rng.choice(paths) + (f"?{query}" if query else ""), body, {}
 

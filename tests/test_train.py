@@ -13,9 +13,13 @@ import threading
 import numpy as np
 import pytest
 
-from pianogan import atomic, batches, datasets, midi, modelio, roll, runlog, train
+from pianogan import roll
 from pianogan.cli import main
+from pianogan.data import batches, datasets
 from pianogan.errors import PianoganError
+from pianogan.io import midi
+from pianogan.models import modelio
+from pianogan.training import runlog, train
 
 
 def _piece(rng: np.random.Generator, columns: int = 620) -> np.ndarray:
@@ -85,7 +89,9 @@ def test_bar_aligned_time_shifts_move_by_whole_bars_into_an_overlapping_successo
     piece = np.zeros((106, 600), dtype=bool)
     piece[40, ::16] = True  # a note on every downbeat
     windows = np.stack([piece[:, :300], piece[:, 288:588]])
-    maker = batches.BatchMaker(windows, 32, 14, seed=0, shuffle=False, time_shift=True, successors=np.array([1, -1]), strides=np.array([288, 300]), shift_unit=16)
+    maker = batches.BatchMaker(
+        windows, 32, 14, seed=0, shuffle=False, time_shift=True, successors=np.array([1, -1]), strides=np.array([288, 300]), shift_unit=16
+    )
     for real in maker.real(0)[::2, ..., 0]:  # windows[0] continued by windows[1]
         assert np.array_equal(np.flatnonzero(real[40]), np.arange(0, 300, 16))
     for real in maker.real(0)[1::2, ..., 0]:  # the piece's last window stays as it is: no made-up silence
@@ -105,7 +111,7 @@ def test_a_window_continues_into_a_successor_it_does_not_train_on():
 
 
 def test_key_normalisation_moves_each_window_to_c_major_or_a_minor_on_the_piano():
-    from pianogan import keys
+    from pianogan.music import keys
 
     rng = np.random.default_rng(0)
     windows = np.zeros((24, 106, 300), dtype=bool)
@@ -126,7 +132,7 @@ def test_key_normalisation_moves_each_window_to_c_major_or_a_minor_on_the_piano(
 
 
 def test_d_augmentation_moves_by_whole_bars_and_semitones_and_blanks_a_bar():
-    from pianogan.gan import augment
+    from pianogan.models.gan import augment
 
     rolls = np.zeros((4, 106, 300, 1), dtype="float32")
     rolls[:, 40, 0:4] = 1.0
@@ -280,7 +286,24 @@ def test_an_interrupted_run_writes_a_checkpoint_and_stops_cleanly(tmp_path, data
 
     run = tmp_path / "run"
     first_sample = run / "samples" / "step_0000001.png"
-    command = [sys.executable, "-m", "pianogan", "train", str(dataset), "-o", str(run), "--steps", "100000", "--batch-size", "2", "--quiet", "--checkpoint-every", "100000", "--sample-every", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "pianogan",
+        "train",
+        str(dataset),
+        "-o",
+        str(run),
+        "--steps",
+        "100000",
+        "--batch-size",
+        "2",
+        "--quiet",
+        "--checkpoint-every",
+        "100000",
+        "--sample-every",
+        "1",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while not first_sample.exists():
         assert process.poll() is None, process.communicate()[1][-2000:]
@@ -416,7 +439,7 @@ def test_a_full_disk_stops_training_in_one_line_and_keeps_the_last_checkpoint(sm
 KILLED_MID_SAVE = r"""
 import os, signal, sys
 import numpy as np
-from pianogan import train
+from pianogan.training import train
 
 dataset, run, how = sys.argv[1:]
 savez, saves = np.savez, []
@@ -454,11 +477,11 @@ def test_a_run_killed_mid_save_resumes_from_its_last_checkpoint_without_leftover
 
 
 def test_a_run_folder_from_before_pianogan_listed_its_files_can_be_resumed(tmp_path, dataset):
-    from pianogan import trainoptions
+    from pianogan.training import options
 
     run = tmp_path / "run"
     train.train(dataset, run, small(2, sample_every=1), verbose=0)
     (run / ".pianogan-outputs.json").unlink()  # as an older pianogan left it
-    outputs = trainoptions.check_run(dataset, run, None, resume=True)
+    outputs = options.check_run(dataset, run, None, resume=True)
     assert {"config.json", "checkpoint.npz", "generator.keras", "train_log.csv", "samples/step_0000001.png"} <= set(outputs.owned)
-    outputs.check([*trainoptions.RUN_FILES, "samples/step_0000002.png"])
+    outputs.check([*options.RUN_FILES, "samples/step_0000002.png"])

@@ -33,7 +33,7 @@ def test_the_installed_wheel_ships_the_model_and_generates_offline(tmp_path):
     run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", tmp_path / "dist", source, cwd=tmp_path)
     (wheel,) = (tmp_path / "dist").glob("pianogan-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"pianogan/data/generator.keras", "pianogan/data/generator.npz", "pianogan/serve/static/app.js"} <= set(names)
+    assert {"pianogan/shipped/generator.keras", "pianogan/shipped/generator.npz", "pianogan/serve/static/app.js"} <= set(names)
 
     # A fresh environment that borrows this one's dependencies but not its pianogan.
     env_dir = tmp_path / "env"

@@ -19,7 +19,7 @@ import importlib
 __version__ = "0.1.0"
 __all__ = ["Found", "Generator", "Piece", "__version__", "load_generator"]
 
-_LAZY = {"load_generator": "pianogan.api", "Generator": "pianogan.api", "Found": "pianogan.api", "Piece": "pianogan.piece"}
+_LAZY = {"load_generator": "pianogan.api", "Generator": "pianogan.api", "Found": "pianogan.api", "Piece": "pianogan.compose.piece"}
 
 
 def __getattr__(name: str):

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pianogan import generate
+from pianogan.compose import generate
+from pianogan.compose.piece import Piece, move_to_key
 from pianogan.errors import PianoganError
-from pianogan.midi import OUTPUT_QPM
-from pianogan.piece import Piece
+from pianogan.io.midi import OUTPUT_QPM
+from pianogan.models import sampling
 
 RUNTIMES = ("auto", "numpy", "keras")
 
@@ -71,12 +72,12 @@ class Generator:
 
     @property
     def latent_dim(self) -> int:
-        return generate.latent_dim(self.model)
+        return sampling.latent_dim(self.model)
 
     @property
     def width(self) -> int:
         """Columns per window (300: 37.5 s at 120 BPM)."""
-        return generate.window_width(self.model)
+        return sampling.window_width(self.model)
 
     @property
     def key_distribution(self) -> list[float] | None:
@@ -86,7 +87,7 @@ class Generator:
     @property
     def training(self):
         """The training set pieces are compared with (``originality.TrainingSet``), or None when not at hand."""
-        from pianogan import originality
+        from pianogan.evaluation import originality
 
         if self._training is None:
             self._training = originality.for_model(self.facts, self._training_dir) or False
@@ -193,7 +194,7 @@ class Generator:
 
         ``search`` passes options to ``invert.nearest_latent`` (``starts``, ``generations``...).
         """
-        from pianogan import invert, sources
+        from pianogan.compose import invert, sources
 
         roll, shown = sources.as_roll(source, name)
         window = sources.first_window(roll, self.width, shown)
@@ -217,14 +218,14 @@ class Generator:
 
 
 def _key_index(key: str | int | None) -> int | None:
-    from pianogan.keys import parse_key
+    from pianogan.music.keys import parse_key
 
     return parse_key(key) if isinstance(key, str) else key
 
 
 def _finish(piece: Piece, key: int | None, bpm: float) -> Piece:
     """The piece in ``key`` (None: as written) at ``bpm``."""
-    return dataclasses.replace(generate.move_to_key(piece, key), bpm=float(bpm))
+    return dataclasses.replace(move_to_key(piece, key), bpm=float(bpm))
 
 
 def _with_origin(piece: Piece, extra: dict) -> Piece:
@@ -240,13 +241,13 @@ def load_generator(path: str | os.PathLike | None = None, runtime: str = "auto",
     prepared dataset whose train split ``nearest_training`` compares pieces with (by
     default the model's own, when its facts name one that is at hand).
     """
-    from pianogan import portable
-    from pianogan.modelio import load_generator as load_keras
-    from pianogan.modelio import read_facts
+    from pianogan.models import portable
+    from pianogan.models.modelio import load_generator as load_keras
+    from pianogan.models.modelio import read_facts
 
     if runtime not in RUNTIMES:
         raise PianoganError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
-    path = Path(path) if path is not None else generate.default_model_path()
+    path = Path(path) if path is not None else sampling.default_model_path()
     model = portable.load(path) if runtime != "keras" else None
     if model is None and runtime == "numpy":
         raise PianoganError(f"{path}: no up-to-date NumPy export beside it (run `pianogan export {path}`)")

@@ -56,8 +56,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pianogan import evaluate
     from pianogan.errors import PianoganError
+    from pianogan.evaluation import evaluate
 
     if not 10 <= args.n <= MAX_N:
         raise PianoganError(f"--n must be 10..{MAX_N:,} (the two-sample test uses 5 folds; {MAX_N:,} windows take about 300 MB), got {args.n}")

@@ -27,9 +27,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pianogan import generate, portable
+    from pianogan.models import portable, sampling
 
-    model = args.model or generate.default_model_path()
+    model = args.model or sampling.default_model_path()
     out = portable.export(model, args.output)
     print(f"exported {model} to {out} ({out.stat().st_size / 1e6:.1f} MB); it runs with NumPy alone")
     return 0

@@ -57,8 +57,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pianogan import api, generate
-    from pianogan.keys import parse_key
+    from pianogan import api
+    from pianogan.compose import generate
+    from pianogan.music.keys import parse_key
 
     for seed in args.interpolate or (args.seed,):
         generate.check_options(args.n, seed, args.length, args.threshold, args.velocity, bool(args.interpolate), args.bpm)
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         parse_key(args.key)  # a misspelt key stops us before any work
     generate.check_output_dir(args.output, args.n, not args.no_audio)
     if not args.no_audio:  # a missing renderer or SoundFont should stop us before any work
-        from pianogan import audio
+        from pianogan.io import audio
 
         try:
             audio.choose_renderer()

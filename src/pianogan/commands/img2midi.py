@@ -7,8 +7,8 @@ import sys
 import textwrap
 
 from pianogan.errors import PianoganError
-from pianogan.inputs import CLASH_RULE, PNG_SUFFIXES, batch_inputs
-from pianogan.outputs import Outputs
+from pianogan.io.inputs import CLASH_RULE, PNG_SUFFIXES, batch_inputs
+from pianogan.io.outputs import Outputs
 
 DESCRIPTION = """\
 Convert piano-roll PNG images (106 pixels high, any width) into MIDI files DIR/<stem>.mid.
@@ -64,8 +64,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from pianogan.midi import check_qpm, roll_notes, write_midi
-    from pianogan.roll import read_png
+    from pianogan.io.midi import check_qpm, roll_notes, write_midi
+    from pianogan.io.png import read_png
 
     check_qpm(args.bpm)
     out_dir, files, stems, missing = batch_inputs(args.inputs, PNG_SUFFIXES, args.output, ".png")

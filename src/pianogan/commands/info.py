@@ -19,11 +19,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pianogan.trainoptions import check_options
+    from pianogan.training.options import check_options
 
     check_options({"latent_dim": args.latent_dim, "batch_size": args.batch_size})  # before Keras loads
 
-    from pianogan.models import build, count_flops
+    from pianogan.models.architectures import build, count_flops
 
     generator, discriminator = build(args.arch, args.latent_dim)
     g_flops, d_flops = count_flops(generator), count_flops(discriminator)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pianogan.errors import PianoganError
-from pianogan.inputs import CLASH_RULE, MIDI_SUFFIXES, batch_inputs
-from pianogan.outputs import Outputs
+from pianogan.io.inputs import CLASH_RULE, MIDI_SUFFIXES, batch_inputs
+from pianogan.io.outputs import Outputs
 
 DESCRIPTION = """\
 Convert MIDI files into piano-roll PNG images, one per window of COLUMNS sixteenth notes.
@@ -61,7 +61,11 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the PNG images (created if missing)")
     p.add_argument("--columns", type=window_width, default=300, metavar="N", help="window width in columns (sixteenth notes; default 300 = 37.5 s at 120 BPM)")
     p.add_argument("--pedal", action="store_true", help="hold notes while the sustain pedal is down (until it is released or the same key is struck again)")
-    p.add_argument("--align", action="store_true", help="bar-align each piece first: shift it by whole ticks so its sixteenth grid lies on the columns and window 0 starts on beat 1; windows then start every whole number of bars (288 columns for 300 in 4/4)")
+    p.add_argument(
+        "--align",
+        action="store_true",
+        help="bar-align each piece first: shift it by whole ticks so its sixteenth grid lies on the columns and window 0 starts on beat 1; windows then start every whole number of bars (288 columns for 300 in 4/4)",
+    )
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1; 0 = one per CPU core)")
     p.set_defaults(run=run)
 
@@ -80,7 +84,7 @@ class FileResult:
 
 
 def group_of(stem: str) -> str:
-    """The output group (see ``pianogan.outputs``) of one input's windows."""
+    """The output group (see ``pianogan.io.outputs``) of one input's windows."""
     return f"midi2img:{stem}"
 
 
@@ -90,15 +94,19 @@ def convert_file(path: Path, outputs: Outputs, stem: str, columns: int, pedal: b
     Nothing is written unless every window may be (no file of that name that pianogan did
     not write); any failure, a bug included, is this file's problem, never the batch's.
     """
-    from pianogan.midi import midi_to_windows
-    from pianogan.roll import write_png
+    from pianogan.io.midi import midi_to_windows
+    from pianogan.io.png import write_png
 
     written: list[str] = []
     try:
         windows, total, stats, _ = midi_to_windows(path, columns, pedal, align)
         if not windows:
             dropped = stats.dropped_drums + stats.dropped_out_of_range
-            reason = f"no notes in the pitch range 21..126 ({stats.dropped_drums} drum notes and {stats.dropped_out_of_range} out of range dropped)" if dropped else "no notes"
+            reason = (
+                f"no notes in the pitch range 21..126 ({stats.dropped_drums} drum notes and {stats.dropped_out_of_range} out of range dropped)"
+                if dropped
+                else "no notes"
+            )
             return FileResult(path, 0, total, stats.dropped_out_of_range, stats.dropped_drums, f"{path}: {reason}")
         names = [f"{stem}_{k}.png" for k, _ in windows]
         outputs.check(names)
@@ -135,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         stack.callback(_save, outputs, converted_groups, unfinished)  # also on Ctrl-C or kill: what was written stays listed
         if jobs > 1:
-            from pianogan.datasets import worker_context
+            from pianogan.data.datasets import worker_context
 
             pool = ProcessPoolExecutor(jobs, mp_context=worker_context())
             stack.callback(pool.shutdown, cancel_futures=True)  # an interrupt waits only for the files under way

@@ -26,8 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--soundfont",
         metavar="SF2",
-        help="SoundFont file (default: $PIANOGAN_SOUNDFONT, then Debian's FluidR3_GM.sf2 or "
-        "default-GM.sf2, then TimGM6mb.sf2 from pretty_midi)",
+        help="SoundFont file (default: $PIANOGAN_SOUNDFONT, then Debian's FluidR3_GM.sf2 or default-GM.sf2, then TimGM6mb.sf2 from pretty_midi)",
     )
     p.add_argument("--rate", type=int, default=44100, help="sample rate in Hz (default: 44100)")
     p.add_argument(
@@ -40,8 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pianogan import audio
-    from pianogan.outputs import Outputs
+    from pianogan.io import audio
+    from pianogan.io.outputs import Outputs
 
     renderer = audio.choose_renderer(args.renderer)
     font = audio.find_soundfont(args.soundfont)
@@ -59,8 +58,5 @@ def run(args: argparse.Namespace) -> int:
     done = sum(result.error is None for result in results)
     failed = len(results) - done
     files = "file" if done == 1 else "files"
-    print(
-        f"rendered {done} {files} with {renderer} ({font.name}) into {args.output}"
-        + (f"; {failed} failed" if failed else "")
-    )
+    print(f"rendered {done} {files} with {renderer} ({font.name}) into {args.output}" + (f"; {failed} failed" if failed else ""))
     return 0 if done else 2

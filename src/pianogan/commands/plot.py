@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from pianogan.errors import PianoganError
-from pianogan.inputs import MIDI_SUFFIXES
-from pianogan.outputs import Outputs
+from pianogan.io.inputs import MIDI_SUFFIXES
+from pianogan.io.outputs import Outputs
 
 
 def register(subparsers) -> None:
@@ -30,9 +30,10 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from matplotlib.figure import Figure
 
-    from pianogan.atomic import atomic_path, complete_png
-    from pianogan.midi import read_midi
-    from pianogan.roll import SECONDS_PER_COLUMN_AT_120_BPM, plot_roll, read_png
+    from pianogan.io.atomic import atomic_path, complete_png
+    from pianogan.io.midi import read_midi
+    from pianogan.io.png import read_png
+    from pianogan.roll import SECONDS_PER_COLUMN_AT_120_BPM, plot_roll
 
     source, picture = Path(args.roll), Path(args.output)
     figure = Figure(layout="constrained")

@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pianogan.datasets import REPORT, prepare
+    from pianogan.data.datasets import REPORT, prepare
 
     report = prepare(args.source, args.output, splits=args.splits, columns=args.columns, pedal=args.pedal, align=args.align, png=args.png, jobs=args.jobs)
     windows = ", ".join(f"{split} {count:,}" for split, count in report["windows"].items())

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     sock = bind(args.host, args.port)
     generator = api.load_generator(args.model, training=args.training)
     if args.training is not None:
-        generator.training  # noqa: B018 (a bad folder is an error now, not on the first request)
+        generator.training  # noqa: B018  (reads the training set now, so a bad --training fails before the server starts)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     if not (host.startswith("127.") or host == "::1"):

@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import argparse
 
-TUNABLE = ["arch", "batch_size", "seed", "latent_dim", "loss", "lr_g", "lr_d", "r1_gamma", "ema_decay", "key_mode", "augment", "split", "min_span", "sample_every", "checkpoint_every"]
+TUNABLE = [
+    "arch",
+    "batch_size",
+    "seed",
+    "latent_dim",
+    "loss",
+    "lr_g",
+    "lr_d",
+    "r1_gamma",
+    "ema_decay",
+    "key_mode",
+    "augment",
+    "split",
+    "min_span",
+    "sample_every",
+    "checkpoint_every",
+]
 
 
 def register(subparsers) -> None:
@@ -18,8 +34,18 @@ def register(subparsers) -> None:
     )
     p.add_argument("dataset", metavar="DATASET", help="dataset folder made by 'pianogan prepare'")
     p.add_argument("-o", "--output", required=True, metavar="RUN", help="run folder")
-    p.add_argument("--arch", choices=["default", "bars", "seed"], default=None, help="architecture (default: default; bars: per-bar codes and harmony, for bar-aligned data)")
-    p.add_argument("--recipe", choices=["ours", "seed"], default=None, help="training recipe: ours (default), or the seed project's (BCE with flipped labels, RMSprop, batch 16, no shuffling)")
+    p.add_argument(
+        "--arch",
+        choices=["default", "bars", "seed"],
+        default=None,
+        help="architecture (default: default; bars: per-bar codes and harmony, for bar-aligned data)",
+    )
+    p.add_argument(
+        "--recipe",
+        choices=["ours", "seed"],
+        default=None,
+        help="training recipe: ours (default), or the seed project's (BCE with flipped labels, RMSprop, batch 16, no shuffling)",
+    )
     p.add_argument("--steps", type=int, default=None, help="total steps; with --resume, training continues up to this many (default 2000)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default 32; seed recipe 16)")
     p.add_argument("--seed", type=int, default=None, help="seed for weights, batch order, augmentation and latents (default 0)")
@@ -28,7 +54,12 @@ def register(subparsers) -> None:
     p.add_argument("--lr-g", type=float, default=None, help="generator learning rate (default 2e-4)")
     p.add_argument("--lr-d", type=float, default=None, help="discriminator learning rate (default 2e-4)")
     p.add_argument("--r1-gamma", type=float, default=None, help="weight of the R1 gradient penalty on real data; 0 turns it off (default 1)")
-    p.add_argument("--ema-decay", type=float, default=None, help="decay of the exponential moving average of the generator's weights, which is what gets saved; 0 (default) saves the generator itself. It may change on --resume: G and D never read it")
+    p.add_argument(
+        "--ema-decay",
+        type=float,
+        default=None,
+        help="decay of the exponential moving average of the generator's weights, which is what gets saved; 0 (default) saves the generator itself. It may change on --resume: G and D never read it",
+    )
     p.add_argument(
         "--key-mode",
         choices=["transpose", "normalise"],
@@ -44,23 +75,34 @@ def register(subparsers) -> None:
         "real and generated alike, move by whole bars and semitones and lose a bar at random (DiffAugment)",
     )
     p.add_argument("--split", default=None, help="dataset split to train on (default train)")
-    p.add_argument("--min-span", type=float, default=None, help="train only on windows whose music spans at least this share of their width (default 0.9: leaves out the mostly silent first and last windows of pieces; seed recipe 0)")
+    p.add_argument(
+        "--min-span",
+        type=float,
+        default=None,
+        help="train only on windows whose music spans at least this share of their width (default 0.9: leaves out the mostly silent first and last windows of pieces; seed recipe 0)",
+    )
     p.add_argument("--sample-every", type=int, default=None, help="write a sample grid every N steps (default 500)")
     p.add_argument("--checkpoint-every", type=int, default=None, help="write a checkpoint every N steps (default 500)")
-    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="stop after this many seconds (with a checkpoint), e.g. to compare recipes at equal budgets")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop after this many seconds (with a checkpoint), e.g. to compare recipes at equal budgets",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in RUN from its checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pianogan.trainoptions import check_options, check_run
+    from pianogan.training.options import check_options, check_run
 
     explicit = {name: getattr(args, name) for name in TUNABLE}
     check_options({**explicit, "steps": args.steps, "time_limit": args.time_limit})  # all before TensorFlow loads
     check_run(args.dataset, args.output, args.split, args.resume)
 
-    from pianogan.train import recipe_config, train
+    from pianogan.training.train import recipe_config, train
 
     config = recipe_config(args.recipe or "ours", steps=args.steps, **explicit)
     explicit["recipe"] = args.recipe

@@ -27,11 +27,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pianogan import __version__, api, generate
+from pianogan import __version__, api
+from pianogan.compose import generate
+from pianogan.compose.piece import Piece
 from pianogan.errors import PianoganError
-from pianogan.keys import KEY_NAMES
-from pianogan.midi import MAX_QPM, MIN_QPM, roll_notes
-from pianogan.piece import Piece
+from pianogan.io.midi import MAX_QPM, MIN_QPM, roll_notes
+from pianogan.music.keys import KEY_NAMES
 from pianogan.roll import LOWEST_PITCH
 from pianogan.serve import specs
 from pianogan.serve.engine import Busy, Engine
@@ -39,10 +40,17 @@ from pianogan.serve.engine import Busy, Engine
 MAX_UPLOAD = 2 * 1024 * 1024  # bytes: a long MIDI file is ~100 KB, a roll PNG a few KB
 SEARCH_SECONDS = 7.0  # an inversion stops its search after this, to answer within 10 s on a busy machine
 PLAY_RATE = 22050  # audio rendered for playing in the page: mono at half rate, a quarter of the bytes
-ASSETS = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript; charset=utf-8"), "/app.css": ("app.css", "text/css; charset=utf-8")}
+ASSETS = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/app.css": ("app.css", "text/css; charset=utf-8"),
+}
 LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
 SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    ),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
@@ -101,7 +109,7 @@ def create_app(generator: api.Generator) -> Starlette:
         return Response(body, media_type=kind)
 
     async def info(request: Request) -> Response:
-        from pianogan import audio
+        from pianogan.io import audio
 
         try:
             renderer = audio.choose_renderer()
@@ -152,7 +160,9 @@ def create_app(generator: api.Generator) -> Starlette:
         n = specs.integer(request.query_params, "n", 4, 1, specs.MAX_VARIATIONS)
         spread = specs.number(request.query_params, "spread", 0.35, 0.01, 3.0)
         centre = np.array(spec.latent) if spec.latent is not None else g.latent(spec.seed)
-        made = await engine.run(lambda: g.variations(centre, n=n, spread=spread, seed=spec.seed, length=spec.length, threshold=spec.threshold, key=spec.key, bpm=spec.bpm))
+        made = await engine.run(
+            lambda: g.variations(centre, n=n, spread=spread, seed=spec.seed, length=spec.length, threshold=spec.threshold, key=spec.key, bpm=spec.bpm)
+        )
         return JSONResponse({"pieces": [piece_json(p) for p in made]})
 
     async def invert(request: Request) -> Response:
@@ -219,7 +229,7 @@ def create_app(generator: api.Generator) -> Starlette:
 
 def _shown(name: str) -> str:
     """An upload's name as errors show it (``sources.safe_name``)."""
-    from pianogan.sources import safe_name
+    from pianogan.compose.sources import safe_name
 
     return safe_name(name)
 
@@ -252,4 +262,3 @@ def wrap(app: Starlette, host: str):
     loopback = host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
     allowed = [*LOOPBACK_NAMES, host] if loopback else ["*"]
     return SecurityHeaders(TrustedHostMiddleware(app, allowed_hosts=allowed))
-

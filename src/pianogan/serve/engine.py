@@ -20,8 +20,9 @@ from typing import TypeVar
 import anyio
 import numpy as np
 
-from pianogan import api, generate
+from pianogan import api
 from pianogan.errors import PianoganError
+from pianogan.models import sampling
 
 WORKERS = 4  # requests computed at once; the model lock serialises their generator calls
 T = TypeVar("T")
@@ -42,7 +43,7 @@ class Serialised:
 
     def probabilities(self, latents: np.ndarray) -> np.ndarray:
         with self.lock:
-            return generate.probabilities(self.model, latents)
+            return sampling.probabilities(self.model, latents)
 
 
 class Engine:

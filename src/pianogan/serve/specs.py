@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pianogan.errors import PianoganError
-from pianogan.keys import parse_key
-from pianogan.midi import MAX_QPM, MIN_QPM, OUTPUT_QPM
+from pianogan.io.midi import MAX_QPM, MIN_QPM, OUTPUT_QPM
+from pianogan.music.keys import parse_key
 
 MAX_LENGTH = 2400  # columns: 5 minutes at 120 BPM, 8 windows
 MAX_SEED = 2**32 - 1

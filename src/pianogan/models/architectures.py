@@ -1,0 +1,373 @@
+"""Generator and discriminator architectures, backend-neutral (``keras.ops`` only).
+
+Two families are registered in ``ARCHITECTURES``:
+
+``default``
+    Made for piano rolls and for a CPU. A roll is read as a sequence of 300 time frames
+    with the 106 pitches as channels: 1-D convolutions run along time (notes are
+    horizontal runs), and every frame's pitches are produced together by a dense layer
+    (chords and octaves are vertical structure). A global *key path* maps the latent
+    vector to 12 pitch-class biases that are added to every frame, so a window can stay in
+    one key, which a plain convolutional generator fails to learn (docs/design.md: 79% vs 98%
+    in-scale note time). Upsampling is nearest-neighbour followed by convolution, which has
+    no checkerboard. The discriminator sees three views of the roll: the roll itself, its
+    onsets and its chroma (pitch classes), as BinaryMuseGAN's did.
+
+``bars``
+    ``default`` made aware of bars, for bar-aligned data (every window starts on beat 1,
+    16 columns to a bar). The latent vector becomes a sequence of per-bar codes (a dense
+    projection to 19 bar codes and convolutions across bars, as MuseGAN's temporal
+    generator; nothing random beyond the latent, so the 14 numbers still name a piece), and
+    each bar gets its own 12 pitch-class biases, so harmony can move with the bars. The
+    frames know where they sit in the bar (fixed one-hot position channels: convolutions
+    alone cannot tell a downbeat from an off-beat), and the rows above the piano are
+    silent by construction. Its discriminator adds three views of structure: the chroma of
+    each bar in sequence, onsets folded onto the 16 positions of a bar, and the spread of
+    features across the batch (minibatch standard deviation, Karras et al. 2018), which
+    exposes a generator that writes one texture for every latent.
+
+``seed``
+    The original project's layers, kept for comparison and for GPU users, with the
+    output activation changed from tanh to sigmoid to match the {0, 1} data.
+
+Both generators map a latent ``(N, latent_dim)`` to probabilities ``(N, 106, 300, 1)``;
+both discriminators map a roll to one logit per example (the seed's final sigmoid lives
+in its loss, which is numerically the same and more stable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from pianogan.roll import COLUMNS_PER_BAR as BAR
+from pianogan.roll import LOWEST_PITCH, N_PITCHES, PIANO_ROWS, WINDOW
+
+LATENT_DIM = 14
+PACKAGE = "pianogan"
+
+
+def _pitch_class_matrix() -> np.ndarray:
+    """(106, 12) one-hot: row r is the pitch class of MIDI pitch 21 + r."""
+    matrix = np.zeros((N_PITCHES, 12), dtype="float32")
+    matrix[np.arange(N_PITCHES), (LOWEST_PITCH + np.arange(N_PITCHES)) % 12] = 1.0
+    return matrix
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class KeyBias(layers.Layer):
+    """Add per-window pitch-class biases (N, 12) to every frame's pitch logits (N, T, 106)."""
+
+    def build(self, input_shape):
+        self.tile = ops.convert_to_tensor(_pitch_class_matrix().T)  # (12, 106)
+
+    def call(self, inputs):
+        frame_logits, pitch_class_logits = inputs
+        per_pitch = ops.matmul(pitch_class_logits, self.tile)  # (N, 106)
+        return frame_logits + ops.expand_dims(per_pitch, 1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class RollViews(layers.Layer):
+    """Roll (N, 106, T, 1) -> time-major views (N, T, 106 + 106 + 12): roll, onsets, chroma.
+
+    Onsets make note boundaries explicit (a held note and repeated strikes differ only
+    there); chroma folds octaves together, so the discriminator can judge harmony and key.
+    """
+
+    def build(self, input_shape):
+        self.fold = ops.convert_to_tensor(_pitch_class_matrix())  # (106, 12)
+
+    def call(self, roll):
+        frames = ops.transpose(ops.squeeze(roll, -1), (0, 2, 1))  # (N, T, 106)
+        previous = ops.pad(frames[:, :-1, :], ((0, 0), (1, 0), (0, 0)))
+        onsets = ops.relu(frames - previous)
+        chroma = ops.minimum(ops.matmul(frames, self.fold), 1.0)
+        return ops.concatenate([frames, onsets, chroma], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2], 2 * N_PITCHES + 12)
+
+
+BARS = -(-WINDOW // BAR)  # 19 bars cover a window (the last one cut after 12 columns)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Positions(layers.Layer):
+    """Append one-hot position channels (t mod ``period``) to a sequence (N, T, C) -> (N, T, C + period)."""
+
+    def __init__(self, period: int, **kwargs):
+        super().__init__(**kwargs)
+        self.period = int(period)
+
+    def call(self, x):
+        steps = ops.shape(x)[1]
+        phase = ops.one_hot(ops.arange(steps) % self.period, self.period, dtype=x.dtype)  # (T, period)
+        return ops.concatenate([x, ops.broadcast_to(phase[None], (ops.shape(x)[0], steps, self.period))], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + self.period)
+
+    def get_config(self):
+        return {**super().get_config(), "period": self.period}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BarHarmonyBias(layers.Layer):
+    """Add per-bar pitch-class biases (N, bars, 12) to the frame logits (N, T, 106) of each bar."""
+
+    def __init__(self, bar: int = BAR, **kwargs):
+        super().__init__(**kwargs)
+        self.bar = int(bar)
+
+    def build(self, input_shape):
+        self.tile = ops.convert_to_tensor(_pitch_class_matrix().T)  # (12, 106)
+
+    def call(self, inputs):
+        frame_logits, bar_pitch_classes = inputs
+        per_frame = ops.repeat(bar_pitch_classes, self.bar, axis=1)[:, : ops.shape(frame_logits)[1], :]
+        return frame_logits + ops.matmul(per_frame, self.tile)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "bar": self.bar}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PianoOnly(layers.Layer):
+    """Silence the pitches above the piano's top key (rows 88..105) in frames (N, T, 106)."""
+
+    def build(self, input_shape):
+        self.keys = ops.convert_to_tensor((np.arange(N_PITCHES) < PIANO_ROWS).astype("float32"))
+
+    def call(self, frames):
+        return frames * ops.cast(self.keys, frames.dtype)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BarViews(layers.Layer):
+    """Roll (N, 106, T, 1) -> ((N, bars, 12) chroma of each bar, (N, BAR, 106) onsets folded onto the bar).
+
+    The bar's chroma sequence shows whether harmony moves with the bars; the folded onsets
+    show where in the bar notes start (beats, downbeats, syncopation) over the whole window.
+    """
+
+    def __init__(self, bar: int = BAR, **kwargs):
+        super().__init__(**kwargs)
+        self.bar = int(bar)
+
+    def build(self, input_shape):
+        self.fold = ops.convert_to_tensor(_pitch_class_matrix())  # (106, 12)
+
+    def call(self, roll):
+        frames = ops.transpose(ops.squeeze(roll, -1), (0, 2, 1))  # (N, T, 106)
+        steps = frames.shape[1]
+        bars = -(-steps // self.bar)
+        padded = ops.pad(frames, ((0, 0), (0, bars * self.bar - steps), (0, 0)))
+        previous = ops.pad(padded[:, :-1, :], ((0, 0), (1, 0), (0, 0)))
+        onsets = ops.relu(padded - previous)
+        per_bar = ops.reshape(padded, (-1, bars, self.bar, N_PITCHES))
+        chroma = ops.matmul(ops.mean(per_bar, axis=2), self.fold)
+        folded = ops.sum(ops.reshape(onsets, (-1, bars, self.bar, N_PITCHES)), axis=1) / bars
+        return chroma, folded
+
+    def compute_output_shape(self, input_shape):
+        bars = -(-input_shape[2] // self.bar)
+        return (input_shape[0], bars, 12), (input_shape[0], self.bar, N_PITCHES)
+
+    def get_config(self):
+        return {**super().get_config(), "bar": self.bar}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MinibatchStd(layers.Layer):
+    """Append the batch's mean feature standard deviation to every example's features (N, F) -> (N, F + 1)."""
+
+    def call(self, features):
+        spread = ops.mean(ops.std(features, axis=0))
+        return ops.concatenate([features, ops.ones_like(features[:, :1]) * spread], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1] + 1)
+
+
+def _upsampling_stack(x, width: int):
+    """Beat frames -> sixteenth frames: nearest-neighbour x2 twice, dilated convolutions at each stage."""
+    for stage, filters in enumerate((width, width * 3 // 4, width // 2)):
+        if stage:  # beat -> eighth -> sixteenth resolution, without a checkerboard
+            x = layers.UpSampling1D(2)(x)
+        for dilation in (1, 2):  # dilation 2 widens the view along time cheaply
+            x = layers.Conv1D(filters, 3, padding="same", dilation_rate=dilation, use_bias=False)(x)
+            x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))
+    return x
+
+
+def _key_path(z):
+    """Latent -> 12 pitch-class biases for the whole window."""
+    return layers.Dense(12, name="key")(layers.Dense(64, activation="relu", name="key_hidden")(z))
+
+
+def _frames_to_roll(probabilities):
+    """Frame probabilities (N, 300, 106) -> the roll's layout (N, 106, 300, 1)."""
+    return layers.Reshape((N_PITCHES, WINDOW, 1), name="roll")(layers.Permute((2, 1))(probabilities))
+
+
+def bars_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
+    """Latent -> per-bar codes -> (106, 300, 1) probabilities with beat-in-bar positions and per-bar harmony."""
+    z = keras.Input((latent_dim,), name="latent")
+    codes = layers.Reshape((BARS, bar_width // 2))(layers.Dense(BARS * bar_width // 2, name="bar_codes")(z))
+    shared = layers.RepeatVector(BARS)(layers.Dense(bar_width // 2, name="shared_code")(z))
+    bars = layers.Concatenate()([codes, shared])
+    for dilation in (1, 2):  # the temporal generator: bars that follow each other, phrases of 2-4 bars
+        bars = layers.Conv1D(bar_width, 3, padding="same", dilation_rate=dilation, use_bias=False)(bars)
+        bars = layers.LeakyReLU(0.2)(layers.BatchNormalization()(bars))
+    harmony = layers.Dense(12, name="bar_harmony")(bars)
+    beats = Positions(BAR // 4, name="beat_in_bar")(layers.UpSampling1D(4)(bars))  # 76 beat frames
+    x = _upsampling_stack(beats, width)  # 304 sixteenth frames
+    x = Positions(BAR, name="sixteenth_in_bar")(x)
+    frame_logits = layers.Dense(N_PITCHES, bias_initializer=keras.initializers.Constant(-3.5), name="pitches")(x)
+    frame_logits = layers.Cropping1D((0, BARS * BAR - WINDOW))(frame_logits)
+    logits = KeyBias(name="key_bias")([frame_logits, _key_path(z)])
+    logits = BarHarmonyBias(name="bar_harmony_bias")([logits, harmony])
+    probabilities = PianoOnly(name="piano_only")(layers.Activation("sigmoid", dtype="float32")(logits))
+    return keras.Model(z, _frames_to_roll(probabilities), name="bars_generator")
+
+
+def _roll_features(roll, width: int):
+    """The discriminators' common trunk: the roll's views through four strided convolutions
+    along time (300 -> 19 frames), and the whole window's chroma for its key."""
+    x = RollViews(name="views")(roll)
+    whole_window_chroma = layers.GlobalAveragePooling1D()(x[:, :, 2 * N_PITCHES :])
+    for _ in range(4):
+        x = layers.Conv1D(width, 4, strides=2, padding="same")(x)
+        x = layers.LeakyReLU(0.2)(x)
+    return x, whole_window_chroma
+
+
+def bars_discriminator(width: int = 256) -> keras.Model:
+    """Roll (106, 300, 1) -> one logit, from the default views plus bar chroma, folded onsets and batch spread."""
+    roll = keras.Input((N_PITCHES, WINDOW, 1), name="roll")
+    x, whole_window_chroma = _roll_features(roll, width)
+    bar_chroma, folded_onsets = BarViews(name="bar_views")(roll)
+    harmony = layers.LeakyReLU(0.2)(layers.Conv1D(64, 3, padding="same", name="bar_chroma_conv")(bar_chroma))
+    metre = layers.LeakyReLU(0.2)(layers.Dense(64, name="folded_onsets")(layers.Flatten()(folded_onsets)))
+    key = layers.LeakyReLU(0.2)(layers.Dense(64, name="key_hidden")(whole_window_chroma))
+    features = layers.Concatenate()([layers.Flatten()(x), layers.Flatten()(harmony), metre, key])
+    logit = layers.Dense(1, name="logit", dtype="float32")(MinibatchStd(name="batch_spread")(features))
+    return keras.Model(roll, logit, name="bars_discriminator")
+
+
+def default_generator(latent_dim: int = LATENT_DIM, width: int = 256) -> keras.Model:
+    """Latent -> (106, 300, 1) probabilities; about 0.3 GFLOP per image (see ``count_flops``)."""
+    z = keras.Input((latent_dim,), name="latent")
+    x = layers.Dense((WINDOW // 4) * width, name="project")(z)
+    x = layers.Reshape((WINDOW // 4, width))(x)  # one frame per beat
+    x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))
+    x = _upsampling_stack(x, width)
+    # Start sparse: about 3% of real pixels are lit, and logit(0.03) is about -3.5.
+    frame_logits = layers.Dense(N_PITCHES, bias_initializer=keras.initializers.Constant(-3.5), name="pitches")(x)
+    logits = KeyBias(name="key_bias")([frame_logits, _key_path(z)])
+    return keras.Model(z, _frames_to_roll(layers.Activation("sigmoid", dtype="float32")(logits)), name="default_generator")
+
+
+def default_discriminator(width: int = 256) -> keras.Model:
+    """Roll (106, 300, 1) -> one logit; about 0.15 GFLOP per image."""
+    roll = keras.Input((N_PITCHES, WINDOW, 1), name="roll")
+    x, whole_window_chroma = _roll_features(roll, width)
+    x = layers.Flatten()(x)
+    key = layers.Dense(64, name="key_hidden")(whole_window_chroma)
+    x = layers.Concatenate()([x, layers.LeakyReLU(0.2)(key)])
+    logit = layers.Dense(1, name="logit", dtype="float32")(x)
+    return keras.Model(roll, logit, name="default_discriminator")
+
+
+def seed_generator(latent_dim: int = LATENT_DIM) -> keras.Model:
+    """The seed's generator, layer for layer, with a sigmoid output (~735 GFLOP per image)."""
+    z = keras.Input((latent_dim,), name="latent")
+    x = layers.LeakyReLU(0.3)(layers.Dense(14 * 40 * 128)(z))
+    x = layers.Reshape((14, 40, 128))(x)
+    x = layers.LeakyReLU(0.3)(layers.Conv2D(256, 5, padding="same")(x))
+    for _ in range(3):
+        x = layers.LeakyReLU(0.3)(layers.Conv2DTranspose(256, 4, strides=2, padding="same")(x))
+    for _ in range(2):
+        x = layers.LeakyReLU(0.3)(layers.Conv2D(512, 5, padding="same")(x))
+    roll = layers.Conv2D(1, (7, 21), padding="valid", activation="sigmoid", dtype="float32", name="roll")(x)
+    return keras.Model(z, roll, name="seed_generator")
+
+
+def seed_discriminator() -> keras.Model:
+    """The seed's discriminator, layer for layer (its final sigmoid is in the loss)."""
+    roll = keras.Input((N_PITCHES, WINDOW, 1), name="roll")
+    x = layers.LeakyReLU(0.3)(layers.Conv2D(256, 3, padding="valid")(roll))
+    for _ in range(4):
+        x = layers.LeakyReLU(0.3)(layers.Conv2D(256, 4, strides=2, padding="valid")(x))
+    x = layers.Dropout(0.4)(layers.Flatten()(x))
+    logit = layers.Dense(1, name="logit", dtype="float32")(x)
+    return keras.Model(roll, logit, name="seed_discriminator")
+
+
+ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], Callable[[], keras.Model]]] = {
+    "default": (default_generator, default_discriminator),
+    "bars": (bars_generator, bars_discriminator),
+    "seed": (seed_generator, seed_discriminator),
+}
+
+
+def build(arch: str, latent_dim: int = LATENT_DIM) -> tuple[keras.Model, keras.Model]:
+    """Build the (generator, discriminator) pair of a registered architecture."""
+    make_generator, make_discriminator = ARCHITECTURES[arch]
+    return make_generator(latent_dim), make_discriminator()
+
+
+def count_flops(model: keras.Model) -> int:
+    """Forward FLOPs for one example, counted from the layer shapes.
+
+    A multiply and an add are 2 FLOPs. Dense and convolution layers are counted exactly
+    (biases, activations, normalisation and the fixed-matrix views are elementwise or
+    tiny and left out), which is what dominates the cost of both architectures.
+    """
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += count_flops(layer)
+            continue
+        if isinstance(layer, layers.Dense):
+            inputs = int(layer.kernel.shape[0])
+            positions = int(np.prod(layer.output.shape[1:-1])) if len(layer.output.shape) > 2 else 1
+            total += 2 * inputs * layer.units * positions
+        elif isinstance(layer, layers.Conv2DTranspose):
+            kernel = int(np.prod(layer.kernel.shape))  # kh * kw * out * in
+            total += 2 * kernel * int(np.prod(layer.input.shape[1:-1]))
+        elif isinstance(layer, (layers.Conv1D, layers.Conv2D)):
+            kernel = int(np.prod(layer.kernel.shape))  # k... * in * out
+            total += 2 * kernel * int(np.prod(layer.output.shape[1:-1]))
+    return total
+
+
+def recalibrate_batch_norm(generator: keras.Model, latents: np.ndarray) -> keras.Model:
+    """Set every BatchNormalization's moving statistics to the batch statistics on ``latents``.
+
+    The EMA generator averages weights but copies the live generator's normalisation
+    statistics, which belong to other weights: sampled in inference mode, it then writes
+    rolls that are too sparse and too high. Measuring the statistics of its own activations
+    on a large batch of latents (as in "BN re-estimation" for weight averaging, Izmailov
+    et al. 2018) fixes that. Changes ``generator`` in place and returns it.
+    """
+    norms = [layer for layer in generator.layers if isinstance(layer, layers.BatchNormalization)]
+    if not norms:
+        return generator
+    probe = keras.Model(generator.input, [layer.input for layer in norms])
+    activations = probe(ops.convert_to_tensor(latents), training=True)  # batch statistics throughout
+    for layer, x in zip(norms, activations):
+        axes = tuple(range(len(x.shape) - 1))
+        layer.moving_mean.assign(ops.mean(x, axis=axes))
+        layer.moving_variance.assign(ops.var(x, axis=axes))
+    return generator

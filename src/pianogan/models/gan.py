@@ -1,0 +1,121 @@
+"""The GAN as one ``keras.Model``: generator, discriminator, EMA generator and the losses.
+
+``fit()`` drives it; the gradient computation itself is backend-specific and lives in
+``pianogan.training.backends.tensorflow``. Everything here uses ``keras.ops`` only.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from pianogan.roll import COLUMNS_PER_BAR as BAR_COLUMNS
+
+
+def straight_through_binarize(probabilities):
+    """Hard 0/1 values forward, the sigmoid's gradient backward (Bengio et al. 2013).
+
+    Real rolls are exactly binary; feeding D thresholded fakes keeps it from telling them
+    apart by softness alone (the pitfall in docs/design.md), as BinaryMuseGAN's deterministic
+    binary neurons do (Dong & Yang 2018).
+    """
+    hard = ops.cast(probabilities >= 0.5, probabilities.dtype)
+    return probabilities + ops.stop_gradient(hard - probabilities)
+
+
+def augment(rolls, params):
+    """Move each roll (B, 106, T, 1) in time and pitch and blank one bar, differentiably.
+
+    ``params`` (B, 3) ints: a time shift in columns (later is positive), a transposition in
+    semitones (up is positive), and the first column of a blanked bar (negative: none).
+    What moves out of the window is lost and silence comes in. Done with one-hot matrix
+    products, so the gradient reaches the generator through it: DiffAugment (Zhao et al.,
+    "Differentiable augmentation for data-efficient GAN training", NeurIPS 2020) applies
+    the same random moves to real and generated rolls, so the discriminator cannot
+    memorise the few thousand real windows and still sees no difference between them.
+    """
+    params = ops.cast(params, "int32")
+    pitches, steps = rolls.shape[1], rolls.shape[2]
+    time_move = ops.one_hot(ops.arange(steps)[None, :] + params[:, :1], steps, dtype=rolls.dtype)  # (B, src, dst)
+    pitch_move = ops.one_hot(ops.arange(pitches)[None, :] + params[:, 1:2], pitches, dtype=rolls.dtype)
+    moved = ops.einsum("bpt,bts->bps", rolls[..., 0], time_move)
+    moved = ops.einsum("bpt,bpq->bqt", moved, pitch_move)
+    column = ops.arange(steps)[None, :]
+    start = params[:, 2:3]
+    keep = ops.cast(ops.logical_or(column < start, column >= start + BAR_COLUMNS), rolls.dtype)  # start < 0: all kept
+    return (moved * keep[:, None, :])[..., None]
+
+
+class GAN(keras.Model):
+    """Holds G, D and the EMA copy of G; ``train_step`` runs one D and one G update."""
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        ema_generator,
+        gradient_step,
+        loss="nonsaturating",
+        r1_gamma=0.0,
+        ema_decay=0.0,
+        hard_fakes=True,
+        augment_both=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.gradient_step = gradient_step  # (gan, real, z, noise, augment) -> logs: one D and one G update
+        self.generator = generator
+        self.discriminator = discriminator
+        self.ema_generator = ema_generator
+        self.loss_kind = loss
+        self.r1_gamma = float(r1_gamma)
+        self.ema_decay = float(ema_decay)
+        self.hard_fakes = bool(hard_fakes)
+        self.augment_both = bool(augment_both)
+        self.step_counter = keras.Variable(0, dtype="int64", trainable=False, name="step")
+
+    def compile(self, g_optimizer, d_optimizer):
+        super().compile()
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        g_optimizer.build(self.generator.trainable_variables)
+        d_optimizer.build(self.discriminator.trainable_variables)
+
+    def call(self, z, training=False):
+        return self.ema_generator(z, training=training)
+
+    def d_input(self, probabilities, params):
+        """What D sees of generated rolls: binarised (straight-through), augmented like the reals."""
+        rolls = straight_through_binarize(probabilities) if self.hard_fakes else probabilities
+        return self.d_real(rolls, params)
+
+    def d_real(self, rolls, params):
+        """What D sees of real rolls: augmented when both sides are (``augment_both``)."""
+        return augment(rolls, params) if self.augment_both else rolls
+
+    def update_ema(self):
+        """EMA of G's weights with a warm-up (decay grows as (1+t)/(10+t) up to ``ema_decay``).
+
+        Normalisation statistics are copied, not averaged, as in StyleGAN's implementation.
+        """
+        t = ops.cast(self.step_counter, "float32")
+        decay = ops.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))
+        for ema, live in zip(self.ema_generator.trainable_variables, self.generator.trainable_variables):
+            ema.assign(decay * ema + (1.0 - decay) * live)
+        for ema, live in zip(self.ema_generator.non_trainable_variables, self.generator.non_trainable_variables):
+            ema.assign(live)
+
+    def train_step(self, data):
+        batch = data[0] if isinstance(data, tuple) else data
+        return self.gradient_step(self, batch["real"], batch["z"], batch["noise"], batch["augment"])
+
+    def state_variables(self) -> dict[str, list]:
+        """Every variable a checkpoint must hold to continue exactly."""
+        return {
+            "generator": self.generator.variables,
+            "discriminator": self.discriminator.variables,
+            "ema_generator": self.ema_generator.variables,
+            "g_optimizer": self.g_optimizer.variables,
+            "d_optimizer": self.d_optimizer.variables,
+            "step": [self.step_counter],
+        }

@@ -1,0 +1,38 @@
+"""The adversarial losses, on D's logits, in ``keras.ops`` so every backend runs them."""
+
+from __future__ import annotations
+
+from keras import ops
+
+LOSSES = ("nonsaturating", "hinge", "seed")
+
+
+def discriminator_loss(kind: str, real_logits, fake_logits, noise):
+    """Loss of D on one batch.
+
+    ``nonsaturating``: softplus(-D(real)) + softplus(D(fake)) (Goodfellow et al. 2014).
+    ``hinge``: relu(1 - D(real)) + relu(1 + D(fake)) (Lim & Ye 2017; Miyato et al. 2018).
+    ``seed``: the seed project's binary cross-entropy with flipped labels (real = 0,
+    fake = 1) plus 0.05 uniform label noise.
+    """
+    if kind == "nonsaturating":
+        return ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
+    if kind == "hinge":
+        return ops.mean(ops.relu(1.0 - real_logits)) + ops.mean(ops.relu(1.0 + fake_logits))
+    real_labels = 0.05 * noise[:, :1]
+    fake_labels = 1.0 + 0.05 * noise[:, 1:]
+    return ops.mean(_bce(real_labels, real_logits)) + ops.mean(_bce(fake_labels, fake_logits))
+
+
+def generator_loss(kind: str, fake_logits):
+    """Loss of G: make D call the fakes real (label 0 in the seed's flipped convention)."""
+    if kind == "nonsaturating":
+        return ops.mean(ops.softplus(-fake_logits))
+    if kind == "hinge":
+        return -ops.mean(fake_logits)
+    return ops.mean(_bce(ops.zeros_like(fake_logits), fake_logits))
+
+
+def _bce(labels, logits):
+    """Binary cross-entropy on logits, numerically stable, labels may be soft."""
+    return ops.relu(logits) - logits * labels + ops.softplus(-ops.abs(logits))

@@ -1,0 +1,1 @@
+"""The training step's gradient code: the only backend-specific part of training."""

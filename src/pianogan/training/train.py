@@ -1,0 +1,480 @@
+"""Training: recipes, the run folder, exact checkpoints and ``fit()`` with its callbacks.
+
+A run folder holds ``config.json`` (every hyperparameter, the dataset's fingerprint and
+the package version), ``checkpoint.npz`` (G, D, EMA G, both optimizers and the step, as
+plain arrays: no pickle, written atomically), ``generator.keras`` (the generator, or its
+weight average with ``--ema-decay``), ``train_log.csv``, ``samples/`` (grids from fixed
+latents) and ``logs/`` (TensorBoard).
+Every random draw is derived from (seed, step), so ``--resume`` continues exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from pianogan import __version__
+from pianogan.data import datasets
+from pianogan.data.batches import BatchMaker, pitch_bounds
+from pianogan.errors import PianoganError
+from pianogan.interrupt import StopRequest, stop_on_signal
+from pianogan.io.atomic import atomic_path, complete_png, complete_zip, write_text
+from pianogan.io.outputs import Outputs
+from pianogan.models import architectures
+from pianogan.models.gan import GAN
+from pianogan.models.modelio import write_facts
+from pianogan.music.keys import estimate_keys, fit_on_piano, transposition_between
+from pianogan.roll import COLUMNS_PER_BAR as BAR_COLUMNS
+from pianogan.roll import COLUMNS_PER_QUARTER, music_span
+from pianogan.training.backends.tensorflow import enable_determinism, gan_step
+from pianogan.training.options import CHECKPOINT, CONFIG, GENERATOR, OUTPUT_GROUP, RUN_FILES, SAMPLES, check_checkpoint, check_options, check_run, read_config
+from pianogan.training.runlog import LOG_FIELDS, read_log, write_log
+
+SAMPLE_GRID = 16
+
+
+@dataclass
+class TrainConfig:
+    """Every hyperparameter of a run; stored in RUN/config.json."""
+
+    arch: str = "default"
+    recipe: str = "ours"
+    steps: int = 2000
+    batch_size: int = 32
+    seed: int = 0
+    latent_dim: int = 14
+    loss: str = "nonsaturating"
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    optimizer: str = "adam"
+    beta_1: float = 0.5
+    beta_2: float = 0.99
+    clipvalue: float | None = None
+    r1_gamma: float = 1.0
+    ema_decay: float = 0.0
+    hard_fakes: bool = True
+    shuffle: bool = True
+    augment: str = "real"  # "real": time shifts and transpositions of real windows; "both": moves of D's inputs, real and generated alike
+    key_mode: str = "transpose"  # "transpose": random moves of up to max_transpose; "normalise": every window to C major / A minor
+    max_transpose: int = 6
+    time_shift: bool = True
+    split: str = "train"
+    min_span: float = 0.9
+    sample_every: int = 500
+    checkpoint_every: int = 500
+
+
+RECIPES: dict[str, dict] = {
+    # Non-saturating loss + R1 on real data, Adam, straight-through binary fakes, shuffled
+    # batches with transposition and beat-aligned time shifts, and only windows whose music
+    # spans at least 90% of their width: a piece's first and last windows are mostly
+    # silence, and a generator that learns them writes silent pieces. No weight average by
+    # default: measured on POP909 after 5,750 steps, an EMA (decay 0.999) of this generator
+    # fragmented notes once thresholded (qualified-note rate 0.43 against 0.65 for the
+    # generator itself, 0.74 in the data; two-sample accuracy 0.993 against 0.982).
+    "ours": {},
+    # The seed project's recipe, for comparisons: flipped-label BCE with 0.05 label noise,
+    # RMSprop 1e-4 clipped at 1.0 for both nets, batch 16, no shuffling or augmentation,
+    # soft fakes, no penalty and no EMA.
+    "seed": dict(
+        loss="seed",
+        optimizer="rmsprop",
+        lr_g=1e-4,
+        lr_d=1e-4,
+        clipvalue=1.0,
+        batch_size=16,
+        r1_gamma=0.0,
+        ema_decay=0.0,
+        hard_fakes=False,
+        shuffle=False,
+        max_transpose=0,
+        time_shift=False,
+        min_span=0.0,
+    ),
+}
+
+
+def recipe_config(recipe: str, **overrides) -> TrainConfig:
+    """A recipe's configuration with explicit options (those not None) applied on top."""
+    if recipe not in RECIPES:
+        raise PianoganError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
+    values = {**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}
+    return TrainConfig(recipe=recipe, **values)
+
+
+def _make_optimizer(config: TrainConfig, learning_rate: float):
+    if config.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate, clipvalue=config.clipvalue)
+    return keras.optimizers.Adam(learning_rate, beta_1=config.beta_1, beta_2=config.beta_2, clipvalue=config.clipvalue)
+
+
+def build_gan(config: TrainConfig):
+    """G, D and the EMA generator with initial weights drawn from ``config.seed``."""
+    keras.utils.set_random_seed(config.seed)
+    generator, discriminator = architectures.build(config.arch, config.latent_dim)
+    ema_generator = keras.models.clone_model(generator)
+    ema_generator.set_weights(generator.get_weights())
+    augment_both = config.augment == "both"
+    gan = GAN(
+        generator,
+        discriminator,
+        ema_generator,
+        gan_step,
+        loss=config.loss,
+        r1_gamma=config.r1_gamma,
+        ema_decay=config.ema_decay,
+        hard_fakes=config.hard_fakes,
+        augment_both=augment_both,
+    )
+    gan.compile(_make_optimizer(config, config.lr_g), _make_optimizer(config, config.lr_d))
+    return gan
+
+
+# --- checkpoints -------------------------------------------------------------------
+
+
+def save_checkpoint(gan, run: Path) -> None:
+    """Write the whole training state to RUN/checkpoint.npz atomically (temp + rename)."""
+    arrays = {f"{group}/{i}": np.asarray(v) for group, variables in gan.state_variables().items() for i, v in enumerate(variables)}
+    with atomic_path(run / CHECKPOINT, check=complete_zip) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def load_checkpoint(gan, run: Path) -> int:
+    """Restore the state saved by ``save_checkpoint``; returns the step it was taken at.
+
+    Every array's shape is compared with the model's from the file's headers first, so a
+    damaged or foreign file is refused before anything is loaded."""
+    path = run / CHECKPOINT
+    stored = check_checkpoint(run)
+    for group, variables in gan.state_variables().items():
+        for i, variable in enumerate(variables):
+            key = f"{group}/{i}"
+            if key not in stored or stored[key][0] != tuple(variable.shape):
+                raise PianoganError(f"{path}: checkpoint does not match this architecture ({key})")
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            arrays = {key: saved[key] for key in saved.files}
+    except Exception as error:
+        raise PianoganError(f"{path}: corrupt checkpoint ({type(error).__name__}: {error})") from None
+    for group, variables in gan.state_variables().items():
+        for i, variable in enumerate(variables):
+            variable.assign(arrays[f"{group}/{i}"])
+    return int(gan.step_counter.numpy())
+
+
+CALIBRATION_LATENTS = 1024
+
+
+def export_generator(gan, seed: int):
+    """A copy of the EMA generator with its own normalisation statistics, for sampling.
+
+    The checkpoint keeps the EMA generator as trained (so a resumed run is exact); what
+    is saved and sampled is this copy (see ``architectures.recalibrate_batch_norm``). With an
+    EMA decay of 0 the average is the generator itself.
+    """
+    source = gan.generator if gan.ema_decay == 0 else gan.ema_generator
+    generator = keras.models.clone_model(source)
+    generator.set_weights(source.get_weights())
+    latents = np.random.default_rng([seed, 5]).standard_normal((CALIBRATION_LATENTS, generator.input.shape[-1]), dtype=np.float32)
+    return architectures.recalibrate_batch_norm(generator, latents)
+
+
+def save_generator(generator, run: Path, facts: dict) -> None:
+    """Save a generator from ``export_generator`` as RUN/generator.keras, with ``facts``
+    about its training data inside (``modelio.write_facts``)."""
+    with atomic_path(run / GENERATOR, suffix=".keras", check=complete_zip) as tmp:  # Keras wants the .keras suffix
+        generator.save(tmp)
+        write_facts(tmp, facts)
+
+
+# --- pictures and logs -----------------------------------------------------------------
+
+
+def sample_grid(rolls: np.ndarray, columns: int = 4) -> np.ndarray:
+    """Tile bool rolls (N, 106, T) into one uint8 picture, high notes on top, white gaps."""
+    count, height, width = rolls.shape
+    rows = -(-count // columns)
+    gap = 4
+    picture = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap), 255, dtype=np.uint8)
+    for i, roll in enumerate(rolls):
+        r, c = divmod(i, columns)
+        tile = np.where(roll[::-1], 0, 235).astype(np.uint8)  # dark notes on light grey
+        picture[r * (height + gap) : r * (height + gap) + height, c * (width + gap) : c * (width + gap) + width] = tile
+    return picture
+
+
+def write_sample_grid(generator, latents: np.ndarray, path: Path) -> np.ndarray:
+    """Binarised samples for fixed latents, written as a PNG grid."""
+    from PIL import Image
+
+    rolls = np.asarray(generator(latents, training=False))[..., 0] >= 0.5
+    picture = sample_grid(rolls)
+    with atomic_path(path, check=complete_png) as tmp:
+        Image.fromarray(picture, mode="L").save(tmp, format="PNG")
+    return picture
+
+
+# --- the run -------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingData:
+    """The windows a run learns from and what the batches need to know about them."""
+
+    windows: np.ndarray  # bool (N, 106, W): every window of the split
+    trained: np.ndarray  # indices of the windows the run learns from (the span filter's)
+    successors: np.ndarray  # index of the next window of the same piece, or -1
+    strides: np.ndarray  # columns from each window's start to its successor's
+    bar_aligned: bool  # windows start on beat 1 (``prepare`` aligned the pieces)
+    keys: np.ndarray  # estimated key index (0..23) of each window
+    fingerprint: str
+
+
+def successor_windows(dataset: Path, split: str, count: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each window of a split, the index of the next window of the same piece (or -1) and
+    the columns between their starts.
+
+    Read from the dataset's manifest (file, window index k, start column); without one, -1
+    everywhere; without start columns (datasets from before bar alignment) windows follow
+    each other every ``width`` columns.
+    """
+    successors = np.full(count, -1, dtype=np.int64)
+    strides = np.full(count, width, dtype=np.int64)
+    rows = {(row["file"], int(row["k"])): row for row in datasets.read_manifest(dataset, split)}
+    for (file, k), row in rows.items():
+        following = rows.get((file, k + 1))
+        if row["index"] < count and following is not None:
+            successors[row["index"]] = following["index"]
+            if row.get("start"):
+                strides[row["index"]] = int(following["start"]) - int(row["start"])
+    return successors, strides
+
+
+def _load_data(dataset: Path, split: str, min_span: float) -> TrainingData:
+    """A split's windows, those spanning at least ``min_span`` of their width to learn from,
+    with successors and keys.
+
+    Every window stays at hand, so that a window whose successor the filter leaves out
+    (mostly the one before a song's last) still continues into it when shifted in time,
+    instead of into made-up silence.
+    """
+    windows = datasets.load_split(dataset, split)
+    if len(windows) == 0:
+        raise PianoganError(f"{dataset}: split {split!r} has no windows")
+    successors, strides = successor_windows(dataset, split, len(windows), windows.shape[2])
+    keep = np.flatnonzero(music_span(windows) >= min_span)
+    if len(keep) == 0:
+        raise PianoganError(f"{dataset}: no window of split {split!r} has music across {min_span:.0%} of its width (--min-span)")
+    return TrainingData(windows, keep, successors, strides, datasets.bar_aligned(dataset), estimate_keys(windows), datasets.dataset_fingerprint(dataset))
+
+
+def key_normalising_shifts(windows: np.ndarray, window_keys: np.ndarray) -> np.ndarray:
+    """Semitones that move each window to C major / A minor by the nearer way, kept on the piano."""
+    low, high = pitch_bounds(windows)
+    return np.array([fit_on_piano(int(lo), int(hi), transposition_between(int(key), 0)) for lo, hi, key in zip(low, high, window_keys)], dtype=np.int64)
+
+
+def key_distribution(window_keys: np.ndarray) -> list[float]:
+    """Share of windows in each of the 24 keys: what ``generate`` draws keys from."""
+    return [round(float(share), 6) for share in np.bincount(window_keys, minlength=24) / len(window_keys)]
+
+
+def _check_resume(run: Path, config: TrainConfig, explicit: dict) -> tuple[TrainConfig, dict]:
+    """The configuration to continue RUN with, and RUN/config.json as stored."""
+    stored = read_config(run)
+    try:
+        saved = TrainConfig(**stored["train"])
+    except TypeError as error:
+        raise PianoganError(f"{run / CONFIG}: unreadable run configuration ({error})") from None
+    # The weight average is passive (G and D never read it), so its decay may change on
+    # resume; every other option must stay as the run was started.
+    passive = {"steps", "ema_decay"}
+    for name, value in explicit.items():
+        if name not in passive and value is not None and getattr(saved, name) != value:
+            raise PianoganError(
+                f"{run} was trained with --{name.replace('_', '-')} {getattr(saved, name)}, not {value}; resume with the same options or use another folder"
+            )
+    changes = {"ema_decay": explicit["ema_decay"]} if explicit.get("ema_decay") is not None else {}
+    return dataclasses.replace(saved, steps=config.steps, **changes), stored
+
+
+def train(
+    dataset: str | os.PathLike,
+    run: str | os.PathLike,
+    config: TrainConfig,
+    resume: bool = False,
+    explicit: dict | None = None,
+    verbose: int = 1,
+    time_limit: float | None = None,
+) -> Path:
+    """Train (or resume) a run up to ``config.steps`` total steps; returns the run folder.
+
+    ``time_limit`` (seconds) ends this call early, after a checkpoint, for runs that
+    are compared at equal wall-clock budgets.
+
+    Everything that could stop the run (dataset, options, an existing run, a checkpoint)
+    is checked before anything is written, so a run that cannot start changes nothing.
+    """
+    run, dataset = Path(run), Path(dataset)
+    check_options({"time_limit": time_limit})
+    with stop_on_signal() as stop:
+        return _train(dataset, run, config, resume, explicit or {}, verbose, time_limit, stop)
+
+
+def _train(dataset: Path, run: Path, config: TrainConfig, resume: bool, explicit: dict, verbose: int, time_limit: float | None, stop: StopRequest) -> Path:
+    check_options(dataclasses.asdict(config))
+    outputs = check_run(dataset, run, config.split, resume)
+    if resume:
+        config, stored = _check_resume(run, config, explicit)
+    data = _load_data(dataset, config.split, config.min_span)
+
+    enable_determinism()
+    gan = build_gan(config)
+    start = load_checkpoint(gan, run) if resume else 0
+    if resume and stored.get("dataset_fingerprint") != data.fingerprint:
+        raise PianoganError(f"{dataset}: not the dataset {run} was trained on (fingerprint differs)")
+    key_shifts = key_normalising_shifts(data.windows, data.keys) if config.key_mode == "normalise" else None
+    shift_unit = BAR_COLUMNS if data.bar_aligned else COLUMNS_PER_QUARTER
+    real_only = config.augment == "real"  # with "both", D's inputs move instead of the data
+    maker = BatchMaker(
+        data.windows,
+        config.batch_size,
+        config.latent_dim,
+        config.seed,
+        config.shuffle,
+        config.max_transpose if real_only else 0,
+        config.time_shift and real_only,
+        data.successors,
+        data.strides,
+        shift_unit,
+        key_shifts,
+        data.trained,
+    )
+    outputs.create(subfolders=(SAMPLES,))  # also removes what a killed run left half-written
+    outputs.claim(RUN_FILES, OUTPUT_GROUP)
+    outputs.save(pending=True)
+    facts = {
+        "dataset": str(dataset),
+        "dataset_fingerprint": data.fingerprint,
+        "windows": len(data.trained),
+        "bar_aligned": data.bar_aligned,
+        "key_mode": config.key_mode,
+        "key_distribution": key_distribution(data.keys[data.trained]),
+    }
+    write_text(
+        run / CONFIG,
+        json.dumps(
+            {
+                "train": dataclasses.asdict(config),
+                **facts,
+                "pianogan_version": __version__,
+                "keras_version": keras.__version__,
+                "backend": keras.backend.backend(),
+            },
+            indent=2,
+        )
+        + "\n",
+    )
+    if start >= config.steps:
+        save_generator(export_generator(gan, config.seed), run, facts)
+        return run
+
+    callback = RunCallback(gan, outputs, config, facts, start, read_log(run, start), time_limit, stop)
+    callbacks = [callback]
+    if keras.backend.backend() == "tensorflow":
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run / "logs"), update_freq=max(1, config.checkpoint_every // 10), write_graph=False))
+    if not stop.requested:
+        try:
+            # shuffle=False: Keras would otherwise permute the batch order, which (seed, step) fixes.
+            gan.fit(Batches(maker, start, config.steps), epochs=1, shuffle=False, verbose=verbose, callbacks=callbacks)
+        except KeyboardInterrupt:  # Ctrl-C where no handler could be set (not the main thread)
+            stop.signum = signal.SIGINT
+    callback.checkpoint()
+    step = int(gan.step_counter.numpy())
+    if stop.requested:
+        print(f"\ninterrupted: checkpoint written at step {step} in {run}; continue with --resume", flush=True)
+        raise KeyboardInterrupt
+    if step % config.sample_every:
+        callback.samples(step)
+    return run
+
+
+class Batches(keras.utils.PyDataset):
+    """Batches ``start .. steps-1`` of a ``BatchMaker`` as a Keras ``PyDataset``."""
+
+    def __init__(self, maker, start: int, steps: int):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.maker, self.start, self.steps = maker, start, steps
+
+    def __len__(self) -> int:
+        return self.steps - self.start
+
+    def __getitem__(self, index: int):
+        return self.maker.batch(self.start + index)
+
+
+class RunCallback(keras.callbacks.Callback):
+    """Logs every step, draws sample grids and writes checkpoints at fixed step counts."""
+
+    def __init__(self, gan, outputs: Outputs, config: TrainConfig, facts: dict, start: int, rows: list[dict], time_limit: float | None, stop: StopRequest):
+        super().__init__()
+        self.gan, self.outputs, self.run, self.config, self.facts, self.rows, self.stop = gan, outputs, outputs.folder, config, facts, rows, stop
+        self.deadline = time.time() + time_limit if time_limit else None
+        self.began = time.time() - (float(rows[-1]["seconds"]) if rows else 0.0)
+        self.latents = np.random.default_rng([config.seed, 0]).standard_normal((SAMPLE_GRID, config.latent_dim), dtype=np.float32)
+        self.writer = None
+        self.export: tuple[int, keras.Model] | None = None  # (step, exported generator)
+        self.saved_step: int | None = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.gan.step_counter.numpy())
+        self.rows.append({"step": step, "seconds": f"{time.time() - self.began:.2f}", **{k: f"{float(logs[k]):.5f}" for k in LOG_FIELDS[2:] if k in logs}})
+        if step % self.config.sample_every == 0:
+            self.samples(step)
+        if step % self.config.checkpoint_every == 0:
+            self.checkpoint()
+        if self.stop.requested or (self.deadline is not None and time.time() >= self.deadline):
+            self.model.stop_training = True
+
+    def exported(self):
+        """The exported generator of the current step, made once however many files need it."""
+        step = int(self.gan.step_counter.numpy())
+        if self.export is None or self.export[0] != step:
+            self.export = (step, export_generator(self.gan, self.config.seed))
+        return self.export[1]
+
+    def samples(self, step: int) -> None:
+        name = f"{SAMPLES}/step_{step:07d}.png"
+        self.outputs.check([name])
+        self.outputs.claim([name], OUTPUT_GROUP)
+        self.outputs.save(pending=True)
+        picture = write_sample_grid(self.exported(), self.latents, self.run / name)
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            if self.writer is None:
+                self.writer = tf.summary.create_file_writer(str(self.run / "logs" / "samples"))
+            with self.writer.as_default():
+                tf.summary.image("samples", picture[None, :, :, None], step=step)
+
+    def checkpoint(self) -> None:
+        """Checkpoint, generator and log, each written atomically, once per step."""
+        step = int(self.gan.step_counter.numpy())
+        if self.saved_step == step:
+            return
+        save_checkpoint(self.gan, self.run)
+        save_generator(self.exported(), self.run, self.facts)
+        write_log(self.run, self.rows)
+        self.saved_step = step
