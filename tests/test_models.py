@@ -57,7 +57,7 @@ def test_default_generator_flops_match_a_hand_count_and_budget():
     assert architectures.count_flops(discriminator) < architectures.count_flops(generator)
 
 
-@pytest.mark.parametrize("arch", ["default", "bars", "seed"])
+@pytest.mark.parametrize("arch", ["default", "bars", "bars-melody", "seed"])
 def test_shapes(arch):
     generator, discriminator = architectures.build(arch, latent_dim=14)
     assert tuple(generator.input.shape) == (None, 14)
@@ -183,3 +183,37 @@ def test_minibatch_std_appends_the_batch_spread():
     features = np.array([[0.0, 2.0], [2.0, 2.0]], dtype="float32")
     out = np.asarray(architectures.MinibatchStd()(features))
     assert out.shape == (2, 3) and np.allclose(out[:, 2], 0.5)  # std 1 and 0, mean 0.5
+
+
+def test_melody_views_count_the_top_voices_moves_and_the_register():
+    roll = np.zeros((1, 106, 16, 1), dtype="float32")
+    roll[0, 48 - 21, 0:16, 0] = 1  # a C3 held below the melody: never the top voice
+    roll[0, 60 - 21, 0:4, 0] = 1  # C4, then up a step to D4, a fourth to G4 and an octave and more to A#5
+    roll[0, 62 - 21, 4:8, 0] = 1
+    roll[0, 67 - 21, 8:12, 0] = 1
+    roll[0, 82 - 21, 12:16, 0] = 1
+    intervals, register = (np.asarray(v)[0] for v in architectures.MelodyViews(span=12)(roll))
+    assert intervals.shape == (25,) and register.shape == (106,)
+    assert intervals[12 + 2] == intervals[12 + 5] == intervals[24] == pytest.approx(1 / 4)  # 3 moves, + 1 in the denominator
+    assert intervals.sum() == pytest.approx(3 / 4)  # no move counted from the held bass
+    assert register[48 - 21] == 1 and register[60 - 21] == register[82 - 21] == 0.25 and register.sum() == 2
+
+
+def test_melody_views_pass_the_gradient_to_every_sounding_note():
+    import tensorflow as tf
+
+    roll = tf.Variable(np.zeros((1, 106, 8, 1), dtype="float32"))
+    values = np.zeros((1, 106, 8, 1), dtype="float32")
+    values[0, 60 - 21, 0:4, 0] = values[0, 62 - 21, 4:8, 0] = 1
+    roll.assign(values)
+    with tf.GradientTape() as tape:
+        intervals, _ = architectures.MelodyViews(span=12)(roll)
+        step_share = intervals[0, 12 + 2]
+    gradient = tape.gradient(step_share, roll).numpy()[0, :, :, 0]
+    assert gradient[62 - 21, 4] != 0 and gradient[60 - 21, 3] != 0  # the move's two ends
+
+
+def test_the_training_options_offer_every_registered_architecture():
+    from pianogan.training.options import CHOICES
+
+    assert CHOICES["arch"] == tuple(architectures.ARCHITECTURES)

@@ -485,3 +485,17 @@ def test_a_run_folder_from_before_pianogan_listed_its_files_can_be_resumed(tmp_p
     outputs = options.check_run(dataset, run, None, resume=True)
     assert {"config.json", "checkpoint.npz", "generator.keras", "train_log.csv", "samples/step_0000001.png"} <= set(outputs.owned)
     outputs.check([*options.RUN_FILES, "samples/step_0000002.png"])
+
+
+def test_checkpoints_log_the_discriminator_on_training_and_validation_windows(tmp_path, dataset):
+    with_validation = tmp_path / "ds"
+    shutil.copytree(dataset, with_validation)
+    shutil.copy(with_validation / "train.npz", with_validation / "validation.npz")
+    train.train(with_validation, tmp_path / "run", small(10, key_mode="normalise"), verbose=0)
+    rows = runlog.read_log(tmp_path / "run")
+    probed = {int(row["step"]): (float(row["d_train_windows"]), float(row["d_validation_windows"])) for row in rows if row["d_train_windows"]}
+    assert sorted(probed) == [5, 10] and all(0 < value < 1 for pair in probed.values() for value in pair)
+    # The same windows on both sides here: D cannot tell them apart.
+    assert all(seen == pytest.approx(unseen, abs=0.02) for seen, unseen in probed.values())
+    train.train(dataset, tmp_path / "no-validation", small(5), verbose=0)
+    assert all(not row.get("d_train_windows") for row in runlog.read_log(tmp_path / "no-validation"))

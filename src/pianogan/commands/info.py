@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from pianogan.training.options import CHOICES
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -12,7 +14,7 @@ def register(subparsers) -> None:
         description="Print the parameter counts and forward cost (FLOPs counted from the layer "
         "shapes, a multiply and an add = 2 FLOPs) of an architecture's generator and discriminator.",
     )
-    p.add_argument("arch", metavar="ARCH", choices=["default", "bars", "seed"], help="default, bars or seed")
+    p.add_argument("arch", metavar="ARCH", choices=CHOICES["arch"], help=", ".join(CHOICES["arch"]))
     p.add_argument("--latent-dim", type=int, default=14, help="latent vector size (default 14)")
     p.add_argument("--batch-size", type=int, default=32, help="batch size for the per-step estimate (default 32)")
     p.set_defaults(run=run)

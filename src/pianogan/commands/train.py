@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from pianogan.training.options import CHOICES
+
 TUNABLE = [
     "arch",
     "batch_size",
@@ -36,9 +38,10 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, metavar="RUN", help="run folder")
     p.add_argument(
         "--arch",
-        choices=["default", "bars", "seed"],
+        choices=CHOICES["arch"],
         default=None,
-        help="architecture (default: default; bars: per-bar codes and harmony, for bar-aligned data)",
+        help="architecture (default: default; bars: per-bar codes and harmony, for bar-aligned data; bars-melody: bars whose "
+        "discriminator also sees the top voice's intervals and the register)",
     )
     p.add_argument(
         "--recipe",

@@ -1,6 +1,6 @@
 """Generator and discriminator architectures, backend-neutral (``keras.ops`` only).
 
-Two families are registered in ``ARCHITECTURES``:
+The architectures registered in ``ARCHITECTURES``:
 
 ``default``
     Made for piano rolls and for a CPU. A roll is read as a sequence of 300 time frames
@@ -25,6 +25,12 @@ Two families are registered in ``ARCHITECTURES``:
     each bar in sequence, onsets folded onto the 16 positions of a bar, and the spread of
     features across the batch (minibatch standard deviation, Karras et al. 2018), which
     exposes a generator that writes one texture for every latent.
+
+``bars-melody``
+    ``bars`` with two more discriminator views: the histogram of the top voice's
+    intervals (the highest sounding pitch of each column, where it changes) and the
+    register (the share of the window each pitch sounds), so that a melody that leaps
+    about, or notes scattered over six octaves, are plain to see.
 
 ``seed``
     The original project's layers, kept for comparison and for GPU users, with the
@@ -188,6 +194,45 @@ class BarViews(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class MelodyViews(layers.Layer):
+    """Roll (N, 106, T, 1) -> ((N, 2 * span + 1) top-voice intervals, (N, 106) register).
+
+    The top voice is each column's highest sounding pitch. The histogram counts its moves
+    where it starts a new pitch, from the pitch it had one column before (leaps beyond
+    ``span`` semitones in the end bins), as a share of all such moves: whether a melody
+    moves by step or jumps about. The register is the share of the window each pitch
+    sounds: range, and the gaps between pitches in use. Both are sums and products of the
+    0/1 roll (real, or generated through the straight-through threshold), so the
+    generator's gradient passes through them.
+    """
+
+    def __init__(self, span: int = 24, **kwargs):
+        super().__init__(**kwargs)
+        self.span = int(span)
+
+    def build(self, input_shape):
+        self.above = ops.convert_to_tensor(np.tril(np.ones((N_PITCHES, N_PITCHES), dtype="float32"), k=-1))  # [q, p] = 1 when q > p
+        now, before = np.meshgrid(np.arange(N_PITCHES), np.arange(N_PITCHES), indexing="ij")
+        interval = np.clip(now - before, -self.span, self.span) + self.span
+        self.bins = ops.convert_to_tensor(np.eye(2 * self.span + 1, dtype="float32")[interval.reshape(-1)])  # (106 * 106, bins)
+
+    def call(self, roll):
+        frames = ops.transpose(ops.squeeze(roll, -1), (0, 2, 1))  # (N, T, 106)
+        top = frames * ops.relu(1.0 - ops.matmul(frames, self.above))
+        starts = ops.relu(top[:, 1:] - top[:, :-1])
+        moves = ops.reshape(ops.einsum("ntp,ntq->npq", starts, top[:, :-1]), (-1, N_PITCHES * N_PITCHES))
+        counts = ops.matmul(moves, self.bins)
+        intervals = counts / (ops.sum(counts, axis=-1, keepdims=True) + 1.0)
+        return intervals, ops.mean(frames, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 2 * self.span + 1), (input_shape[0], N_PITCHES)
+
+    def get_config(self):
+        return {**super().get_config(), "span": self.span}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class MinibatchStd(layers.Layer):
     """Append the batch's mean feature standard deviation to every example's features (N, F) -> (N, F + 1)."""
 
@@ -252,17 +297,28 @@ def _roll_features(roll, width: int):
     return x, whole_window_chroma
 
 
-def bars_discriminator(width: int = 256) -> keras.Model:
-    """Roll (106, 300, 1) -> one logit, from the default views plus bar chroma, folded onsets and batch spread."""
+def bars_discriminator(width: int = 256, melody: bool = False) -> keras.Model:
+    """Roll (106, 300, 1) -> one logit, from the default views plus bar chroma, folded onsets
+    and batch spread; with ``melody``, also the top voice's intervals and the register."""
     roll = keras.Input((N_PITCHES, WINDOW, 1), name="roll")
     x, whole_window_chroma = _roll_features(roll, width)
     bar_chroma, folded_onsets = BarViews(name="bar_views")(roll)
     harmony = layers.LeakyReLU(0.2)(layers.Conv1D(64, 3, padding="same", name="bar_chroma_conv")(bar_chroma))
     metre = layers.LeakyReLU(0.2)(layers.Dense(64, name="folded_onsets")(layers.Flatten()(folded_onsets)))
     key = layers.LeakyReLU(0.2)(layers.Dense(64, name="key_hidden")(whole_window_chroma))
-    features = layers.Concatenate()([layers.Flatten()(x), layers.Flatten()(harmony), metre, key])
+    views = [layers.Flatten()(x), layers.Flatten()(harmony), metre, key]
+    if melody:
+        intervals, register = MelodyViews(name="melody_views")(roll)
+        views.append(layers.LeakyReLU(0.2)(layers.Dense(64, name="top_voice_intervals")(intervals)))
+        views.append(layers.LeakyReLU(0.2)(layers.Dense(64, name="register")(register)))
+    features = layers.Concatenate()(views)
     logit = layers.Dense(1, name="logit", dtype="float32")(MinibatchStd(name="batch_spread")(features))
     return keras.Model(roll, logit, name="bars_discriminator")
+
+
+def melody_discriminator(width: int = 256) -> keras.Model:
+    """The ``bars`` discriminator with the top voice's intervals and the register in view."""
+    return bars_discriminator(width, melody=True)
 
 
 def default_generator(latent_dim: int = LATENT_DIM, width: int = 256) -> keras.Model:
@@ -317,6 +373,7 @@ def seed_discriminator() -> keras.Model:
 ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], Callable[[], keras.Model]]] = {
     "default": (default_generator, default_discriminator),
     "bars": (bars_generator, bars_discriminator),
+    "bars-melody": (bars_generator, melody_discriminator),
     "seed": (seed_generator, seed_discriminator),
 }
 

@@ -30,7 +30,7 @@ SAMPLES = "samples"
 OUTPUT_GROUP = "train"
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "arch": ("default", "bars", "seed"),
+    "arch": ("default", "bars", "bars-melody", "seed"),
     "recipe": ("ours", "seed"),
     "loss": ("nonsaturating", "hinge", "seed"),
     "optimizer": ("adam", "rmsprop"),

@@ -12,6 +12,8 @@ from pianogan.io.atomic import write_text
 
 LOG = "train_log.csv"
 LOG_FIELDS = ["step", "seconds", "d_loss", "g_loss", "r1", "d_real", "d_fake", "fake_lit", "real_lit"]
+# Filled at checkpoints only: D's mean output on fixed training and validation windows (``train.overfitting_probe``).
+PROBE_FIELDS = ["d_train_windows", "d_validation_windows"]
 
 
 def read_log(run: str | os.PathLike, up_to_step: int | None = None) -> list[dict]:
@@ -41,7 +43,7 @@ def read_log(run: str | os.PathLike, up_to_step: int | None = None) -> list[dict
 def write_log(run: str | os.PathLike, rows: list[dict]) -> None:
     """Rewrite RUN/train_log.csv atomically."""
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=LOG_FIELDS)
+    writer = csv.DictWriter(text, fieldnames=LOG_FIELDS + PROBE_FIELDS)
     writer.writeheader()
     writer.writerows(rows)
     write_text(Path(run) / LOG, text.getvalue())
@@ -56,7 +58,8 @@ def _smooth(values: list[float], window: int) -> list[float]:
 
 
 def plot_run(run: str | os.PathLike, smooth: int = 50):
-    """Three panels over steps: the losses, mean D(real) and D(fake), lit-pixel shares.
+    """Three panels over steps: the losses, mean D(real) and D(fake) (with D on the probe
+    windows at checkpoints: its overfitting), lit-pixel shares.
 
     Curves are running means over ``smooth`` steps. Returns the matplotlib Figure.
     """
@@ -74,6 +77,11 @@ def plot_run(run: str | os.PathLike, smooth: int = 50):
     for ax, (title, keys) in zip(axes, panels):
         for key in keys:
             ax.plot(steps, _smooth([float(r[key]) for r in rows], smooth), label=key)
+        if "d_real" in keys:
+            for key in PROBE_FIELDS:
+                probed = [(int(r["step"]), float(r[key])) for r in rows if r.get(key)]
+                if probed:
+                    ax.plot(*zip(*probed), marker="o", label=key)
         ax.set_title(title)
         ax.set_xlabel("step")
         ax.legend()

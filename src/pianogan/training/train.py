@@ -33,7 +33,7 @@ from pianogan.models.gan import GAN
 from pianogan.models.modelio import write_facts
 from pianogan.music.keys import estimate_keys, fit_on_piano, transposition_between
 from pianogan.roll import COLUMNS_PER_BAR as BAR_COLUMNS
-from pianogan.roll import COLUMNS_PER_QUARTER, music_span
+from pianogan.roll import COLUMNS_PER_QUARTER, music_span, transpose
 from pianogan.training.backends.tensorflow import enable_determinism, gan_step
 from pianogan.training.options import CHECKPOINT, CONFIG, GENERATOR, OUTPUT_GROUP, RUN_FILES, SAMPLES, check_checkpoint, check_options, check_run, read_config
 from pianogan.training.runlog import LOG_FIELDS, read_log, write_log
@@ -286,6 +286,33 @@ def key_normalising_shifts(windows: np.ndarray, window_keys: np.ndarray) -> np.n
     return np.array([fit_on_piano(int(lo), int(hi), transposition_between(int(key), 0)) for lo, hi, key in zip(low, high, window_keys)], dtype=np.int64)
 
 
+PROBE_WINDOWS = 256  # real windows of each kind D is asked about at every checkpoint
+
+
+def overfitting_probe(dataset: Path, data: TrainingData, config: TrainConfig) -> tuple[np.ndarray, np.ndarray] | None:
+    """Fixed real windows that D trains on, and as many from the validation split it never sees.
+
+    D's mean output on the two, logged at every checkpoint, measures its overfitting: when
+    the first stays high while the second falls, D has memorised its few thousand windows
+    (the measure Karras et al. 2020 used to motivate adaptive augmentation). Both sets are
+    key-normalised like the batches when the run is. None when the dataset has no
+    validation split.
+    """
+    try:
+        validation = datasets.load_split(dataset, "validation")
+    except PianoganError:
+        return None
+    validation = validation[music_span(validation) >= config.min_span]
+    if len(validation) == 0:
+        return None
+    rng = np.random.default_rng([config.seed, 9])
+    seen = data.windows[rng.choice(data.trained, min(PROBE_WINDOWS, len(data.trained)), replace=False)]
+    unseen = validation[rng.choice(len(validation), min(PROBE_WINDOWS, len(validation)), replace=False)]
+    if config.key_mode == "normalise":
+        seen, unseen = (np.stack([transpose(w, int(s)) for w, s in zip(ws, key_normalising_shifts(ws, estimate_keys(ws)))]) for ws in (seen, unseen))
+    return seen, unseen
+
+
 def key_distribution(window_keys: np.ndarray) -> list[float]:
     """Share of windows in each of the 24 keys: what ``generate`` draws keys from."""
     return [round(float(share), 6) for share in np.bincount(window_keys, minlength=24) / len(window_keys)]
@@ -391,7 +418,7 @@ def _train(dataset: Path, run: Path, config: TrainConfig, resume: bool, explicit
         save_generator(export_generator(gan, config.seed), run, facts)
         return run
 
-    callback = RunCallback(gan, outputs, config, facts, start, read_log(run, start), time_limit, stop)
+    callback = RunCallback(gan, outputs, config, facts, start, read_log(run, start), time_limit, stop, overfitting_probe(dataset, data, config))
     callbacks = [callback]
     if keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run / "logs"), update_freq=max(1, config.checkpoint_every // 10), write_graph=False))
@@ -428,8 +455,20 @@ class Batches(keras.utils.PyDataset):
 class RunCallback(keras.callbacks.Callback):
     """Logs every step, draws sample grids and writes checkpoints at fixed step counts."""
 
-    def __init__(self, gan, outputs: Outputs, config: TrainConfig, facts: dict, start: int, rows: list[dict], time_limit: float | None, stop: StopRequest):
+    def __init__(
+        self,
+        gan,
+        outputs: Outputs,
+        config: TrainConfig,
+        facts: dict,
+        start: int,
+        rows: list[dict],
+        time_limit: float | None,
+        stop: StopRequest,
+        probe: tuple[np.ndarray, np.ndarray] | None = None,
+    ):
         super().__init__()
+        self.probe = probe
         self.gan, self.outputs, self.run, self.config, self.facts, self.rows, self.stop = gan, outputs, outputs.folder, config, facts, rows, stop
         self.deadline = time.time() + time_limit if time_limit else None
         self.began = time.time() - (float(rows[-1]["seconds"]) if rows else 0.0)
@@ -444,9 +483,23 @@ class RunCallback(keras.callbacks.Callback):
         if step % self.config.sample_every == 0:
             self.samples(step)
         if step % self.config.checkpoint_every == 0:
+            self.rows[-1].update(self.discriminator_on_probe())
             self.checkpoint()
         if self.stop.requested or (self.deadline is not None and time.time() >= self.deadline):
             self.model.stop_training = True
+
+    def discriminator_on_probe(self) -> dict[str, str]:
+        """D's mean output (0 fake .. 1 real) on the probe's training and validation windows."""
+        if self.probe is None:
+            return {}
+        means = {}
+        for name, windows in zip(("d_train_windows", "d_validation_windows"), self.probe):
+            logits = [
+                keras.ops.convert_to_numpy(self.gan.discriminator(windows[i : i + 64, ..., None].astype("float32"), training=False))
+                for i in range(0, len(windows), 64)
+            ]
+            means[name] = f"{float(np.mean(1.0 / (1.0 + np.exp(-np.concatenate(logits))))):.5f}"
+        return means
 
     def exported(self):
         """The exported generator of the current step, made once however many files need it."""
