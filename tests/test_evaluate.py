@@ -183,14 +183,15 @@ def test_a_keras_model_end_to_end(data, tmp_path, capsys):
     dataset, _, _ = data
     model = tmp_path / "generator.keras"
     _tiny_generator(model)
-    rolls = evaluate.sample_model(model, 20, seed=3, progress=False)
+    rolls, decided = evaluate.sample_model(model, 20, seed=3, progress=False)
     assert rolls.shape == (20, 106, 300) and rolls.dtype == bool
     assert 0.01 < rolls.mean() < 0.06
-    np.testing.assert_array_equal(rolls, evaluate.sample_model(model, 20, seed=3, progress=False))
+    np.testing.assert_array_equal(rolls, evaluate.sample_model(model, 20, seed=3, progress=False).rolls)
+    assert set(decided) == {"pixels_between_0.3_and_0.7", "sounding_pixels_below_0.6"} and all(0 <= v <= 1 for v in decided.values())
     code, _, _ = run_cli(["--model", model, "--real", dataset, "--n", 20, "--seed", 3, "-o", tmp_path / "out"], capsys)
     assert code == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["counts"]["generated"] == 20
+    assert report["counts"]["generated"] == 20 and report["decidedness"] == decided
     assert report["references"]["all"]["metrics"]["lit_share"]["generated_mean"] == pytest.approx(rolls.mean(axis=(1, 2)).mean())
 
 
@@ -274,3 +275,8 @@ def test_an_output_that_cannot_be_written_fails_before_the_evaluation(where, dat
     code, _, err = run_cli(["--generated", folder, "--real", dataset, "--split", "train", "-o", out], capsys)
     assert code == 2 and err.count("\n") == 1 and err.startswith("pianogan evaluate: error: ")
     assert {"read-only": "Read-only file system", "full": "No space left on device", "others-file": "pianogan did not write it"}[where] in err
+
+
+def test_decidedness_counts_pixels_near_the_threshold():
+    counts = np.array([900, 40, 30, 10, 20])  # below 0.3, 0.3-0.5, 0.5-0.6, 0.6-0.7, 0.7 and above
+    assert evaluate.decidedness(counts) == {"pixels_between_0.3_and_0.7": 0.08, "sounding_pixels_below_0.6": 0.5}

@@ -77,8 +77,9 @@ def run(args: argparse.Namespace) -> int:
     train, train_groups = evaluate.load_real(args.real, args.train_split)
     real, real_groups = evaluate.subsample(real, real_groups, args.n, args.seed)
     skipped: list[str] = []
+    decided = None
     if args.model is not None:
-        generated = evaluate.sample_model(args.model, args.n, seed=args.seed, threshold=args.threshold)
+        generated, decided = evaluate.sample_model(args.model, args.n, seed=args.seed, threshold=args.threshold)
         generated_groups = None
         source = f"{args.model} (seed {args.seed}, threshold {args.threshold})"
     else:
@@ -101,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         "train": f"{args.real} split {args.train_split}",
         "skipped": skipped,
     }
+    if decided is not None:
+        result.report["decidedness"] = decided
     paths = evaluate.write_outputs(result, generated, real, args.output, seed=args.seed)
     for line in evaluate.summary_lines(result.report):
         print(line)
