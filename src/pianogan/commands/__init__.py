@@ -5,4 +5,4 @@ Each module defines ``register(subparsers)``, which adds its parser and sets
 (TensorFlow, Keras, matplotlib) inside ``run`` only, so ``pianogan --help`` stays fast.
 """
 
-ORDER = ["midi2img", "img2midi", "plot", "prepare", "info", "train", "generate", "evaluate", "midi2wav", "export", "serve"]
+ORDER = ["midi2img", "img2midi", "plot", "describe", "prepare", "info", "train", "generate", "evaluate", "midi2wav", "export", "serve"]

@@ -34,7 +34,7 @@ import numpy as np
 
 from pianogan.music import keys
 from pianogan.roll import COLUMNS_PER_BAR as BAR
-from pianogan.roll import LOWEST_PITCH, N_PITCHES, PIANO_ROWS
+from pianogan.roll import LOWEST_PITCH, N_PITCHES, PIANO_ROWS, PITCH_CLASS_NAMES
 
 BEAT = 4  # columns per quarter-note beat
 EIGHTH = 2  # columns: a note shorter than an eighth is a fragment on our grid
@@ -383,24 +383,37 @@ def out_of_key_share(roll: np.ndarray) -> np.ndarray | float:
     return _ratio((per_class * outside).sum(axis=-1), per_class.sum(axis=-1))
 
 
+def bar_triads(roll: np.ndarray) -> np.ndarray:
+    """Each whole bar's chord as a triad index (..., bars): k < 12 is the major triad on
+    pitch class k, k >= 12 the minor triad on k - 12 (``TRIAD_NAMES``).
+
+    The triad holding the most note time (lit pixels) in the bar, after Fujishima's chroma
+    template matching ("Realtime chord recognition of musical sound", ICMC 1999); equal
+    triads go to the one whose root sounds longest, then to the first (C major). An empty
+    bar reads as C major: look at its notes before naming it.
+    """
+    time = _bar_pitch_class_time(roll)
+    score = time @ _TRIADS.T + time[..., _TRIAD_ROOTS] / (time.sum(axis=-1, keepdims=True) + 1)  # ties < 1 pixel
+    return np.argmax(score, axis=-1)
+
+
+TRIAD_NAMES = tuple([*PITCH_CLASS_NAMES, *(f"{name}m" for name in PITCH_CLASS_NAMES)])
+
+
 def bass_on_chord_root(roll: np.ndarray) -> np.ndarray | float:
     """Share of bars whose bass is the root of the bar's chord.
 
     Each whole bar's chord is the major or minor triad (24 templates) holding the most
-    note time (lit pixels) in the bar: chroma template matching after Fujishima ("Realtime
-    chord recognition of musical sound", ICMC 1999), on triads only: a seventh chord reads
-    as whichever of its two triads holds more time (A-C-E-G equally held reads as C
-    major, C-E-G-Bb as C major). Equal triads go to the one whose root sounds longest,
-    then to the first in key order (C major first). The bass is the lowest pitch
+    note time (``bar_triads``), on triads only: a seventh chord reads as whichever of its
+    two triads holds more time (A-C-E-G equally held reads as C major, C-E-G-Bb as C
+    major). The bass is the lowest pitch
     sounding in the bar's first beat. Pop accompaniment mostly
     plays root-position chords; a generator that writes chords without a bass line under
     them scores low. Bars with nothing in their first beat are left out; NaN when all are
     (or the window is shorter than a bar).
     """
     roll = _rolls(roll)
-    time = _bar_pitch_class_time(roll)
-    score = time @ _TRIADS.T + time[..., _TRIAD_ROOTS] / (time.sum(axis=-1, keepdims=True) + 1)  # ties < 1 pixel
-    root = _TRIAD_ROOTS[np.argmax(score, axis=-1)]
+    root = _TRIAD_ROOTS[bar_triads(roll)]
     first_beat = _bars(roll)[..., :BEAT].any(axis=-1)  # (..., 106, bars)
     bass = (LOWEST_PITCH + np.argmax(first_beat, axis=-2)) % 12
     counted = first_beat.any(axis=-2)
