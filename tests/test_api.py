@@ -66,6 +66,8 @@ def test_sample_is_what_the_command_writes_and_piece_reproduces_it(g, model_path
     assert np.array_equal(again.roll, pieces[2].roll)
     long = g.piece(g.latent(5), seed=5, length=700)
     assert np.array_equal(long.roll, g.sample(1, seed=5, length=700)[0].roll)
+    sheet = pieces[0].lead_sheet().splitlines()
+    assert sheet[0].startswith(pieces[0].key) and len(sheet) == 1 + 300 // 16
     moved = g.latent(5) + 0.8
     assert not np.array_equal(g.piece(moved, seed=5).roll, pieces[0].roll)
 

@@ -47,6 +47,7 @@ def test_notebook_makes_music_and_a_new_seed_makes_new_music(tmp_path, monkeypat
         assert all('<img src="data:image/png' in html and "data:audio/wav;base64," in html for html in shown)
         morph = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
         assert morph.count("t = ") == 4
+        assert "bar  18 |" in morph and "melody " in morph  # the lead sheet of the first piece
 
         reseeded(notebook, seed=1, pieces=2)  # the user's edit, then "run all" in the same kernel
         for index, cell in enumerate(notebook.cells):

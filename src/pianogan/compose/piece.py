@@ -138,6 +138,12 @@ class Piece:
         """One line of facts: length, notes, key, tempo."""
         return f"{self.seconds:.1f} s at {self.bpm:g} BPM, {self.notes} notes, {self.key}"
 
+    def lead_sheet(self) -> str:
+        """The piece bar by bar: chord, bass on each beat, texture and melody (``pianogan describe``)."""
+        from pianogan.evaluation.describe import describe
+
+        return describe(self.roll)
+
     def _repr_html_(self) -> str:
         """The roll picture and an audio player, for Jupyter (all inline: no files, no network)."""
         buffer = io.BytesIO()
