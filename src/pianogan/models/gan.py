@@ -42,7 +42,8 @@ def augment(rolls, params):
     moved = ops.einsum("bpt,bpq->bqt", moved, pitch_move)
     column = ops.arange(steps)[None, :]
     start = params[:, 2:3]
-    keep = ops.cast(ops.logical_or(column < start, column >= start + BAR_COLUMNS), rolls.dtype)  # start < 0: all kept
+    outside = ops.logical_or(column < start, column >= start + BAR_COLUMNS)
+    keep = ops.cast(ops.logical_or(outside, start < 0), rolls.dtype)  # start < 0: no bar blanked
     return (moved * keep[:, None, :])[..., None]
 
 
