@@ -171,7 +171,7 @@ def test_midi2img_output_must_be_a_folder(tmp_path, capsys):
     song = write_piece(tmp_path / "s.mid", [(0, 1, 60)])
     (tmp_path / "file").write_text("")
     code, _, stderr = run(capsys, "midi2img", str(song), "-o", str(tmp_path / "file"))
-    assert code == 2 and "file: exists and is not a folder" in stderr
+    assert code == 2 and f"{tmp_path / 'file'}: it is a file, not a folder" in stderr
 
 
 # --------------------------------------------------------------------------- img2midi
