@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_generate import save_tiny_generator
+from conftest import save_tiny_generator
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")

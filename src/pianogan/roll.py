@@ -1,5 +1,5 @@
-"""The piano-roll format: the constants every layer shares (grid, window, velocity, latent
-size), windows, and pictures for people (PNG files: ``io.png``).
+"""The piano-roll format: its constants (kept in ``pianogan.constants``), windows, and
+pictures for people (PNG files: ``io.png``).
 
 A roll is a ``bool`` array of shape ``(106, T)``: row ``r`` is MIDI pitch ``21 + r`` and
 column ``c`` is the sixteenth note starting at quarter note ``c / 4``. The PNG format keeps
@@ -11,21 +11,46 @@ from __future__ import annotations
 
 import numpy as np
 
+from pianogan.constants import (  # the format's numbers, exported here as well
+    COLUMNS_PER_BAR,
+    COLUMNS_PER_QUARTER,
+    DEFAULT_VELOCITY,
+    HIGHEST_PITCH,
+    LATENT_DIM,
+    LOWEST_PITCH,
+    MAX_COLUMNS,
+    N_PITCHES,
+    PIANO_ROWS,
+    SECONDS_PER_COLUMN_AT_120_BPM,
+    WINDOW,
+)
 from pianogan.errors import OptionError, ShapeError
 
-N_PITCHES = 106
-LOWEST_PITCH = 21
-HIGHEST_PITCH = LOWEST_PITCH + N_PITCHES - 1  # 126
-PIANO_ROWS = 88  # rows 88..105 (pitches 109..126) lie beyond the piano's top key
-WINDOW = 300
-COLUMNS_PER_QUARTER = 4
-COLUMNS_PER_BAR = 4 * COLUMNS_PER_QUARTER  # a 4/4 bar
-SECONDS_PER_COLUMN_AT_120_BPM = 0.125
-# 2**18 columns are 9 hours at 120 BPM: a longer piece or image is a corrupt time stamp or
-# header, and its roll would need gigabytes, so it is refused instead of exhausting memory.
-MAX_COLUMNS = 1 << 18
-DEFAULT_VELOCITY = 90  # MIDI velocity of every note written from a roll, which has none
-LATENT_DIM = 14  # numbers in a generator's latent: the shipped model's, and new models' default
+__all__ = [  # the constants come from pianogan.constants
+    "COLUMNS_PER_BAR",
+    "COLUMNS_PER_QUARTER",
+    "DEFAULT_VELOCITY",
+    "HIGHEST_PITCH",
+    "LATENT_DIM",
+    "LOWEST_PITCH",
+    "MAX_COLUMNS",
+    "MAX_DRAWN_COLUMNS",
+    "N_PITCHES",
+    "PIANO_ROWS",
+    "PITCH_CLASS_NAMES",
+    "SECONDS_PER_COLUMN_AT_120_BPM",
+    "WINDOW",
+    "bar_stride",
+    "binarize",
+    "check_roll",
+    "check_window_width",
+    "music_span",
+    "pitch_name",
+    "plot_roll",
+    "transpose",
+    "window_count",
+    "windows",
+]
 
 PITCH_CLASS_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from pianogan.cli import message
+from pianogan.constants import DEFAULT_VELOCITY
 from pianogan.errors import PianoganError
-from pianogan.roll import DEFAULT_VELOCITY
 
 DESCRIPTION = """\
 Sample piano pieces from a trained generator. For each piece DIR gets NAME.png (the

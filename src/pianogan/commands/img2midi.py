@@ -7,10 +7,10 @@ import sys
 import textwrap
 
 from pianogan.cli import message
+from pianogan.constants import DEFAULT_VELOCITY
 from pianogan.errors import PianoganError
 from pianogan.io.inputs import CLASH_RULE, PNG_SUFFIXES, batch_inputs
 from pianogan.io.outputs import Outputs
-from pianogan.roll import DEFAULT_VELOCITY
 
 DESCRIPTION = """\
 Convert piano-roll PNG images (106 pixels high, any width) into MIDI files DIR/<stem>.mid.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pianogan.roll import LATENT_DIM
+from pianogan.constants import LATENT_DIM
 
 
 def register(subparsers) -> None:
