@@ -1,5 +1,10 @@
-"""Shared test fixtures: where the real data lives, quiet, deterministic Keras, and file
-systems that fail (a small disk to fill up, a read-only folder)."""
+"""Shared test helpers and fixtures: where the real data lives, quiet, deterministic Keras,
+the command line run in-process, small MIDI files and a tiny generator made by code, and
+file systems that fail (a small disk to fill up, a read-only folder).
+
+Test modules import the helpers (``from conftest import run_cli``), as they do ``serving``
+and ``browser``; the fixtures they get by name.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,14 @@ import errno
 import os
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
+import symusic
+
+from pianogan.roll import LATENT_DIM, N_PITCHES, WINDOW
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -25,6 +35,85 @@ def pop909_midi() -> Path:
     if not POP909_MIDI.is_dir():
         pytest.skip("POP909 data not present (../shared/data/pop909/midi)")
     return POP909_MIDI
+
+
+# --- the command line, MIDI files, a tiny generator -----------------------------------------
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """Run ``pianogan ARGV`` in this process: its exit code, stdout and stderr (never a traceback)."""
+    from pianogan.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def write_piece(path: Path, notes: list[tuple[int, int, int]], tpq: int = 480, drums: list[tuple[int, int, int]] = ()) -> Path:
+    """A MIDI file with notes (first column, length in columns, pitch) on one piano track."""
+    score = symusic.Score(tpq)
+    track = symusic.Track("piano", 0, False)
+    for column, length, pitch in notes:
+        track.notes.append(symusic.Note(column * tpq // 4, length * tpq // 4, pitch, 80))
+    score.tracks.append(track)
+    if drums:
+        kit = symusic.Track("drums", 0, True)
+        for column, length, pitch in drums:
+            kit.notes.append(symusic.Note(column * tpq // 4, length * tpq // 4, pitch, 80))
+        score.tracks.append(kit)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    score.dump_midi(str(path))
+    return path
+
+
+LATENT = LATENT_DIM  # the tiny generator's latent size and window width
+WIDTH = WINDOW
+
+
+def save_tiny_generator(path: Path, seed: int = 1234) -> Path:
+    """A Dense generator whose latent dimension i lights 40 fixed notes when z_i > 0.5.
+
+    Every pixel's logit is ``6 * (sum of z_i over the notes covering it) - 3``, so a
+    sample plays a few patterns of 2-12 column notes (~5% of pixels lit), like music
+    and unlike noise, and no pixel sits at the threshold.
+    """
+    from pianogan.models.modelio import import_keras
+
+    keras = import_keras()
+    rng = np.random.default_rng(seed)
+    kernel = np.zeros((LATENT, N_PITCHES, WIDTH), np.float32)
+    for i in range(LATENT):
+        for _ in range(40):
+            row, start, length = rng.integers(30, 80), rng.integers(0, WIDTH), rng.integers(2, 13)
+            kernel[i, row, start : start + length] = 6.0
+    model = keras.Sequential(
+        [
+            keras.Input((LATENT,)),
+            keras.layers.Dense(N_PITCHES * WIDTH, activation="sigmoid"),
+            keras.layers.Reshape((N_PITCHES, WIDTH, 1)),
+        ]
+    )
+    model.layers[0].set_weights([kernel.reshape(LATENT, -1), np.full(N_PITCHES * WIDTH, -3.0, np.float32)])
+    return quiet_save(model, path)
+
+
+def quiet_save(model, path: Path) -> Path:
+    """``model.save``, without the NumPy 2 DeprecationWarning Keras's TensorFlow backend raises."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory) -> Path:
+    """A tiny generator (``save_tiny_generator``) with its NumPy export beside it."""
+    from pianogan.models import portable
+
+    path = save_tiny_generator(tmp_path_factory.mktemp("tiny-model") / "tiny.keras")
+    portable.export(path)
+    return path
 
 
 # --- file systems that fail ---------------------------------------------------------------

@@ -11,23 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import symusic
-from test_generate import save_tiny_generator
 
 import pianogan
 from pianogan.cli import main
 from pianogan.io import audio
 from pianogan.io.midi import read_midi
-from pianogan.models import portable
 from pianogan.roll import N_PITCHES
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory) -> Path:
-    path = save_tiny_generator(tmp_path_factory.mktemp("api") / "tiny.keras")
-    portable.export(path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -210,9 +210,9 @@ def test_soundfont_search_order(tmp_path, monkeypatch):
 def test_auto_falls_back_without_fluidsynth(monkeypatch):
     monkeypatch.setattr(audio, "fluidsynth_binary", lambda: None)
     assert audio.choose_renderer("auto") == "fallback"
-    with pytest.raises(PianoganError, match=r"^--renderer fluidsynth: fluidsynth is not installed"):
+    with pytest.raises(PianoganError, match=r"^renderer fluidsynth: fluidsynth is not installed"):
         audio.choose_renderer("fluidsynth")
-    with pytest.raises(PianoganError, match=r"^--renderer timidity: choose one of auto, fluidsynth, fallback$"):
+    with pytest.raises(PianoganError, match=r"^renderer timidity: choose one of auto, fluidsynth, fallback$"):
         audio.choose_renderer("timidity")
 
 
@@ -240,7 +240,7 @@ def test_bad_inputs_get_one_line_errors(pieces, tmp_path):
     assert errors[2] is None
     assert errors[3] == f"{twin}: same output {tmp_path / 'wav' / 'scale.wav'} as {pieces['scale']}; rename one"
     assert errors[4] == f"{endless}: lasts 3701 s; pieces over 3600 s are refused"
-    with pytest.raises(PianoganError, match=r"^--rate 100: choose a sample rate from 8000 to 96000 Hz$"):
+    with pytest.raises(PianoganError, match=r"^rate 100: choose a sample rate from 8000 to 96000 Hz$"):
         audio.render_many([pieces["scale"]], tmp_path, rate=100)
 
 

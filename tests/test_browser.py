@@ -7,21 +7,12 @@ import pytest
 import symusic
 from browser import browser_page, why_no_browser
 from serving import live_server
-from test_generate import save_tiny_generator
 
 import pianogan
 from pianogan.io.midi import read_midi
-from pianogan.models import portable
 
 reason = why_no_browser()
 pytestmark = pytest.mark.skipif(reason is not None, reason=reason or "")
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    path = save_tiny_generator(tmp_path_factory.mktemp("browser") / "tiny.keras")
-    portable.export(path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -11,35 +11,14 @@ import mido
 import numpy as np
 import pytest
 import symusic
+from conftest import run_cli as run
+from conftest import write_piece
 from PIL import Image
 
 from pianogan.cli import main
 from pianogan.io.midi import read_midi
 from pianogan.io.png import read_png, write_png
 from pianogan.roll import N_PITCHES
-
-
-def write_piece(path: Path, notes: list[tuple[int, int, int]], tpq: int = 480, drums: list[tuple[int, int, int]] = ()) -> Path:
-    """A MIDI file with notes (first column, length in columns, pitch) on one piano track."""
-    score = symusic.Score(tpq)
-    track = symusic.Track("piano", 0, False)
-    for column, length, pitch in notes:
-        track.notes.append(symusic.Note(column * tpq // 4, length * tpq // 4, pitch, 80))
-    score.tracks.append(track)
-    if drums:
-        kit = symusic.Track("drums", 0, True)
-        for column, length, pitch in drums:
-            kit.notes.append(symusic.Note(column * tpq // 4, length * tpq // 4, pitch, 80))
-        score.tracks.append(kit)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    score.dump_midi(str(path))
-    return path
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def names(folder: Path) -> list[str]:
@@ -171,7 +150,7 @@ def test_midi2img_output_must_be_a_folder(tmp_path, capsys):
     song = write_piece(tmp_path / "s.mid", [(0, 1, 60)])
     (tmp_path / "file").write_text("")
     code, _, stderr = run(capsys, "midi2img", str(song), "-o", str(tmp_path / "file"))
-    assert code == 2 and "file: exists and is not a folder" in stderr
+    assert code == 2 and f"{tmp_path / 'file'}: it is a file, not a folder" in stderr
 
 
 # --------------------------------------------------------------------------- img2midi

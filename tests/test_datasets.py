@@ -15,7 +15,7 @@ import symusic
 from pianogan.cli import main
 from pianogan.data import datasets
 from pianogan.data.datasets import dataset_fingerprint, list_splits, load_split, pop909_splits, prepare
-from pianogan.errors import PianoganError
+from pianogan.errors import OptionError, PianoganError
 from pianogan.io.midi import midi_to_windows, read_midi, roll_notes
 from pianogan.io.png import read_png, write_png
 from pianogan.music.keys import estimate_keys, key_name
@@ -149,7 +149,7 @@ def test_maestro_partial_download_is_reported_and_splits_option_refused(tmp_path
     assert report["failed"] == [{"file": "2006/second.midi", "split": "validation", "reason": "no such file"}]
     assert report["files"] == 3 and report["files_converted"] == 2
     assert "validation" not in list_splits(tmp_path / "out")
-    with pytest.raises(PianoganError, match=r"MAESTRO root.*leave --splits out"):
+    with pytest.raises(OptionError, match=r"^splits: .*MAESTRO root.*leave splits out$"):
         prepare(root, tmp_path / "out2", splits="pop909", progress=False)
 
 
@@ -202,9 +202,9 @@ def test_bad_splits_csv_is_one_line_error(tmp_path, text, message):
     make_midi(tmp_path / "src" / "a.mid", [(0, 4, 60)])
     table = tmp_path / "splits.csv"
     table.write_text(text)
-    with pytest.raises(PianoganError, match=message) as caught:
+    with pytest.raises(OptionError, match=message) as caught:
         prepare(tmp_path / "src", tmp_path / "out", splits=table, progress=False)
-    assert "\n" not in str(caught.value) and str(caught.value).startswith(f"--splits: {table}")
+    assert "\n" not in str(caught.value) and str(caught.value).startswith(f"splits: {table}") and caught.value.parameter == "splits"
     assert not (tmp_path / "out").exists()
 
 
@@ -220,7 +220,7 @@ def test_pop909_splits_rule(tmp_path):
         "909.mid": "train",
         "sub/205.MID": "validation",
     }
-    with pytest.raises(PianoganError, match=r"--splits pop909: no POP909 song files \(NNN.mid\) under"):
+    with pytest.raises(OptionError, match=r"^splits pop909: no POP909 song files \(NNN.mid\) under"):
         pop909_splits(tmp_path / "versions")
 
 

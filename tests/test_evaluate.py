@@ -57,6 +57,7 @@ def test_load_real_gives_windows_and_their_songs(data, tmp_path):
     assert evaluate.load_real(bare, "test")[1] is None
 
 
+@pytest.mark.slow
 def test_a_png_folder_end_to_end(data, tmp_path, capsys):
     dataset, train, test = data
     folder = tmp_path / "generated"
@@ -117,6 +118,7 @@ def test_a_png_folder_end_to_end(data, tmp_path, capsys):
             assert image.format == "PNG" and image.width > 500
 
 
+@pytest.mark.slow
 def test_the_training_like_reference_keeps_windows_with_music_across_them(data):
     _, train, test = data
     test, train = test.copy(), train.copy()
@@ -148,6 +150,7 @@ def test_an_empty_training_like_reference_gives_undefined_figures(data):
     assert "| density and length | note_count | " in evaluate.report_markdown(evaluate._plain(result.report))
 
 
+@pytest.mark.slow
 def test_n_caps_generated_and_real_windows(data, tmp_path, capsys):
     dataset, _, _ = data
     folder = tmp_path / "generated"
@@ -179,6 +182,7 @@ def _tiny_generator(path: Path) -> None:
     model.save(path)
 
 
+@pytest.mark.slow
 def test_a_keras_model_end_to_end(data, tmp_path, capsys):
     dataset, _, _ = data
     model = tmp_path / "generator.keras"

@@ -16,20 +16,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import run_cli as run
 
-from pianogan.cli import main
 from pianogan.errors import PianoganError
 from pianogan.io import atomic
 from pianogan.io.midi import write_midi
 from pianogan.io.outputs import OWNED
 from pianogan.io.png import read_png, write_png
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
 
 
 def error_line(err: str, command: str) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import quiet_save, save_tiny_generator
 from PIL import Image
 
 from pianogan.cli import main
@@ -22,41 +22,6 @@ from pianogan.roll import N_PITCHES
 
 LATENT = 14
 WIDTH = 300
-
-
-def save_tiny_generator(path: Path, seed: int = 1234) -> Path:
-    """A Dense generator whose latent dimension i lights 40 fixed notes when z_i > 0.5.
-
-    Every pixel's logit is ``6 * (sum of z_i over the notes covering it) - 3``, so a
-    sample plays a few patterns of 2-12 column notes (~5% of pixels lit), like music
-    and unlike noise, and no pixel sits at the threshold.
-    """
-    from pianogan.models.modelio import import_keras
-
-    keras = import_keras()
-    rng = np.random.default_rng(seed)
-    kernel = np.zeros((LATENT, N_PITCHES, WIDTH), np.float32)
-    for i in range(LATENT):
-        for _ in range(40):
-            row, start, length = rng.integers(30, 80), rng.integers(0, WIDTH), rng.integers(2, 13)
-            kernel[i, row, start : start + length] = 6.0
-    model = keras.Sequential(
-        [
-            keras.Input((LATENT,)),
-            keras.layers.Dense(N_PITCHES * WIDTH, activation="sigmoid"),
-            keras.layers.Reshape((N_PITCHES, WIDTH, 1)),
-        ]
-    )
-    model.layers[0].set_weights([kernel.reshape(LATENT, -1), np.full(N_PITCHES * WIDTH, -3.0, np.float32)])
-    return quiet_save(model, path)
-
-
-def quiet_save(model, path: Path) -> Path:
-    """``model.save``, without the NumPy 2 DeprecationWarning Keras's TensorFlow backend raises."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        model.save(path)
-    return path
 
 
 @pytest.fixture(scope="module")

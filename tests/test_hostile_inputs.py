@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli as run
 
 from pianogan.cli import main
 from pianogan.data import datasets
@@ -21,13 +22,6 @@ from pianogan.evaluation import evaluate
 from pianogan.io import audio, midi
 from pianogan.io.png import read_png, write_png
 from pianogan.models import modelio
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
 
 
 def vlq(value: int) -> bytes:

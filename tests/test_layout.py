@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "pianogan"
 
 # Lowest first; a module may import from its own layer and the layers before it.
 LAYERS = [
-    ("errors", "roll", "interrupt"),
+    ("constants", "errors", "roll", "interrupt", "workers"),
     ("music",),
     ("io",),
     ("data",),

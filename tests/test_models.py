@@ -96,6 +96,7 @@ def test_roll_views_onsets_and_chroma():
     assert views[0, :, 212 + 0].tolist() == [0, 1, 1, 1, 0, 0]  # chroma C, octaves merged, capped at 1
 
 
+@pytest.mark.slow
 def test_saved_generator_loads_in_safe_mode_in_a_fresh_process(tmp_path):
     """Importing pianogan.models.architectures registers its layers; the file itself carries no code."""
     generator, _ = architectures.build("default")

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_generate import save_tiny_generator
+from conftest import save_tiny_generator
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -28,6 +28,7 @@ def reseeded(notebook, seed: int, pieces: int):
     return notebook
 
 
+@pytest.mark.slow
 def test_notebook_makes_music_and_a_new_seed_makes_new_music(tmp_path, monkeypatch):
     if not SHIPPED.is_file() and "PIANOGAN_MODEL" not in os.environ:  # before a model is shipped
         monkeypatch.setenv("PIANOGAN_MODEL", str(save_tiny_generator(tmp_path / "tiny.keras")))

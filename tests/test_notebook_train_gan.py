@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 from pianogan.training.runlog import read_log
@@ -13,6 +14,7 @@ from pianogan.training.runlog import read_log
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_train_gan_notebook_trains_plots_and_resumes(tmp_path):
     root = tmp_path / "repo"  # no ../shared beside it: the notebook makes example pieces
     root.mkdir()

@@ -6,8 +6,8 @@ import json
 import shutil
 
 import pytest
+from conftest import save_tiny_generator
 from serving import live_server
-from test_generate import save_tiny_generator
 from test_serve import get_json
 
 import pianogan

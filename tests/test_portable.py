@@ -12,6 +12,7 @@ from test_generate import LATENT, quiet_save, save_tiny_generator
 from pianogan import api
 from pianogan.cli import main
 from pianogan.compose import generate
+from pianogan.errors import ModelError
 from pianogan.models import portable, sampling
 from pianogan.models.sampling import default_model_path
 
@@ -106,7 +107,7 @@ def test_an_export_of_another_version_of_the_model_is_ignored(tmp_path):
     shutil.copy(tmp_path / "other.keras", path)  # the model is retrained; its old export stays beside it
     assert portable.load(path) is None
     assert api.load_generator(path).runtime == "keras"
-    with pytest.raises(generate.PianoganError, match="no up-to-date NumPy export"):
+    with pytest.raises(ModelError, match="no up-to-date NumPy export"):
         api.load_generator(path, runtime="numpy")
 
 

@@ -14,22 +14,13 @@ import pytest
 import symusic
 from PIL import Image
 from serving import live_server
-from test_generate import save_tiny_generator
 
 import pianogan
 from pianogan.cli import build_parser
 from pianogan.errors import PianoganError
 from pianogan.io.midi import read_midi
 from pianogan.io.png import read_png
-from pianogan.models import portable
 from pianogan.serve.app import MAX_UPLOAD, piece_json
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    path = save_tiny_generator(tmp_path_factory.mktemp("serve") / "tiny.keras")
-    portable.export(path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -160,6 +160,7 @@ def test_d_moves_depend_on_seed_and_step_and_stay_within_bounds():
     assert not np.array_equal(moves, maker.d_moves(6))
 
 
+@pytest.mark.slow
 def test_bars_architecture_with_both_sides_augmented_trains_and_resumes_exactly(tmp_path, dataset):
     config = dict(arch="bars", augment="both", key_mode="normalise")
     train.train(dataset, tmp_path / "straight", small(6, **config), verbose=0)
@@ -186,6 +187,7 @@ def _weights(run) -> dict[str, np.ndarray]:
         return {key: saved[key] for key in saved.files}
 
 
+@pytest.mark.slow
 def test_resume_equals_an_uninterrupted_run(tmp_path, dataset):
     train.train(dataset, tmp_path / "straight", small(25), verbose=0)
     train.train(dataset, tmp_path / "resumed", small(10), verbose=0)
@@ -209,6 +211,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, dataset):
     assert modelio.load_generator(tmp_path / "resumed" / "generator.keras").output_shape == (None, 106, 300, 1)
 
 
+@pytest.mark.slow
 def test_a_checkpoint_killed_mid_write_leaves_the_previous_one_loadable(tmp_path, dataset, monkeypatch):
     run = tmp_path / "run"
     train.train(dataset, run, small(5), verbose=0)
@@ -227,6 +230,7 @@ def test_a_checkpoint_killed_mid_write_leaves_the_previous_one_loadable(tmp_path
     assert [p.name for p in run.iterdir() if ".tmp" in p.name] == []
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_one_line_errors_and_change_nothing(tmp_path, dataset, capsys):
     assert main(["train", str(tmp_path / "missing"), "-o", str(tmp_path / "r0"), "--steps", "1"]) == 2
     assert "no such dataset folder" in capsys.readouterr().err
@@ -255,6 +259,7 @@ def test_empty_split_is_an_error(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_time_limit_stops_early_with_a_checkpoint(tmp_path, dataset):
     run = train.train(dataset, tmp_path / "run", small(50), verbose=0, time_limit=1e-6)
     assert _weights(run)["step/0"] == 1  # the limit is checked after each step
@@ -274,6 +279,7 @@ def test_music_span_and_the_windows_training_keeps(tmp_path):
         train._load_data(tmp_path, "train", 1.01)
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_writes_a_checkpoint_and_stops_cleanly(tmp_path, dataset):
     """``kill`` (SIGTERM) checkpoints the step reached and exits with 130.
 
@@ -317,6 +323,7 @@ def test_an_interrupted_run_writes_a_checkpoint_and_stops_cleanly(tmp_path, data
     assert (run / "generator.keras").exists()
 
 
+@pytest.mark.slow
 def test_a_signal_during_a_save_is_not_lost(tmp_path, dataset, monkeypatch):
     """A SIGTERM that arrives while the generator is being saved still stops the run."""
     import os
@@ -337,6 +344,7 @@ def test_a_signal_during_a_save_is_not_lost(tmp_path, dataset, monkeypatch):
     assert signal.getsignal(signal.SIGTERM) == handler
 
 
+@pytest.mark.slow
 def test_the_weight_average_is_passive_so_its_decay_may_change_on_resume(tmp_path, dataset):
     train.train(dataset, tmp_path / "straight", small(6, ema_decay=0.9), verbose=0)
     train.train(dataset, tmp_path / "changed", small(3, ema_decay=0.9), verbose=0)
@@ -417,6 +425,7 @@ def test_options_and_run_folders_are_checked_before_tensorflow_loads(tmp_path, d
     assert not (tmp_path / "run").exists() and (foreign / "config.json").read_text() == "my own notes"
 
 
+@pytest.mark.slow
 def test_a_full_disk_stops_training_in_one_line_and_keeps_the_last_checkpoint(small_disk_of, dataset, monkeypatch, capsys):
     disk = small_disk_of("64m")
     run = disk.path / "run"
@@ -476,6 +485,7 @@ def test_a_run_killed_mid_save_resumes_from_its_last_checkpoint_without_leftover
     assert [int(row["step"]) for row in runlog.read_log(run)] == list(range(1, 7))
 
 
+@pytest.mark.slow
 def test_a_run_folder_from_before_pianogan_listed_its_files_can_be_resumed(tmp_path, dataset):
     from pianogan.training import options
 
@@ -487,6 +497,7 @@ def test_a_run_folder_from_before_pianogan_listed_its_files_can_be_resumed(tmp_p
     outputs.check([*options.RUN_FILES, "samples/step_0000002.png"])
 
 
+@pytest.mark.slow
 def test_checkpoints_log_the_discriminator_on_training_and_validation_windows(tmp_path, dataset):
     with_validation = tmp_path / "ds"
     shutil.copytree(dataset, with_validation)

@@ -23,7 +23,7 @@ import numpy as np
 
 from pianogan.compose import generate
 from pianogan.compose.piece import Piece, move_to_key
-from pianogan.errors import PianoganError
+from pianogan.errors import ModelError, OptionError, PianoganError, ShapeError
 from pianogan.io.midi import OUTPUT_QPM
 from pianogan.models import sampling
 
@@ -162,7 +162,7 @@ class Generator:
             return [_finish(p, chosen, bpm) for p in pieces]
         start, end = (self._first_latent(x) for x in (a, b))
         if n < 2:
-            raise PianoganError(f"an interpolation needs n of at least 2 pieces, got {n}")
+            raise OptionError("n", f"must be at least 2 for an interpolation, got {n}")
         steps = [k / (n - 1) for k in range(n)]
         latents = np.stack([generate.slerp(start, end, t) for t in steps])
         pieces = generate.pieces_from_latents(self.model, latents, 0, length, threshold)
@@ -182,7 +182,7 @@ class Generator:
     ) -> list[Piece]:
         """``n`` pieces near ``of`` (a Piece or a latent): its latent plus Gaussian noise of ``spread``."""
         if not 0 < spread <= 3:
-            raise PianoganError(f"spread must lie in (0, 3], got {spread}")
+            raise OptionError("spread", f"must lie in (0, 3], got {spread}")
         centre = self._first_latent(of)
         noise = np.random.default_rng([seed, 0x7A]).standard_normal((n, len(centre)))
         pieces = generate.pieces_from_latents(self.model, centre + spread * noise, seed, length, threshold)
@@ -213,7 +213,7 @@ class Generator:
             return self.latent(int(x))
         latent = np.asarray(x, dtype=np.float64)
         if latent.shape != (self.latent_dim,) or not np.isfinite(latent).all():
-            raise PianoganError(f"a latent must be {self.latent_dim} finite numbers, got shape {latent.shape}")
+            raise ShapeError(f"a latent must be {self.latent_dim} finite numbers, got shape {latent.shape}")
         return latent
 
 
@@ -246,11 +246,11 @@ def load_generator(path: str | os.PathLike | None = None, runtime: str = "auto",
     from pianogan.models.modelio import read_facts
 
     if runtime not in RUNTIMES:
-        raise PianoganError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+        raise OptionError("runtime", f"must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     path = Path(path) if path is not None else sampling.default_model_path()
     model = portable.load(path) if runtime != "keras" else None
     if model is None and runtime == "numpy":
-        raise PianoganError(f"{path}: no up-to-date NumPy export beside it (run `pianogan export {path}`)")
+        raise ModelError(f"{path}: no up-to-date NumPy export beside it (run `pianogan export {path}`)")
     if model is None:
         model = load_keras(path)
     return Generator(model, path, read_facts(path), training)

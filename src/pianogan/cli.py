@@ -1,4 +1,9 @@
-"""``pianogan`` command line: discovers the sub-commands and turns user errors into one line."""
+"""``pianogan`` command line: discovers the sub-commands and turns user errors into one line.
+
+The library names parameters (``n must be at least 1``); the command line shows them as
+its flags (``--n must be at least 1``): ``--`` and the name with dashes, or the flag that
+``FLAGS`` gives where the two differ.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,19 @@ import sys
 from pianogan import __version__, commands
 from pianogan.errors import PianoganError
 from pianogan.interrupt import terminate_as_interrupt
+
+# Library parameters whose command-line flag is not ``--`` and the name with dashes.
+FLAGS = {"qpm": "--bpm", "out": "-o", "output": "-o", "out_dir": "-o"}
+
+
+def flag(parameter: str) -> str:
+    """The command-line flag of a library parameter: ``n`` -> ``--n``, ``qpm`` -> ``--bpm``."""
+    return FLAGS.get(parameter, "--" + parameter.replace("_", "-"))
+
+
+def message(error: PianoganError) -> str:
+    """The one-line message of ``error`` as the command line says it, parameters as flags."""
+    return error.worded(flag)
 
 
 def _command_modules() -> list[str]:
@@ -39,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         with terminate_as_interrupt():
             return int(args.run(args) or 0)
     except PianoganError as error:
-        print(f"pianogan {args.command}: error: {error}", file=sys.stderr)
+        print(f"pianogan {args.command}: error: {message(error)}", file=sys.stderr)
         return 2
     except OSError as error:  # a file system problem no check foresaw: still one line, naming the file
         where = f"{error.filename}: " if error.filename else ""

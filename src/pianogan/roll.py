@@ -1,4 +1,5 @@
-"""The piano-roll format: constants, windows and pictures for people (PNG files: ``io.png``).
+"""The piano-roll format: its constants (kept in ``pianogan.constants``), windows, and
+pictures for people (PNG files: ``io.png``).
 
 A roll is a ``bool`` array of shape ``(106, T)``: row ``r`` is MIDI pitch ``21 + r`` and
 column ``c`` is the sixteenth note starting at quarter note ``c / 4``. The PNG format keeps
@@ -10,19 +11,46 @@ from __future__ import annotations
 
 import numpy as np
 
-from pianogan.errors import PianoganError
+from pianogan.constants import (  # the format's numbers, exported here as well
+    COLUMNS_PER_BAR,
+    COLUMNS_PER_QUARTER,
+    DEFAULT_VELOCITY,
+    HIGHEST_PITCH,
+    LATENT_DIM,
+    LOWEST_PITCH,
+    MAX_COLUMNS,
+    N_PITCHES,
+    PIANO_ROWS,
+    SECONDS_PER_COLUMN_AT_120_BPM,
+    WINDOW,
+)
+from pianogan.errors import OptionError, ShapeError
 
-N_PITCHES = 106
-LOWEST_PITCH = 21
-HIGHEST_PITCH = LOWEST_PITCH + N_PITCHES - 1  # 126
-PIANO_ROWS = 88  # rows 88..105 (pitches 109..126) lie beyond the piano's top key
-WINDOW = 300
-COLUMNS_PER_QUARTER = 4
-COLUMNS_PER_BAR = 4 * COLUMNS_PER_QUARTER  # a 4/4 bar
-SECONDS_PER_COLUMN_AT_120_BPM = 0.125
-# 2**18 columns are 9 hours at 120 BPM: a longer piece or image is a corrupt time stamp or
-# header, and its roll would need gigabytes, so it is refused instead of exhausting memory.
-MAX_COLUMNS = 1 << 18
+__all__ = [  # the constants come from pianogan.constants
+    "COLUMNS_PER_BAR",
+    "COLUMNS_PER_QUARTER",
+    "DEFAULT_VELOCITY",
+    "HIGHEST_PITCH",
+    "LATENT_DIM",
+    "LOWEST_PITCH",
+    "MAX_COLUMNS",
+    "MAX_DRAWN_COLUMNS",
+    "N_PITCHES",
+    "PIANO_ROWS",
+    "PITCH_CLASS_NAMES",
+    "SECONDS_PER_COLUMN_AT_120_BPM",
+    "WINDOW",
+    "bar_stride",
+    "binarize",
+    "check_roll",
+    "check_window_width",
+    "music_span",
+    "pitch_name",
+    "plot_roll",
+    "transpose",
+    "window_count",
+    "windows",
+]
 
 PITCH_CLASS_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 
@@ -47,7 +75,7 @@ def check_roll(roll: np.ndarray, name: str = "roll", allow_empty: bool = False) 
     """Return ``roll`` as a bool array of shape (106, T >= 1) (T >= 0 with ``allow_empty``)."""
     roll = np.asarray(roll)
     if roll.ndim != 2 or roll.shape[0] != N_PITCHES or roll.shape[1] < (0 if allow_empty else 1):
-        raise PianoganError(f"{name}: expected a roll of shape ({N_PITCHES}, T>=1), got {roll.shape}")
+        raise ShapeError(f"{name}: expected a roll of shape ({N_PITCHES}, T>=1), got {roll.shape}")
     return roll.astype(bool, copy=False)
 
 
@@ -62,10 +90,10 @@ def windows(roll: np.ndarray, columns: int = WINDOW, stride: int | None = None) 
     the last, partial window is padded with silence.
     """
     roll = check_roll(roll, allow_empty=True)
-    check_window_width(columns, "window width")
+    check_window_width(columns)
     stride = columns if stride is None else stride
     if not 1 <= stride <= columns:
-        raise PianoganError(f"the stride between windows must be 1..width ({columns}), got {stride}")
+        raise OptionError("stride", f"must be 1..columns ({columns}), got {stride}")
     count = window_count(roll.shape[1], columns, stride)
     if count == 0:
         return []
@@ -75,10 +103,10 @@ def windows(roll: np.ndarray, columns: int = WINDOW, stride: int | None = None) 
     return [(int(k), cut[k].copy()) for k in np.flatnonzero(cut.any(axis=(1, 2)))]
 
 
-def check_window_width(columns: int, name: str = "--columns") -> None:
-    """Raise a one-line error unless ``columns`` is a window width, 1 to ``MAX_COLUMNS``."""
+def check_window_width(columns: int, parameter: str = "columns") -> None:
+    """Raise an ``OptionError`` naming ``parameter`` unless ``columns`` is a window width, 1 to ``MAX_COLUMNS``."""
     if not 1 <= columns <= MAX_COLUMNS:
-        raise PianoganError(f"{name} must be 1..{MAX_COLUMNS} columns, got {columns}")
+        raise OptionError(parameter, f"must be 1..{MAX_COLUMNS} columns, got {columns}")
 
 
 def window_count(length: int, columns: int, stride: int) -> int:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from pianogan.cli import message
+from pianogan.constants import DEFAULT_VELOCITY
 from pianogan.errors import PianoganError
 
 DESCRIPTION = """\
@@ -50,7 +52,7 @@ def register(subparsers) -> None:
         "pieces.json and the page (default: the model's own training set when its file names one that is at hand)",
     )  # fmt: skip
     p.add_argument("--no-audio", action="store_true", help="skip the WAV files")
-    p.add_argument("--velocity", type=int, default=90, metavar="1-127", help="MIDI velocity of every note (default: 90)")
+    p.add_argument("--velocity", type=int, default=DEFAULT_VELOCITY, metavar="1-127", help=f"MIDI velocity of every note (default: {DEFAULT_VELOCITY})")
     p.add_argument("--soundfont", type=Path, metavar="SF2", help="SoundFont for the audio (default: as `pianogan midi2wav`)")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="output folder (other files in it are kept)")
     p.set_defaults(run=run)
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             audio.choose_renderer()
             audio.find_soundfont(args.soundfont)
         except PianoganError as error:
-            raise PianoganError(f"{error} (or pass --no-audio)") from None
+            raise PianoganError(f"{message(error)} (or pass --no-audio)") from None
     generator = api.load_generator(args.model, training=args.training)
     print(f"generator: {generator.path} ({generator.runtime})", file=sys.stderr)
     length = args.length or generator.width

@@ -6,6 +6,8 @@ import argparse
 import sys
 import textwrap
 
+from pianogan.cli import message
+from pianogan.constants import DEFAULT_VELOCITY
 from pianogan.errors import PianoganError
 from pianogan.io.inputs import CLASH_RULE, PNG_SUFFIXES, batch_inputs
 from pianogan.io.outputs import Outputs
@@ -49,7 +51,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="PNG files, or folders searched recursively for .png (any case)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the MIDI files (created if missing)")
-    p.add_argument("--velocity", type=int_between(1, 127), default=90, metavar="V", help="velocity of every note, 1..127 (default 90)")
+    p.add_argument(
+        "--velocity", type=int_between(1, 127), default=DEFAULT_VELOCITY, metavar="V", help=f"velocity of every note, 1..127 (default {DEFAULT_VELOCITY})"
+    )
     p.add_argument(
         "--threshold",
         type=int_between(1, 255),
@@ -86,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
                 write_midi(roll, out_dir / names[path], velocity=args.velocity, qpm=args.bpm)
             except PianoganError as error:
                 bad += 1
-                tqdm.write(f"skipped {error}", file=sys.stderr)
+                tqdm.write(f"skipped {message(error)}", file=sys.stderr)
                 continue
             converted += 1
             count = len(roll_notes(roll)[0])

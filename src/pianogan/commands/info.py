@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from pianogan.constants import LATENT_DIM
 from pianogan.training.options import CHOICES
 
 
@@ -15,7 +16,7 @@ def register(subparsers) -> None:
         "shapes, a multiply and an add = 2 FLOPs) of an architecture's generator and discriminator.",
     )
     p.add_argument("arch", metavar="ARCH", choices=CHOICES["arch"], help=", ".join(CHOICES["arch"]))
-    p.add_argument("--latent-dim", type=int, default=14, help="latent vector size (default 14)")
+    p.add_argument("--latent-dim", type=int, default=LATENT_DIM, help=f"latent vector size (default {LATENT_DIM})")
     p.add_argument("--batch-size", type=int, default=32, help="batch size for the per-step estimate (default 32)")
     p.set_defaults(run=run)
 

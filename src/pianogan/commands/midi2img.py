@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import re
 import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from pianogan.cli import message
 from pianogan.errors import PianoganError
 from pianogan.io.inputs import CLASH_RULE, MIDI_SUFFIXES, batch_inputs
 from pianogan.io.outputs import Outputs
@@ -114,7 +114,7 @@ def convert_file(path: Path, outputs: Outputs, stem: str, columns: int, pedal: b
             write_png(window, outputs.folder / name)
             written.append(name)
     except PianoganError as error:
-        return FileResult(path, problem=str(error), names=tuple(written))
+        return FileResult(path, problem=message(error), names=tuple(written))
     except Exception as error:  # a bad file must never stop the batch
         return FileResult(path, problem=f"{path}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no message'}", names=tuple(written))
     return FileResult(path, len(windows), total - len(windows), stats.dropped_out_of_range, stats.dropped_drums, names=tuple(written))
@@ -125,9 +125,9 @@ def _convert_task(task: tuple) -> FileResult:
 
 
 def run(args: argparse.Namespace) -> int:
-    from concurrent.futures import ProcessPoolExecutor
-
     from tqdm import tqdm
+
+    from pianogan.workers import cores, ordered_map
 
     if args.jobs < 0:
         raise PianoganError(f"--jobs must be 0 (one per CPU core) or more, got {args.jobs}")
@@ -135,21 +135,13 @@ def run(args: argparse.Namespace) -> int:
     outputs = Outputs.at(out_dir, inputs=files).create()
     narrowed = outputs.narrowed(group_of(stem) for stem in stems.values())
     tasks = [(path, narrowed[group_of(stems[path])], stems[path], args.columns, args.pedal, args.align) for path in files]
-    jobs = min(args.jobs or os.cpu_count() or 1, len(tasks))
     converted = written = silent = out_of_range = drums = 0
     bad = len(missing)
     converted_groups: set[str] = set()
     unfinished = {stems[path] for path in files}
     with contextlib.ExitStack() as stack:
         stack.callback(_save, outputs, converted_groups, unfinished)  # also on Ctrl-C or kill: what was written stays listed
-        if jobs > 1:
-            from pianogan.data.datasets import worker_context
-
-            pool = ProcessPoolExecutor(jobs, mp_context=worker_context())
-            stack.callback(pool.shutdown, cancel_futures=True)  # an interrupt waits only for the files under way
-            results = pool.map(_convert_task, tasks, chunksize=max(1, min(16, len(tasks) // (4 * jobs))))
-        else:
-            results = map(_convert_task, tasks)
+        results = stack.enter_context(ordered_map(_convert_task, len(tasks), args.jobs or cores()))(tasks)
         for task, result in zip(tasks, tqdm(results, total=len(tasks), desc="midi2img", unit="file", file=sys.stderr, disable=None)):
             outputs.claim(result.names, group_of(task[2]))
             unfinished.discard(task[2])

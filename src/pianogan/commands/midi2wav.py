@@ -57,6 +57,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"pianogan midi2wav: error: {result.error}", file=sys.stderr)
     done = sum(result.error is None for result in results)
     failed = len(results) - done
-    files = "file" if done == 1 else "files"
-    print(f"rendered {done} {files} with {renderer} ({font.name}) into {args.output}" + (f"; {failed} failed" if failed else ""))
+    noun = "file" if done == 1 else "files"
+    print(f"rendered {done} {noun} with {renderer} ({font.name}) into {args.output}" + (f"; {failed} failed" if failed else ""))
     return 0 if done else 2

@@ -23,37 +23,39 @@ import numpy as np
 
 from pianogan.compose.page import PICTURE_SUFFIX
 from pianogan.compose.piece import Piece
-from pianogan.errors import PianoganError
+from pianogan.errors import OptionError, ShapeError
 from pianogan.io import atomic
 from pianogan.io.midi import OUTPUT_QPM, check_qpm, write_midi
 from pianogan.io.outputs import Outputs
 from pianogan.models.sampling import BATCH, latent_dim, probabilities, window_width
 from pianogan.music.keys import parse_key
-from pianogan.roll import MAX_COLUMNS, WINDOW, check_roll
+from pianogan.roll import DEFAULT_VELOCITY, MAX_COLUMNS, WINDOW, check_roll
 
 WINDOWS_PER_ANCHOR = 2  # a new random anchor every 2 windows (450 columns, ~56 s)
 MAX_TOTAL_COLUMNS = 10_000 * WINDOW  # columns of all pieces of a run: 10,000 pieces of one window
 
 
-def check_options(n: int, seed: int, length: int | None, threshold: float, velocity: int = 90, interpolating: bool = False, bpm: float = OUTPUT_QPM) -> None:
-    """One-line errors for options no generator could satisfy (checked before loading it)."""
+def check_options(
+    n: int, seed: int, length: int | None, threshold: float, velocity: int = DEFAULT_VELOCITY, interpolating: bool = False, bpm: float = OUTPUT_QPM
+) -> None:
+    """``OptionError`` for options no generator could satisfy (checked before loading it)."""
     check_qpm(bpm)
     if n < 1:
-        raise PianoganError(f"--n must be at least 1, got {n}")
+        raise OptionError("n", f"must be at least 1, got {n}")
     if interpolating and n < 2:
-        raise PianoganError(f"--interpolate needs --n of at least 2 pieces, got {n}")
+        raise OptionError("interpolate", f"needs {{n}} of at least 2 pieces, got {n}", mentions=["n"])
     if seed < 0:
-        raise PianoganError(f"--seed must be 0 or more, got {seed}")
+        raise OptionError("seed", f"must be 0 or more, got {seed}")
     if length is not None and not 1 <= length <= MAX_COLUMNS:
-        raise PianoganError(f"--length must be 1..{MAX_COLUMNS} columns, got {length}")
+        raise OptionError("length", f"must be 1..{MAX_COLUMNS} columns, got {length}")
     if n * (length or WINDOW) > MAX_TOTAL_COLUMNS:
-        raise PianoganError(
-            f"--n {n} pieces of {length or WINDOW} columns are more than the {MAX_TOTAL_COLUMNS:,} columns (about 300 MB of rolls) one run may make"
+        raise OptionError(
+            "n", f"{n} pieces of {length or WINDOW} columns are more than the {MAX_TOTAL_COLUMNS:,} columns (about 300 MB of rolls) one run may make"
         )
     if not 0.0 < threshold < 1.0:
-        raise PianoganError(f"--threshold must lie strictly between 0 and 1, got {threshold}")
+        raise OptionError("threshold", f"must lie strictly between 0 and 1, got {threshold}")
     if not 1 <= velocity <= 127:
-        raise PianoganError(f"--velocity must be 1..127, got {velocity}")
+        raise OptionError("velocity", f"must be 1..127, got {velocity}")
 
 
 # --- latent paths -------------------------------------------------------------------
@@ -197,7 +199,7 @@ def pieces_from_latents(model, latents: np.ndarray, seed: int = 0, length: int |
     latents = np.atleast_2d(np.asarray(latents, dtype=np.float64))
     check_options(len(latents), seed, length, threshold)
     if latents.shape[1] != latent_dim(model) or not np.isfinite(latents).all():
-        raise PianoganError(f"a latent must be {latent_dim(model)} finite numbers, got shape {latents.shape[1:]}")
+        raise ShapeError(f"a latent must be {latent_dim(model)} finite numbers, got shape {latents.shape[1:]}")
     width = window_width(model)
     piece_anchors = anchors(seed, len(latents), anchors_needed(window_count(width if length is None else length, width)), latent_dim(model))
     piece_anchors[:, 0] = latents
@@ -375,7 +377,7 @@ def run_settings(
     n: int,
     length: int,
     threshold: float,
-    velocity: int = 90,
+    velocity: int = DEFAULT_VELOCITY,
     interpolate: tuple[int, int] | None = None,
     audio: bool = True,
     key: str | None = None,

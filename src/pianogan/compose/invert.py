@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pianogan.errors import PianoganError
+from pianogan.errors import PianoganError, ShapeError
 
 BOUND = 4.0  # latents stay within +-4 per number, where the N(0, 1) prior the generator learnt from has its mass
 
@@ -82,7 +82,7 @@ def nearest_latent(
 
     target = np.asarray(target, dtype=bool)
     if target.shape != (model.output_shape[1], window_width(model)):
-        raise PianoganError(f"the target must be one window of shape (106, {window_width(model)}), got {target.shape}")
+        raise ShapeError(f"the target must be one window of shape (106, {window_width(model)}), got {target.shape}")
     if min(starts, keep, offspring) < 1 or generations < 0 or keep > starts:
         raise PianoganError("inversion needs starts >= keep >= 1, offspring >= 1 and generations >= 0")
     rng = np.random.default_rng([seed, 0x1A7E])

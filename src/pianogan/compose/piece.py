@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pianogan.errors import PianoganError
+from pianogan.errors import AudioError, PianoganError
 from pianogan.io.midi import OUTPUT_QPM, check_qpm, roll_notes, roll_to_score, write_midi
 from pianogan.io.png import write_png
 from pianogan.music.keys import estimate_keys, fit_on_piano, key_name, parse_key, transposition_between
-from pianogan.roll import COLUMNS_PER_QUARTER, check_roll, transpose
+from pianogan.roll import COLUMNS_PER_QUARTER, DEFAULT_VELOCITY, check_roll, transpose
 
 NOTEBOOK_RATE = 22050  # inline audio: mono at half the CD rate keeps a 37.5 s piece under 2 MB
 
@@ -82,11 +82,11 @@ class Piece:
 
     # --- files ---------------------------------------------------------------------
 
-    def midi_bytes(self, velocity: int = 90) -> bytes:
+    def midi_bytes(self, velocity: int = DEFAULT_VELOCITY) -> bytes:
         """The piece as a standard MIDI file at its tempo (what ``to_midi`` writes)."""
         return roll_to_score(check_roll(self.roll), velocity, self.bpm).dumps_midi()
 
-    def to_midi(self, path: str | os.PathLike, velocity: int = 90) -> Path:
+    def to_midi(self, path: str | os.PathLike, velocity: int = DEFAULT_VELOCITY) -> Path:
         """Write the piece as MIDI at its tempo, every note at ``velocity``; returns the path."""
         write_midi(check_roll(self.roll), path, velocity, self.bpm)
         return Path(path)
@@ -96,18 +96,18 @@ class Piece:
         write_png(self.roll, path)
         return Path(path)
 
-    def to_wav(self, path: str | os.PathLike, velocity: int = 90, soundfont: str | os.PathLike | None = None, rate: int = 44100) -> Path:
+    def to_wav(self, path: str | os.PathLike, velocity: int = DEFAULT_VELOCITY, soundfont: str | os.PathLike | None = None, rate: int = 44100) -> Path:
         """Render the piece to a WAV file with the SoundFont, as ``pianogan midi2wav`` does."""
         from pianogan.io import audio
 
         if not self.roll.any():
-            raise PianoganError("a silent piece has no audio")
+            raise AudioError("a silent piece has no audio")
         with tempfile.TemporaryDirectory(prefix="pianogan-") as tmp:
             midi = self.to_midi(Path(tmp) / "piece.mid", velocity)
             audio.render_midi(midi, path, soundfont, rate)
         return Path(path)
 
-    def wav_bytes(self, velocity: int = 90, soundfont: str | os.PathLike | None = None, rate: int = 44100, mono: bool = False) -> bytes:
+    def wav_bytes(self, velocity: int = DEFAULT_VELOCITY, soundfont: str | os.PathLike | None = None, rate: int = 44100, mono: bool = False) -> bytes:
         """The rendered audio as the bytes of a WAV file (mono halves the size)."""
         from pianogan.io import audio
 

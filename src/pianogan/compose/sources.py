@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pianogan.errors import PianoganError
+from pianogan.errors import ImageError, PianoganError
 from pianogan.io.midi import MAX_COLUMNS, read_midi
 from pianogan.io.png import read_png
 from pianogan.roll import N_PITCHES, check_roll, windows
@@ -63,7 +63,7 @@ def read_bytes(data: bytes, name: str | None = None) -> np.ndarray:
         try:
             return read_roll(path)
         except PianoganError as error:
-            raise PianoganError(str(error).replace(str(path), shown)) from None
+            raise error.renamed(str(path), shown) from None
 
 
 def _check_png_size(data: bytes, shown: str) -> None:
@@ -73,11 +73,11 @@ def _check_png_size(data: bytes, shown: str) -> None:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
     except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise PianoganError(f"{shown}: not a readable PNG image ({error})") from None
+        raise ImageError(f"{shown}: not a readable PNG image ({error})") from None
     if height != N_PITCHES:
-        raise PianoganError(f"{shown}: image is {height} pixels high, a roll must be {N_PITCHES} (one row per pitch 21..126)")
+        raise ImageError(f"{shown}: image is {height} pixels high, a roll must be {N_PITCHES} (one row per pitch 21..126)")
     if width > MAX_COLUMNS:
-        raise PianoganError(f"{shown}: image is {width} pixels wide; rolls over {MAX_COLUMNS} columns are refused")
+        raise ImageError(f"{shown}: image is {width} pixels wide; rolls over {MAX_COLUMNS} columns are refused")
 
 
 def as_roll(source, name: str | None = None) -> tuple[np.ndarray, str]:

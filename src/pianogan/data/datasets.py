@@ -22,27 +22,27 @@ import hashlib
 import io
 import json
 import math
-import multiprocessing
 import os
 import re
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 from tqdm import tqdm
 
+from pianogan.errors import DatasetError, OptionError, PianoganError
 from pianogan.io import atomic
-from pianogan.errors import PianoganError
 from pianogan.io.inputs import MIDI_SUFFIXES, PNG_SUFFIXES, stays_inside
-from pianogan.music.keys import estimate_keys, key_name
 from pianogan.io.midi import midi_to_windows, roll_notes
 from pianogan.io.outputs import Outputs
-from pianogan.roll import LOWEST_PITCH, N_PITCHES, WINDOW, check_window_width, windows
 from pianogan.io.png import read_png, write_png
+from pianogan.music.keys import estimate_keys, key_name
+from pianogan.roll import LOWEST_PITCH, N_PITCHES, WINDOW, check_window_width, windows
+from pianogan.workers import cores, ordered_map
 
 SPLITS = ("train", "validation", "test")
 MANIFEST = "manifest.csv"
@@ -93,17 +93,17 @@ def find_source(source: str | os.PathLike, splits: str | os.PathLike | Mapping[s
     """
     root = Path(source)
     if not root.exists():
-        raise PianoganError(f"{root}: no such folder")
+        raise DatasetError(f"{root}: no such folder")
     if not root.is_dir():
-        raise PianoganError(f"{root}: SOURCE must be a folder (a MAESTRO root, MIDI files or roll PNGs)")
+        raise DatasetError(f"{root}: SOURCE must be a folder (a MAESTRO root, MIDI files or roll PNGs)")
     metadata = maestro_metadata_file(root)
     if metadata is not None:
         if splits is not None:
-            raise PianoganError(f"--splits: {root} is a MAESTRO root whose {metadata.name} gives the splits; leave --splits out")
+            raise OptionError("splits", f": {root} is a MAESTRO root whose {metadata.name} gives the splits; leave {{splits}} out")
         return read_maestro(root, metadata)
     midi, pngs = _scan(root, exclude)
     if not midi and not pngs:
-        raise PianoganError(f"{root}: no MIDI files (.mid, .midi) or roll PNGs found")
+        raise DatasetError(f"{root}: no MIDI files (.mid, .midi) or roll PNGs found")
     kind, names = ("MIDI folder", midi) if midi else ("PNG folder", pngs)
     if splits is None or isinstance(splits, Mapping):
         mapping = splits
@@ -120,7 +120,8 @@ def _scan(root: Path, exclude: str | os.PathLike | None) -> tuple[list[str], lis
     Hidden files and folders (names starting with '.') are skipped, as ``inputs.find_inputs``
     skips them."""
     skip = Path(exclude).resolve() if exclude is not None else None
-    midi, pngs = [], []
+    midi: list[str] = []
+    pngs: list[str] = []
     for folder, subfolders, names in os.walk(root):
         if skip is not None and Path(folder).resolve() == skip:
             subfolders[:] = []
@@ -177,33 +178,33 @@ def read_splits_csv(path: str | os.PathLike) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise PianoganError(f"--splits: {path}: no such file") from None
+        raise OptionError("splits", f": {path}: no such file") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise PianoganError(f"--splits: {path}: cannot read as UTF-8 text ({error})") from None
+        raise OptionError("splits", f": {path}: cannot read as UTF-8 text ({error})") from None
     try:
         table = list(csv.reader(io.StringIO(text)))
     except csv.Error as error:
-        raise PianoganError(f"--splits: {path}: not a valid CSV file ({error})") from None
+        raise OptionError("splits", f": {path}: not a valid CSV file ({error})") from None
     rows = iter(table)
     header = [h.strip().lower() for h in next(rows, [])]
     if "file" not in header or "split" not in header:
-        raise PianoganError(f"--splits: {path}: first line must be the header 'file,split', got {','.join(header) or 'nothing'!r}")
+        raise OptionError("splits", f": {path}: first line must be the header 'file,split', got {','.join(header) or 'nothing'!r}")
     file_at, split_at = header.index("file"), header.index("split")
     splits: dict[str, str] = {}
     for line, row in enumerate(rows, start=2):
         if not any(cell.strip() for cell in row):
             continue
         if len(row) <= max(file_at, split_at) or not row[file_at].strip():
-            raise PianoganError(f"--splits: {path} line {line}: expected 'file,split', got {','.join(row)!r}")
+            raise OptionError("splits", f": {path} line {line}: expected 'file,split', got {','.join(row)!r}")
         name = _normalise(row[file_at])
         split = row[split_at].strip().lower()
         if split not in SPLITS:
-            raise PianoganError(f"--splits: {path} line {line}: unknown split {row[split_at].strip()!r} (use {', '.join(SPLITS)})")
+            raise OptionError("splits", f": {path} line {line}: unknown split {row[split_at].strip()!r} (use {', '.join(SPLITS)})")
         if splits.get(name, split) != split:
-            raise PianoganError(f"--splits: {path} line {line}: {name} is already in split {splits[name]!r}")
+            raise OptionError("splits", f": {path} line {line}: {name} is already in split {splits[name]!r}")
         splits[name] = split
     if not splits:
-        raise PianoganError(f"--splits: {path}: no rows after the header")
+        raise OptionError("splits", f": {path}: no rows after the header")
     return splits
 
 
@@ -229,7 +230,7 @@ def pop909_splits(source: str | os.PathLike) -> dict[str, str]:
             number = int(stem)
             splits[name] = "test" if number % 10 == 0 else "validation" if number % 10 == 5 else "train"
     if not splits:
-        raise PianoganError(f"--splits pop909: no POP909 song files (NNN.mid) under {root}")
+        raise OptionError("splits", f"pop909: no POP909 song files (NNN.mid) under {root}")
     return splits
 
 
@@ -251,19 +252,20 @@ def read_maestro(root: Path, metadata: Path) -> Source:
     the root (absolute, or climbing with '..'), which are never read.
     """
     records = _maestro_records(metadata)
-    files, not_found = [], []
+    files: list[SourceFile] = []
+    not_found: list[SourceFile] = []
     for number, record in enumerate(records, start=1):
         absent = [c for c in MAESTRO_COLUMNS if c not in record]
         if absent:
-            raise PianoganError(f"{metadata}: record {number} lacks {', '.join(absent)}")
+            raise DatasetError(f"{metadata}: record {number} lacks {', '.join(absent)}")
         split = str(record["split"]).strip().lower()
         if split not in SPLITS:
-            raise PianoganError(f"{metadata}: record {number} has unknown split {record['split']!r}")
+            raise DatasetError(f"{metadata}: record {number} has unknown split {record['split']!r}")
         name = _normalise(str(record["midi_filename"]))
         entry = SourceFile(root / name, name, split, "midi", str(record["canonical_composer"]), str(record["canonical_title"]), str(record["year"]))
         (files if stays_inside(name) and entry.path.is_file() else not_found).append(entry)
     if not records:
-        raise PianoganError(f"{metadata}: no performances listed")
+        raise DatasetError(f"{metadata}: no performances listed")
     files.sort(key=lambda f: f.name)
     missing, outside = _split_outside(not_found)
     return Source(root, f"MAESTRO ({metadata.name})", files, missing, outside=outside)
@@ -277,13 +279,13 @@ def _maestro_records(metadata: Path) -> list[dict]:
             return list(csv.DictReader(io.StringIO(text)))
         data = json.loads(text)
     except (OSError, UnicodeDecodeError, csv.Error, json.JSONDecodeError) as error:
-        raise PianoganError(f"{metadata}: unreadable MAESTRO metadata ({str(error).splitlines()[0]})") from None
+        raise DatasetError(f"{metadata}: unreadable MAESTRO metadata ({str(error).splitlines()[0]})") from None
     if isinstance(data, list) and all(isinstance(r, dict) for r in data):
         return data
     if isinstance(data, dict) and all(isinstance(c, dict) for c in data.values()):
         rows = sorted({key for column in data.values() for key in column}, key=lambda k: int(k) if str(k).isdigit() else str(k))
         return [{name: column[row] for name, column in data.items() if row in column} for row in rows]
-    raise PianoganError(f"{metadata}: expected a list of records or a column-oriented object")
+    raise DatasetError(f"{metadata}: expected a list of records or a column-oriented object")
 
 
 # --- conversion (runs in worker processes) --------------------------------------------------
@@ -355,38 +357,7 @@ def _write_pngs(task: _Task, cut: list[tuple[int, np.ndarray]], written: list[st
         written.append(name)
 
 
-@contextlib.contextmanager
-def _converter(jobs: int, count: int) -> Iterator[Callable[[list[_Task]], Iterator[_Result]]]:
-    """A function giving results in task order: in-process for one job, else a pool fed in chunks.
-
-    Workers come from ``worker_context``: a process that already runs other threads is
-    never forked.
-    """
-    if jobs == 1 or count <= 1:
-        yield lambda tasks: map(_convert, tasks)
-        return
-    chunk = max(1, min(16, count // (jobs * 8)))
-    with worker_context().Pool(min(jobs, count)) as pool:
-        yield lambda tasks: pool.imap(_convert, tasks, chunksize=chunk)
-
-
 # --- prepare ----------------------------------------------------------------------------------
-
-
-def worker_context() -> multiprocessing.context.BaseContext:
-    """Where worker processes come from: a fork server where the system has one, else spawning.
-
-    Forking a process that runs threads (TensorFlow's, a server's, a notebook kernel's) can
-    leave the child waiting forever on a lock one of those threads held; a fork server is a
-    fresh single-threaded process that forks the workers instead.
-    """
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-
-
-def default_jobs() -> int:
-    """The cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def prepare(
@@ -410,18 +381,18 @@ def prepare(
     each piece's alignment and the files left as they were for want of a steady grid.
     Every window's estimated key is in the manifest too. Every input file is named once in the report: under ``converted``, ``failed`` (with a
     one-line reason; ``no notes`` for a readable file without notes in range) or
-    ``unlisted`` (no split given). Raises PianoganError, after writing the report, when
+    ``unlisted`` (no split given). Raises DatasetError, after writing the report, when
     no file converted.
     """
     started = time.perf_counter()
     check_window_width(columns)
-    jobs = default_jobs() if jobs is None else jobs
+    jobs = cores() if jobs is None else jobs
     if jobs < 1:
-        raise PianoganError(f"--jobs must be at least 1, got {jobs}")
+        raise OptionError("jobs", f"must be at least 1, got {jobs}")
     png_root = Path(out) / PNG_FOLDER
     found = find_source(source, splits, exclude=png_root)
     if png and found.root.resolve().is_relative_to(png_root.resolve()):
-        raise PianoganError(f"{found.root}: lies inside {png_root}, where --png writes; prepare from elsewhere or choose another -o")
+        raise DatasetError(f"{found.root}: lies inside {png_root}, where {{png}} writes; prepare from elsewhere or choose another {{out}}", mentions=["png", "out"])
     outputs = Outputs.at(out, inputs=[f.path for f in found.files])
     for group, names in _files_of_an_earlier_run(outputs.folder).items():
         outputs.adopt(names, group)
@@ -441,7 +412,7 @@ def prepare(
     unfinished = {task.png_prefix for task in tasks if task.png_prefix}
     with contextlib.ExitStack() as stack:
         stack.callback(_list_images, outputs, unfinished)  # also on Ctrl-C or kill: the images written stay listed
-        convert = stack.enter_context(_converter(jobs, len(tasks)))
+        convert = stack.enter_context(ordered_map(_convert, len(tasks), jobs))
         bar = stack.enter_context(tqdm(total=len(tasks), unit="file", desc="prepare", disable=not progress))
         for task, file, result in zip(tasks, found.files, convert(tasks)):
             bar.update()
@@ -498,7 +469,7 @@ def prepare(
     outputs.report(removed)
     if not converted:
         example = f"; e.g. {failed[0]['file']}: {failed[0]['reason']}" if failed else ""
-        raise PianoganError(f"{found.root}: no file converted ({len(failed)} failed, {len(found.unlisted)} without a split; see {out / REPORT}){example}")
+        raise DatasetError(f"{found.root}: no file converted ({len(failed)} failed, {len(found.unlisted)} without a split; see {out / REPORT}){example}")
     return report
 
 
@@ -599,7 +570,7 @@ def npz_arrays(path: str | os.PathLike, kind: str = ".npz file") -> dict[str, tu
 
     A header can claim any shape (750 GiB in 200 bytes), and numpy allocates what it
     claims before reading; each claim is checked against the bytes its zip member holds
-    before anything is loaded. One-line PianoganError ("not a readable ``kind``") for a
+    before anything is loaded. One-line DatasetError ("not a readable ``kind``") for a
     file that fails.
     """
     path = Path(path)
@@ -616,10 +587,10 @@ def npz_arrays(path: str | os.PathLike, kind: str = ".npz file") -> dict[str, tu
                         raise ValueError(f"{info.filename} claims {claimed:,} bytes of {dtype} in {info.file_size:,}")
                 arrays[info.filename.removesuffix(".npy")] = (tuple(shape), dtype)
     except FileNotFoundError:
-        raise PianoganError(f"{path}: no such file") from None
+        raise DatasetError(f"{path}: no such file") from None
     except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile, zlib.error, NotImplementedError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise PianoganError(f"{path}: not a readable {kind} ({reason})") from None
+        raise DatasetError(f"{path}: not a readable {kind} ({reason})") from None
     return arrays
 
 
@@ -627,7 +598,7 @@ def _check_split_file(path: Path) -> None:
     """Check a split file's arrays from their headers (nothing is decompressed)."""
     arrays = npz_arrays(path, "pianogan dataset file")
     if {"rolls", "columns"} - set(arrays) or arrays["rolls"][1] != np.uint8 or len(arrays["rolls"][0]) != 3:
-        raise PianoganError(f"{path}: not a pianogan dataset file (expected 'rolls' of uint8 (N, 106, W/8) and 'columns')")
+        raise DatasetError(f"{path}: not a pianogan dataset file (expected 'rolls' of uint8 (N, 106, W/8) and 'columns')")
 
 
 def check_split(dataset_dir: str | os.PathLike, split: str) -> Path:
@@ -645,20 +616,20 @@ def _read_packed(path: Path) -> tuple[np.ndarray, int]:
             packed, columns = data["rolls"], int(data["columns"])
     except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile, zlib.error) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise PianoganError(f"{path}: not a readable pianogan dataset file ({reason})") from None
+        raise DatasetError(f"{path}: not a readable pianogan dataset file ({reason})") from None
     if packed.dtype != np.uint8 or packed.ndim != 3 or packed.shape[1] != N_PITCHES or columns < 1 or packed.shape[2] != -(-columns // 8):
-        raise PianoganError(f"{path}: not a pianogan dataset file (rolls {packed.dtype} {packed.shape}, columns {columns})")
+        raise DatasetError(f"{path}: not a pianogan dataset file (rolls {packed.dtype} {packed.shape}, columns {columns})")
     return packed, columns
 
 
 def _split_path(dataset_dir: str | os.PathLike, split: str) -> Path:
     directory = Path(dataset_dir)
     if not directory.is_dir():
-        raise PianoganError(f"{directory}: no such dataset folder (make one with 'pianogan prepare')")
+        raise DatasetError(f"{directory}: no such dataset folder (make one with 'pianogan prepare')")
     path = directory / f"{split}.npz"
     if not path.is_file():
         present = list_splits(directory)
-        raise PianoganError(f"{directory}: no {split!r} split (found: {', '.join(present) or 'none'})")
+        raise DatasetError(f"{directory}: no {split!r} split (found: {', '.join(present) or 'none'})")
     return path
 
 
@@ -694,7 +665,7 @@ def list_splits(dataset_dir: str | os.PathLike) -> list[str]:
     """The splits a dataset folder holds, in the order train, validation, test."""
     directory = Path(dataset_dir)
     if not directory.is_dir():
-        raise PianoganError(f"{directory}: no such dataset folder (make one with 'pianogan prepare')")
+        raise DatasetError(f"{directory}: no such dataset folder (make one with 'pianogan prepare')")
     return [s for s in SPLITS if (directory / f"{s}.npz").is_file()]
 
 
@@ -707,7 +678,7 @@ def dataset_fingerprint(dataset_dir: str | os.PathLike) -> str:
     """
     splits = list_splits(dataset_dir)
     if not splits:
-        raise PianoganError(f"{dataset_dir}: no split files (train.npz, validation.npz, test.npz)")
+        raise DatasetError(f"{dataset_dir}: no split files (train.npz, validation.npz, test.npz)")
     digest = hashlib.sha256()
     for split in splits:
         packed, columns = _read_packed(Path(dataset_dir) / f"{split}.npz")

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from pianogan.io.midi import write_midi
+from pianogan.roll import COLUMNS_PER_BAR as BAR
+from pianogan.roll import COLUMNS_PER_QUARTER as BEAT
 from pianogan.roll import LOWEST_PITCH, N_PITCHES
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
@@ -20,16 +22,17 @@ def chord_progression_piece(bars: int = 40, key: int = 0) -> np.ndarray:
     ``16 * bars`` columns: each bar holds its triad for 14 columns, and the melody plays
     one note per quarter note, 3 columns long.
     """
-    roll = np.zeros((N_PITCHES, 16 * bars), dtype=bool)
+    roll = np.zeros((N_PITCHES, BAR * bars), dtype=bool)
     melody = [60 + key + step for step in MAJOR_SCALE] + [72 + key]
     melody = melody + melody[-2:0:-1]
     for bar in range(bars):
         root = [48, 53, 55, 48][bar % 4] + key
         for pitch in (root, root + 4, root + 7):
-            roll[pitch - LOWEST_PITCH, 16 * bar : 16 * bar + 14] = True
-        for beat in range(4):
-            pitch = melody[(4 * bar + beat) % len(melody)]
-            roll[pitch - LOWEST_PITCH, 16 * bar + 4 * beat : 16 * bar + 4 * beat + 3] = True
+            roll[pitch - LOWEST_PITCH, BAR * bar : BAR * bar + BAR - 2] = True
+        for beat in range(BAR // BEAT):
+            pitch = melody[(BAR // BEAT * bar + beat) % len(melody)]
+            start = BAR * bar + BEAT * beat
+            roll[pitch - LOWEST_PITCH, start : start + BEAT - 1] = True
     return roll
 
 

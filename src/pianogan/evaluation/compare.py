@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from pianogan.errors import ShapeError
 from pianogan.evaluation import metrics
 from pianogan.roll import PITCH_CLASS_NAMES
 
@@ -493,7 +494,7 @@ def nearest_training_iou(
     pieces = np.asarray(pieces, dtype=bool)
     training = np.asarray(training, dtype=bool)
     if pieces.shape[1:] != training.shape[1:]:
-        raise ValueError(f"pieces {pieces.shape[1:]} and training windows {training.shape[1:]} differ in shape")
+        raise ShapeError(f"pieces {pieces.shape[1:]} and training windows {training.shape[1:]} differ in shape")
     n, m = len(pieces), len(training)
     rng = np.random.default_rng(seed)
     chosen = np.zeros(m, dtype=bool)

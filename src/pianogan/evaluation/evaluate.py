@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from pianogan import __version__
-from pianogan.errors import PianoganError
+from pianogan.errors import DatasetError, PianoganError, ShapeError
 from pianogan.evaluation import compare, metrics
 from pianogan.io import atomic
 from pianogan.io.inputs import MIDI_SUFFIXES, PNG_SUFFIXES, find_inputs
@@ -79,17 +79,20 @@ def load_generated_folder(folder: str | os.PathLike, columns: int = WINDOW) -> t
     ``pianogan.roll.windows`` (silent windows dropped, as ``prepare`` does for real data).
     Returns ``(rolls, groups, names, skipped)``: ``groups[i]`` is the file that window
     ``i`` came from, ``names`` the files used, ``skipped`` one line per unusable file.
-    Raises PianoganError when the folder has no usable file.
+    Raises DatasetError when the folder has no usable file.
     """
     from pianogan.io.midi import read_midi
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise PianoganError(f"{folder}: no such folder of generated rolls")
+        raise DatasetError(f"{folder}: no such folder of generated rolls")
     files, _ = find_inputs([folder], PNG_SUFFIXES + MIDI_SUFFIXES)
     if not files:
-        raise PianoganError(f"{folder}: no roll PNGs (.png) or MIDI files (.mid, .midi) found")
-    rolls, groups, names, skipped = [], [], [], []
+        raise DatasetError(f"{folder}: no roll PNGs (.png) or MIDI files (.mid, .midi) found")
+    rolls: list[np.ndarray] = []
+    groups: list[int] = []
+    names: list[str] = []
+    skipped: list[str] = []
     for path in files:
         try:
             roll = read_png(path) if path.suffix.lower() in PNG_SUFFIXES else read_midi(path)[0]
@@ -104,7 +107,7 @@ def load_generated_folder(folder: str | os.PathLike, columns: int = WINDOW) -> t
         groups.extend([len(names)] * len(cut))
         names.append(str(path))
     if not rolls:
-        raise PianoganError(f"{folder}: no usable roll in {len(files)} files; first problem: {skipped[0]}")
+        raise DatasetError(f"{folder}: no usable roll in {len(files)} files; first problem: {skipped[0]}")
     return np.stack(rolls), np.asarray(groups), names, skipped
 
 
@@ -276,7 +279,7 @@ def evaluate(
     from tqdm import tqdm
 
     if generated.shape[1:] != real.shape[1:] or train.shape[1:] != real.shape[1:]:
-        raise PianoganError(f"window shapes differ: generated {generated.shape[1:]}, real {real.shape[1:]}, train {train.shape[1:]}")
+        raise ShapeError(f"window shapes differ: generated {generated.shape[1:]}, real {real.shape[1:]}, train {train.shape[1:]}")
     references = _references(real, train, train_groups, min_span, seed)
     timing: dict[str, float] = {}
     bar = tqdm(total=6, desc="evaluate", unit="stage", disable=not progress)

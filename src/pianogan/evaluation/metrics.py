@@ -32,11 +32,12 @@ from functools import partial
 
 import numpy as np
 
+from pianogan.errors import ShapeError
 from pianogan.music import keys
 from pianogan.roll import COLUMNS_PER_BAR as BAR
+from pianogan.roll import COLUMNS_PER_QUARTER as BEAT  # columns per quarter-note beat
 from pianogan.roll import LOWEST_PITCH, N_PITCHES, PIANO_ROWS, PITCH_CLASS_NAMES
 
-BEAT = 4  # columns per quarter-note beat
 EIGHTH = 2  # columns: a note shorter than an eighth is a fragment on our grid
 LENGTH_BIN_STARTS = (1, 2, 3, 4, 5, 9, 17)  # note-length bins: 1, 2, 3, 4, 5-8, 9-16, 17+ columns
 LENGTH_BIN_LABELS = (*tuple(str(a) if b == a + 1 else f"{a}-{b - 1}" for a, b in itertools.pairwise(LENGTH_BIN_STARTS)), f"{LENGTH_BIN_STARTS[-1]}+")
@@ -56,7 +57,7 @@ _TRIADS = np.array([np.isin(np.arange(12), (root + np.array((0, 4, 7) if k < 12 
 def _rolls(roll: np.ndarray) -> np.ndarray:
     roll = np.asarray(roll)
     if roll.ndim < 2 or roll.shape[-2] != N_PITCHES or roll.shape[-1] < 1:
-        raise ValueError(f"expected a roll of shape (..., {N_PITCHES}, T >= 1), got {roll.shape}")
+        raise ShapeError(f"expected a roll of shape (..., {N_PITCHES}, T >= 1), got {roll.shape}")
     return roll.astype(bool, copy=False)
 
 
@@ -703,7 +704,7 @@ def piece_features(roll: np.ndarray) -> dict[str, float]:
     """Every scalar metric of one roll ``(106, T)``, by name (NaN where undefined)."""
     roll = _rolls(roll)
     if roll.ndim != 2:
-        raise ValueError(f"piece_features takes one roll (106, T), got {roll.shape}; use features for a stack")
+        raise ShapeError(f"piece_features takes one roll (106, T), got {roll.shape}; use features for a stack")
     return {name: float(metric(roll)) for name, metric in SCALAR_METRICS.items()}
 
 

@@ -4,7 +4,7 @@ Every file pianogan writes goes through ``atomic_path``: the writer fills a temp
 beside the target, which is checked (not empty, and complete where a cheap test exists),
 flushed to the disk with ``fsync`` and only then renamed onto the target. A write that
 fails in any way (a full disk, a read-only folder, a parent that is a file) is a one-line
-``PianoganError`` naming the target, and the target keeps its previous content. This
+``OutputError`` naming the target, and the target keeps its previous content. This
 matters because some writers report nothing: symusic's ``dump_midi`` returns normally
 after writing 0 bytes to a full disk.
 
@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pianogan.errors import PianoganError
+from pianogan.errors import OutputError
 
 TEMP_TAG = "pianogan"
 _LEFTOVER = re.compile(rf"^\..+\.{TEMP_TAG}-(\d+)-[a-z0-9_]{{8}}\.tmp(\.[A-Za-z0-9]+)?$")
@@ -32,9 +32,9 @@ PNG_END = b"IEND\xaeB`\x82"  # the last chunk of every complete PNG file
 Check = Callable[[Path], "str | None"]
 
 
-def write_error(target: Path, error: OSError) -> PianoganError:
+def write_error(target: Path, error: OSError) -> OutputError:
     """The one-line error for an ``OSError`` met while writing ``target``."""
-    return PianoganError(f"{target}: cannot write ({error.strerror or error})")
+    return OutputError(f"{target}: cannot write ({error.strerror or error})")
 
 
 def check_folder(folder: str | os.PathLike) -> Path:
@@ -45,7 +45,7 @@ def check_folder(folder: str | os.PathLike) -> Path:
         if above.exists():
             if not above.is_dir():
                 where = "it" if above == folder else str(above)
-                raise PianoganError(f"{folder}: {where} is a file, not a folder")
+                raise OutputError(f"{folder}: {where} is a file, not a folder")
             break
     return folder
 
@@ -56,7 +56,7 @@ def make_folder(folder: str | os.PathLike) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise PianoganError(f"{folder}: cannot create this folder ({error.strerror or error})") from None
+        raise OutputError(f"{folder}: cannot create this folder ({error.strerror or error})") from None
     return folder
 
 
@@ -74,7 +74,7 @@ def check_writable(folder: Path) -> None:
             os.close(fd)
             os.unlink(name)
     except OSError as error:
-        raise PianoganError(f"{folder}: cannot write in this folder ({error.strerror or error})") from None
+        raise OutputError(f"{folder}: cannot write in this folder ({error.strerror or error})") from None
 
 
 @contextlib.contextmanager
@@ -86,7 +86,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "", check: Check | None =
     block the file must be non-empty and pass ``check`` (which returns a reason when the
     file is incomplete); it is then synced to the disk and renamed onto ``path`` in the
     same folder, which is atomic on POSIX. If anything fails, ``path`` keeps its previous
-    content, the temporary file is removed, and an ``OSError`` becomes a PianoganError
+    content, the temporary file is removed, and an ``OSError`` becomes a OutputError
     naming ``path``. A killed process leaves at most the temporary file
     (see ``remove_leftovers``).
     """
@@ -112,10 +112,10 @@ def atomic_path(path: str | os.PathLike, suffix: str = "", check: Check | None =
 def _commit(tmp: Path, target: Path, check: Check | None) -> None:
     """Check the written file, sync it to the disk and rename it onto ``target``."""
     if tmp.stat().st_size == 0:
-        raise PianoganError(f"{target}: cannot write (nothing was written; is the disk full?)")
+        raise OutputError(f"{target}: cannot write (nothing was written; is the disk full?)")
     problem = check(tmp) if check is not None else None
     if problem:
-        raise PianoganError(f"{target}: cannot write ({problem}; is the disk full?)")
+        raise OutputError(f"{target}: cannot write ({problem}; is the disk full?)")
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)  # the data reaches the disk before the name does

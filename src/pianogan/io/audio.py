@@ -37,10 +37,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from pianogan.errors import PianoganError
+from pianogan.errors import AudioError, OptionError, PianoganError
 from pianogan.io.atomic import atomic_path, size_is
 from pianogan.io.inputs import MIDI_SUFFIXES, find_inputs
 from pianogan.io.midi import load_score
+from pianogan.workers import cores
 
 DEFAULT_RATE = 44100
 CHANNELS = 2  # stereo: both renderers pan notes and FluidSynth adds stereo reverb
@@ -108,7 +109,7 @@ def find_soundfont(soundfont: str | os.PathLike | None = None) -> Path:
     for path in (*DEBIAN_SOUNDFONTS, _pip_soundfont()):
         if path is not None and path.is_file():
             return _check_soundfont(path)
-    raise PianoganError("no SoundFont found: pass --soundfont FILE.sf2, set $PIANOGAN_SOUNDFONT, or install fluid-soundfont-gm")
+    raise AudioError("no SoundFont found: pass {soundfont}=FILE.sf2, set $PIANOGAN_SOUNDFONT, or install fluid-soundfont-gm", mentions=["soundfont"])
 
 
 def _pip_soundfont() -> Path | None:
@@ -121,11 +122,11 @@ def _pip_soundfont() -> Path | None:
 
 def _check_soundfont(path: Path) -> Path:
     if not path.is_file():
-        raise PianoganError(f"soundfont {path}: no such file")
+        raise AudioError(f"soundfont {path}: no such file")
     with path.open("rb") as f:
         head = f.read(12)
     if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
-        raise PianoganError(f"soundfont {path}: not a SoundFont 2 file")
+        raise AudioError(f"soundfont {path}: not a SoundFont 2 file")
     return path
 
 
@@ -137,14 +138,14 @@ def fluidsynth_binary() -> str | None:
 def choose_renderer(renderer: str = "auto") -> str:
     """Resolve ``auto`` to ``fluidsynth`` when installed, else ``fallback``; check it works."""
     if renderer not in RENDERERS:
-        raise PianoganError(f"--renderer {renderer}: choose one of {', '.join(RENDERERS)}")
+        raise OptionError("renderer", f"{renderer}: choose one of {', '.join(RENDERERS)}")
     has_fluidsynth = fluidsynth_binary() is not None
     if renderer == "auto":
         renderer = "fluidsynth" if has_fluidsynth else "fallback"
     if renderer == "fluidsynth" and not has_fluidsynth:
-        raise PianoganError("--renderer fluidsynth: fluidsynth is not installed (apt-get install fluidsynth)")
+        raise OptionError("renderer", "fluidsynth: fluidsynth is not installed (apt-get install fluidsynth)")
     if renderer == "fallback" and importlib.util.find_spec("tinysoundfont") is None:
-        raise PianoganError(
+        raise AudioError(
             "no renderer: install fluidsynth (apt-get install fluidsynth fluid-soundfont-gm) or tinysoundfont (pip install --no-deps tinysoundfont)"
         )
     return renderer
@@ -184,11 +185,11 @@ def load_piece(path: str | os.PathLike) -> Piece:
     for track in (t for t in score.tracks if t.is_drum):
         events += _track_events(track, 9)
     if not any(kind == _ON for _, kind, *_ in events):
-        raise PianoganError(f"{path}: no notes to render")
+        raise AudioError(f"{path}: no notes to render")
     events.sort(key=lambda e: (e[0], e[1]))
     end = events[-1][0]
     if end > MAX_PIECE_SECONDS:
-        raise PianoganError(f"{path}: lasts {end:.0f} s; pieces over {MAX_PIECE_SECONDS:.0f} s are refused")
+        raise AudioError(f"{path}: lasts {end:.0f} s; pieces over {MAX_PIECE_SECONDS:.0f} s are refused")
     return Piece(path, tuple(events), end)
 
 
@@ -251,14 +252,14 @@ def render_midi(
     check_rate(rate)
     (result,) = _render_jobs([(load_piece(midi_path), Path(wav_path))], font, rate, renderer, progress=False)
     if result.error:
-        raise PianoganError(result.error)
+        raise AudioError(result.error)
     return result
 
 
 def check_rate(rate: int) -> None:
     """A one-line error unless ``rate`` is a sample rate FluidSynth accepts."""
     if not MIN_RATE <= rate <= MAX_RATE:
-        raise PianoganError(f"--rate {rate}: choose a sample rate from {MIN_RATE} to {MAX_RATE} Hz")
+        raise OptionError("rate", f"{rate}: choose a sample rate from {MIN_RATE} to {MAX_RATE} Hz")
 
 
 def _render_jobs(jobs: Sequence[tuple[Piece, Path]], font: Path, rate: int, renderer: str, progress: bool) -> list[RenderResult]:
@@ -325,7 +326,7 @@ def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """
     with wave.open(str(path), "rb") as f:
         if f.getsampwidth() != 2:
-            raise PianoganError(f"{path}: only 16-bit PCM WAV files can be read")
+            raise AudioError(f"{path}: only 16-bit PCM WAV files can be read")
         frames = np.frombuffer(f.readframes(f.getnframes()), dtype="<i2")
         return (frames.reshape(-1, f.getnchannels()).T / 32768.0).astype(np.float32), f.getframerate()
 
@@ -337,7 +338,7 @@ def _fluidsynth_audio(pieces: Sequence[Piece], font: Path, rate: int) -> Iterato
     every core gets one. At most ``processes + 1`` batches of audio are in memory at once.
     Yields each piece with its float audio (frames, 2), or an error line, in order.
     """
-    processes = min(MAX_PROCESSES, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    processes = min(MAX_PROCESSES, cores())
     size = min(BATCH_SECONDS, sum(p.end + GAP_SECONDS for p in pieces) / processes)
     batches: list[list[Piece]] = [[]]
     seconds = 0.0
@@ -389,7 +390,7 @@ def _check_font_loaded(stderr: str, font: Path) -> None:
     default SoundFont, and the audio would not be what the report names."""
     failed = [line for line in stderr.splitlines() if "failed to load" in line.lower() and "soundfont" in line.lower()]
     if failed:
-        raise PianoganError(f"soundfont {font}: FluidSynth cannot load it ({failed[0].strip()})")
+        raise AudioError(f"soundfont {font}: FluidSynth cannot load it ({failed[0].strip()})")
 
 
 def _joined_midi(pieces: Sequence[Piece], starts: np.ndarray) -> bytes:
@@ -441,7 +442,7 @@ def _tinysoundfont_audio(pieces: Sequence[Piece], font: Path, rate: int) -> Iter
     try:
         synth.sfload(str(font))
     except RuntimeError:
-        raise PianoganError(f"soundfont {font}: TinySoundFont cannot load it") from None
+        raise AudioError(f"soundfont {font}: TinySoundFont cannot load it") from None
     resets = [(0.0, kind, channel, a, b) for channel in range(16) for kind, a, b in (
         (_CONTROL, _RESET_CONTROLLERS, 0), (_CONTROL, _VOLUME, 100), (_CONTROL, _PAN, 64), (_PROGRAM, 0, 0)
     )]  # fmt: skip
@@ -517,5 +518,7 @@ class FluidSynth:
     def midi_to_audio(self, midi_file: str | os.PathLike, audio_file: str | os.PathLike) -> Path:
         """Render ``midi_file`` to the WAV file ``audio_file``; return its path."""
         if Path(audio_file).suffix.lower() != ".wav":
-            raise PianoganError(f"{audio_file}: only .wav output is supported")
-        return render_midi(midi_file, audio_file, self.sound_font, self.sample_rate).wav
+            raise AudioError(f"{audio_file}: only .wav output is supported")
+        wav = render_midi(midi_file, audio_file, self.sound_font, self.sample_rate).wav
+        assert wav is not None  # render_midi raises instead of returning a failure
+        return wav

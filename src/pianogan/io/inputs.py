@@ -14,7 +14,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path, PurePosixPath
 
-from pianogan.errors import PianoganError
+from pianogan.errors import OutputError, PianoganError
+from pianogan.io.atomic import check_folder
 
 MIDI_SUFFIXES = (".mid", ".midi")
 PNG_SUFFIXES = (".png",)
@@ -72,7 +73,7 @@ def output_stems(files: list[Path]) -> dict[Path, str]:
     """A distinct output stem per file (see the module docstring for the rule).
 
     Stems are compared ignoring case, because such names clash on the case-insensitive
-    file systems of macOS and Windows. Raises ``PianoganError`` naming two inputs whose
+    file systems of macOS and Windows. Raises ``OutputError`` naming two inputs whose
     outputs would still be the same.
     """
     by_stem: dict[str, list[Path]] = defaultdict(list)
@@ -91,7 +92,7 @@ def output_stems(files: list[Path]) -> dict[Path, str]:
     for path, stem in stems.items():
         other = owner.setdefault(stem.casefold(), path)
         if other is not path:
-            raise PianoganError(f"{other} and {path} would write outputs with the same name ({stem!r}); rename one of them")
+            raise OutputError(f"{other} and {path} would write outputs with the same name ({stem!r}); rename one of them")
     return stems
 
 
@@ -101,12 +102,10 @@ def batch_inputs(
     """The output folder, input files, their output stems and the missing inputs of a batch.
 
     Missing inputs are named on stderr and skipped, so the others still convert. An
-    output path that is a file, no input file at all (``kind`` names what was looked for,
+    output path that is a file (or lies below one), no input file at all (``kind`` names what was looked for,
     e.g. ".png"), or two inputs whose outputs would clash are one-line errors.
     """
-    out_dir = Path(output)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise PianoganError(f"{out_dir}: exists and is not a folder (-o names the output folder)")
+    out_dir = check_folder(output)
     files, missing = find_inputs(inputs, suffixes)
     for problem in missing:
         print(f"skipped {problem}", file=sys.stderr)

@@ -16,10 +16,22 @@ from typing import NamedTuple
 import numpy as np
 import symusic
 
-from pianogan.errors import PianoganError
+from pianogan.errors import MidiError, OptionError
 from pianogan.io.atomic import write_bytes
 from pianogan.music.alignment import NOT_ALIGNED, Alignment, bar_columns, estimate
-from pianogan.roll import COLUMNS_PER_QUARTER, LOWEST_PITCH, MAX_COLUMNS, N_PITCHES, WINDOW, bar_stride, check_roll, check_window_width, window_count, windows
+from pianogan.roll import (
+    COLUMNS_PER_QUARTER,
+    DEFAULT_VELOCITY,
+    LOWEST_PITCH,
+    MAX_COLUMNS,
+    N_PITCHES,
+    WINDOW,
+    bar_stride,
+    check_roll,
+    check_window_width,
+    window_count,
+    windows,
+)
 
 OUTPUT_TPQ = 480
 OUTPUT_QPM = 120.0
@@ -59,18 +71,18 @@ def load_score(path: str | os.PathLike) -> symusic.Score:
     """
     path = Path(path)
     if not path.is_file():
-        raise PianoganError(f"{path}: no such file")
+        raise MidiError(f"{path}: no such file")
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise PianoganError(f"{path}: cannot be read ({error.strerror or error})") from None
+        raise MidiError(f"{path}: cannot be read ({error.strerror or error})") from None
     try:
         score = symusic.Score.from_midi(data)
     except Exception as error:  # symusic raises RuntimeError with a C++ message
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise PianoganError(f"{path}: not a readable MIDI file ({reason})") from None
+        raise MidiError(f"{path}: not a readable MIDI file ({reason})") from None
     if score.ticks_per_quarter <= 0:
-        raise PianoganError(f"{path}: ticks per quarter note is {score.ticks_per_quarter}; timecode-based MIDI is not supported")
+        raise MidiError(f"{path}: ticks per quarter note is {score.ticks_per_quarter}; timecode-based MIDI is not supported")
     check_tick_range(data, path)
     return score
 
@@ -91,7 +103,7 @@ def check_tick_range(data: bytes, path: str | os.PathLike) -> None:
     array = np.frombuffer(data, dtype=np.uint8)
     for start, stop in _track_chunks(data):
         if _tick_bound(array[start:stop]) > MAX_TICK and (end := _track_end(data, start, stop)) > MAX_TICK:
-            raise PianoganError(f"{path}: an event lies at tick {end}, beyond the {MAX_TICK} ticks a MIDI time may reach here; the file's times look corrupt")
+            raise MidiError(f"{path}: an event lies at tick {end}, beyond the {MAX_TICK} ticks a MIDI time may reach here; the file's times look corrupt")
 
 
 def _track_chunks(data: bytes) -> list[tuple[int, int]]:
@@ -223,7 +235,7 @@ def read_midi(path: str | os.PathLike, pedal: bool = False, align: bool = False)
     first = tick_to_column(starts[in_range], tpq)
     last = np.maximum(first + 1, tick_to_column(ends[in_range], tpq))
     if len(last) and last.max() > MAX_COLUMNS:
-        raise PianoganError(
+        raise MidiError(
             f"{path}: a note ends at column {int(last.max())} (quarter note {int(last.max()) // COLUMNS_PER_QUARTER}), "
             f"beyond the {MAX_COLUMNS} columns a piece may span; the file's times look corrupt"
         )
@@ -263,7 +275,7 @@ def midi_to_windows(path: str | os.PathLike, columns: int = WINDOW, pedal: bool 
     preparation share this, so an image ``<stem>_<k>.png`` and window ``k`` of a dataset
     always hold the same music.
     """
-    check_window_width(columns, "window width")
+    check_window_width(columns)
     roll, stats = read_midi(path, pedal=pedal, align=align)
     stride = bar_stride(columns, stats.alignment.bar_columns) if stats.alignment.aligned else columns
     return PieceWindows(windows(roll, columns, stride), window_count(roll.shape[1], columns, stride), stats, stride)
@@ -312,14 +324,14 @@ def roll_notes(roll: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows, first, after - first
 
 
-def check_qpm(qpm: float, option: str = "--bpm") -> float:
-    """``qpm`` as a float if it is a tempo a file may have, else a one-line error naming ``option``."""
+def check_qpm(qpm: float, parameter: str = "bpm") -> float:
+    """``qpm`` as a float if it is a tempo a file may have, else an ``OptionError`` naming ``parameter``."""
     if not MIN_QPM <= qpm <= MAX_QPM:  # also refuses NaN
-        raise PianoganError(f"{option} must be {MIN_QPM:g}..{MAX_QPM:g} beats per minute, got {qpm}")
+        raise OptionError(parameter, f"must be {MIN_QPM:g}..{MAX_QPM:g} beats per minute, got {qpm}")
     return float(qpm)
 
 
-def roll_to_score(roll: np.ndarray, velocity: int = 90, qpm: float = OUTPUT_QPM) -> symusic.Score:
+def roll_to_score(roll: np.ndarray, velocity: int = DEFAULT_VELOCITY, qpm: float = OUTPUT_QPM) -> symusic.Score:
     """A roll as a one-track piano score at ``qpm`` beats per minute (480 ticks per quarter).
 
     Each run of lit pixels becomes one note starting at ``column / 4`` quarter notes and
@@ -327,8 +339,8 @@ def roll_to_score(roll: np.ndarray, velocity: int = 90, qpm: float = OUTPUT_QPM)
     any tempo; the tempo only sets how long a column lasts when it is played.
     """
     if not 1 <= velocity <= 127:
-        raise PianoganError(f"velocity must be 1..127, got {velocity}")
-    check_qpm(qpm, "tempo")
+        raise OptionError("velocity", f"must be 1..127, got {velocity}")
+    check_qpm(qpm, "qpm")
     rows, first, length = roll_notes(roll)
     ticks_per_column = OUTPUT_TPQ // COLUMNS_PER_QUARTER
     order = np.lexsort((rows, first))
@@ -347,7 +359,7 @@ def roll_to_score(roll: np.ndarray, velocity: int = 90, qpm: float = OUTPUT_QPM)
     return score
 
 
-def write_midi(roll: np.ndarray, path: str | os.PathLike, velocity: int = 90, qpm: float = OUTPUT_QPM) -> None:
+def write_midi(roll: np.ndarray, path: str | os.PathLike, velocity: int = DEFAULT_VELOCITY, qpm: float = OUTPUT_QPM) -> None:
     """Write a roll as a MIDI file (see ``roll_to_score``), atomically.
 
     The file is made in memory and written with a size check: symusic's ``dump_midi``

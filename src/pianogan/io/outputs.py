@@ -16,11 +16,11 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pianogan.errors import PianoganError
+from pianogan.errors import OutputError
 from pianogan.io import atomic
 from pianogan.io.inputs import stays_inside
 
@@ -46,7 +46,7 @@ class Outputs:
         """The output folder ``folder`` as it stands; nothing is created yet.
 
         ``inputs`` are the command's input files: none of them may be written over.
-        Raises a one-line PianoganError when the folder (or a folder above it) is a file
+        Raises a one-line OutputError when the folder (or a folder above it) is a file
         or its list is damaged.
         """
         folder = atomic.check_folder(folder)
@@ -90,7 +90,7 @@ class Outputs:
 
     def _files(self) -> set[str]:
         """The names of the files now in the folder and its subfolders."""
-        names = set()
+        names: set[str] = set()
         for sub in (".", *self.subfolders):
             folder = self.folder / sub
             if folder.is_dir():
@@ -117,11 +117,11 @@ class Outputs:
         return None
 
     def check(self, names: Iterable[str]) -> None:
-        """Raise a one-line PianoganError for the first of ``names`` that may not be written."""
+        """Raise a one-line OutputError for the first of ``names`` that may not be written."""
         for name in names:
             problem = self.problem(name)
             if problem:
-                raise PianoganError(problem)
+                raise OutputError(problem)
 
     def narrowed(self, groups: Iterable[str]) -> dict[str, Outputs]:
         """For each group, a copy that knows only that group's files: small enough to send
@@ -176,7 +176,7 @@ class Outputs:
         """The files of an earlier run that this run wrote again."""
         return sorted(n for n in self.written & self.earlier if (self.folder / n).exists())
 
-    def report(self, removed: list[str] = ()) -> None:
+    def report(self, removed: Sequence[str] = ()) -> None:
         """Say on stderr, in one line, which files of an earlier run this run replaced or removed."""
         replaced = self.replaced()
         parts = [f"replaced {len(replaced)} file{'s' * (len(replaced) != 1)} of an earlier run (e.g. {replaced[0]})"] if replaced else []
@@ -196,8 +196,8 @@ def _read_owned(path: Path) -> dict[str, str]:
         if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
             raise ValueError("'files' is not a mapping of names to groups")
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
-        raise PianoganError(f"{path}: damaged list of pianogan's files ({error}); delete it to start afresh") from None
+        raise OutputError(f"{path}: damaged list of pianogan's files ({error}); delete it to start afresh") from None
     for name in files:
         if not stays_inside(name):
-            raise PianoganError(f"{path}: lists {name!r}, which is not inside {path.parent}; delete the list to start afresh")
+            raise OutputError(f"{path}: lists {name!r}, which is not inside {path.parent}; delete the list to start afresh")
     return dict(files)

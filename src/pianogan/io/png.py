@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pianogan.errors import PianoganError
+from pianogan.errors import ImageError
 from pianogan.io.atomic import atomic_path, complete_png
 from pianogan.roll import MAX_COLUMNS, N_PITCHES, check_roll
 
@@ -54,11 +54,11 @@ def read_png(path: str | os.PathLike, threshold: float = 0.5) -> np.ndarray:
                 pixels = np.asarray(image.convert("L"), dtype=np.uint8)
                 limit = 255
     except FileNotFoundError:
-        raise PianoganError(f"{path}: no such file") from None
+        raise ImageError(f"{path}: no such file") from None
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError, EOFError) as error:
-        raise PianoganError(f"{path}: not a readable PNG image ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
+        raise ImageError(f"{path}: not a readable PNG image ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
     if pixels.ndim != 2 or pixels.shape[0] != N_PITCHES:
-        raise PianoganError(f"{path}: not a single-channel roll image after conversion (shape {pixels.shape})")
+        raise ImageError(f"{path}: not a single-channel roll image after conversion (shape {pixels.shape})")
     return pixels >= threshold * limit
 
 
@@ -66,6 +66,6 @@ def _check_png_size(path: Path, size: tuple[int, int]) -> None:
     """Refuse an image whose header gives a size no roll has, before it is decoded."""
     width, height = size
     if height != N_PITCHES:
-        raise PianoganError(f"{path}: image is {height} pixels high, a roll must be {N_PITCHES} (one row per pitch 21..126)")
+        raise ImageError(f"{path}: image is {height} pixels high, a roll must be {N_PITCHES} (one row per pitch 21..126)")
     if not 1 <= width <= MAX_COLUMNS:
-        raise PianoganError(f"{path}: image is {width} pixels wide; a roll has 1 to {MAX_COLUMNS} columns")
+        raise ImageError(f"{path}: image is {width} pixels wide; a roll has 1 to {MAX_COLUMNS} columns")

@@ -50,9 +50,8 @@ import numpy as np
 from keras import layers, ops
 
 from pianogan.roll import COLUMNS_PER_BAR as BAR
-from pianogan.roll import LOWEST_PITCH, N_PITCHES, PIANO_ROWS, WINDOW
+from pianogan.roll import LATENT_DIM, LOWEST_PITCH, N_PITCHES, PIANO_ROWS, WINDOW
 
-LATENT_DIM = 14
 PACKAGE = "pianogan"
 
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from keras import ops
 
+from pianogan.errors import OptionError
+
 LOSSES = ("nonsaturating", "hinge", "seed")
+
+
+def check_loss(kind: str) -> str:
+    """``kind`` if it names a loss, else an ``OptionError`` naming the choices."""
+    if kind not in LOSSES:
+        raise OptionError("loss", f"must be one of {', '.join(LOSSES)}, got {kind!r}")
+    return kind
 
 
 def discriminator_loss(kind: str, real_logits, fake_logits, noise):
@@ -15,6 +24,7 @@ def discriminator_loss(kind: str, real_logits, fake_logits, noise):
     ``seed``: the seed project's binary cross-entropy with flipped labels (real = 0,
     fake = 1) plus 0.05 uniform label noise.
     """
+    check_loss(kind)
     if kind == "nonsaturating":
         return ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
     if kind == "hinge":
@@ -26,6 +36,7 @@ def discriminator_loss(kind: str, real_logits, fake_logits, noise):
 
 def generator_loss(kind: str, fake_logits):
     """Loss of G: make D call the fakes real (label 0 in the seed's flipped convention)."""
+    check_loss(kind)
     if kind == "nonsaturating":
         return ops.mean(ops.softplus(-fake_logits))
     if kind == "hinge":

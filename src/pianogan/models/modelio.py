@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from pianogan.errors import PianoganError
+from pianogan.errors import ModelError
 from pianogan.roll import N_PITCHES
 
 
@@ -67,20 +67,20 @@ def load_generator(path: str | os.PathLike):
     Loading uses ``safe_mode=True`` (no arbitrary code from the file, e.g. lambdas) and
     ``compile=False`` (sampling needs no optimizer), after ``check_archive``. A generator must map latents
     ``(None, latent_dim)`` to rolls ``(None, 106, W, 1)``; anything else, or a file that
-    is missing or not a Keras model, is a one-line PianoganError naming the file.
+    is missing or not a Keras model, is a one-line ModelError naming the file.
     """
     path = Path(path)
     if path.is_dir():
-        raise PianoganError(f"{path}: is a folder, not a .keras model file")
+        raise ModelError(f"{path}: is a folder, not a .keras model file")
     if not path.is_file():
-        raise PianoganError(f"{path}: no such model file (train one with `pianogan train`, or pass --model or set PIANOGAN_MODEL)")
+        raise ModelError(f"{path}: no such model file (train one with `pianogan train`, or pass {{model}} or set PIANOGAN_MODEL)", mentions=["model"])
     check_archive(path)
     keras = import_keras()
     try:
         model = keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as error:  # Keras raises ValueError, OSError, TypeError, zip errors...
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise PianoganError(f"{path}: not a loadable Keras model ({reason[:200]})") from None
+        raise ModelError(f"{path}: not a loadable Keras model ({reason[:200]})") from None
     check_generator(model, path)
     return model
 
@@ -99,28 +99,28 @@ def check_archive(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             members = {info.filename: info.file_size for info in archive.infolist()}
     except (OSError, zipfile.BadZipFile, ValueError) as error:
-        raise PianoganError(f"{path}: not a loadable Keras model (not a .keras archive: {error})") from None
+        raise ModelError(f"{path}: not a loadable Keras model (not a .keras archive: {error})") from None
     if "config.json" not in members:
-        raise PianoganError(f"{path}: not a loadable Keras model (no config.json in the archive)")
+        raise ModelError(f"{path}: not a loadable Keras model (no config.json in the archive)")
     for name, limit in MAX_MEMBER_BYTES.items():
         if members.get(name, 0) > limit:
-            raise PianoganError(f"{path}: {name} holds {members[name]:,} bytes, more than the {limit:,} a generator needs; refused unread")
+            raise ModelError(f"{path}: {name} holds {members[name]:,} bytes, more than the {limit:,} a generator needs; refused unread")
     if sum(members.values()) > MAX_ARCHIVE_BYTES:
-        raise PianoganError(
+        raise ModelError(
             f"{path}: the archive expands to {sum(members.values()):,} bytes, more than the {MAX_ARCHIVE_BYTES:,} a generator needs; refused unread"
         )
 
 
 def check_generator(model, path: str | os.PathLike) -> None:
-    """Raise a one-line PianoganError unless ``model`` maps (None, d) to (None, 106, W, 1)."""
+    """Raise a one-line ModelError unless ``model`` maps (None, d) to (None, 106, W, 1)."""
     try:
         inputs, outputs = tuple(model.input_shape), tuple(model.output_shape)
     except (AttributeError, ValueError, TypeError):
-        raise PianoganError(f"{path}: the model has no single input and output (is it a generator?)") from None
+        raise ModelError(f"{path}: the model has no single input and output (is it a generator?)") from None
     if len(inputs) != 2 or inputs[0] is not None or not inputs[1]:
-        raise PianoganError(f"{path}: generator input must be (None, latent_dim), got {inputs}")
+        raise ModelError(f"{path}: generator input must be (None, latent_dim), got {inputs}")
     if len(outputs) != 4 or outputs[0] is not None or outputs[1] != N_PITCHES or not outputs[2] or outputs[3] != 1:
-        raise PianoganError(f"{path}: generator output must be (None, {N_PITCHES}, W, 1), got {outputs}")
+        raise ModelError(f"{path}: generator output must be (None, {N_PITCHES}, W, 1), got {outputs}")
 
 
 FACTS = "pianogan.json"  # what training knew about its data, stored inside the .keras archive

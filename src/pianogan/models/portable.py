@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pianogan.errors import PianoganError
+from pianogan.errors import ModelError
 from pianogan.roll import LOWEST_PITCH, N_PITCHES, PIANO_ROWS
 
 FORMAT = "pianogan-numpy-graph-1"
@@ -43,7 +43,7 @@ BATCH = 32
 THREADS = 1
 
 
-class UnsupportedModel(PianoganError):
+class UnsupportedModel(ModelError):
     """The model uses something the NumPy runner does not implement; use Keras instead."""
 
 
@@ -139,8 +139,8 @@ def _conv(config: dict, weights: dict, inputs: list, spatial: int) -> np.ndarray
     out = [(x.shape[1 + a] - dilations[a] * (taps[a] - 1) - 1) // strides[a] + 1 for a in range(spatial)]
     gathered = []
     for tap in np.ndindex(*taps):
-        index = tuple(slice(tap[a] * dilations[a], tap[a] * dilations[a] + (out[a] - 1) * strides[a] + 1, strides[a]) for a in range(spatial))
-        gathered.append(x[(slice(None), *index)])
+        index = [slice(None)] + [slice(tap[a] * dilations[a], tap[a] * dilations[a] + (out[a] - 1) * strides[a] + 1, strides[a]) for a in range(spatial)]
+        gathered.append(x[tuple(index)])
     columns = np.concatenate(gathered, axis=-1)  # (N, *out, taps * in), tap-major like the kernel
     y = _matmul(columns, kernel.reshape(-1, kernel.shape[-1]))
     if config.get("use_bias", True):
@@ -410,7 +410,7 @@ def export(model_path: str | os.PathLike, out_path: str | os.PathLike | None = N
 
     Loads the model with Keras, converts its graph and weights, and before writing runs
     both on ``check`` random latents: the export is written only when every probability
-    agrees within CHECK_TOLERANCE. Raises UnsupportedModel (a PianoganError) for a
+    agrees within CHECK_TOLERANCE. Raises UnsupportedModel (a ModelError) for a
     model the runner cannot compute, naming the layer.
     """
     from pianogan.io import atomic

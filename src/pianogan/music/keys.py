@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pianogan.errors import PianoganError
+from pianogan.errors import OptionError
 from pianogan.roll import LOWEST_PITCH, N_PITCHES, PIANO_ROWS, PITCH_CLASS_NAMES
 
 MAJOR_MODES = ("major", "minor")
@@ -81,16 +81,16 @@ def parse_key(text: str) -> int:
     """
     words = text.strip().replace("-", " ").split()
     if not words or len(words) > 2:
-        raise PianoganError(f"key {text!r}: expected a tonic and a mode, e.g. 'A minor' or 'Eb major'")
+        raise OptionError("key", f"{text!r}: expected a tonic and a mode, e.g. 'A minor' or 'Eb major'")
     tonic_name = words[0][0].upper() + words[0][1:].lower()
     flats = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E", "E#": "F", "B#": "C"}
     tonic_name = flats.get(tonic_name, tonic_name)
     if tonic_name not in PITCH_CLASS_NAMES:
-        raise PianoganError(f"key {text!r}: unknown tonic {words[0]!r} (use C, C#, Db, D, ..., B)")
+        raise OptionError("key", f"{text!r}: unknown tonic {words[0]!r} (use C, C#, Db, D, ..., B)")
     mode = words[1].lower() if len(words) == 2 else "major"
     modes = {"major": 0, "maj": 0, "minor": 12, "min": 12, "m": 12}
     if mode not in modes:
-        raise PianoganError(f"key {text!r}: unknown mode {words[1]!r} (use major or minor)")
+        raise OptionError("key", f"{text!r}: unknown mode {words[1]!r} (use major or minor)")
     return PITCH_CLASS_NAMES.index(tonic_name) + modes[mode]
 
 

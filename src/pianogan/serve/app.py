@@ -102,7 +102,7 @@ def create_app(generator: api.Generator) -> Starlette:
     """The Starlette app serving ``generator`` (wrap it with ``wrap`` before serving)."""
     engine = Engine(generator)
     g = engine.generator
-    assets = {route: (resources.files("pianogan.serve").joinpath("static", name).read_bytes(), kind) for route, (name, kind) in ASSETS.items()}
+    assets = {route: (resources.files("pianogan.serve").joinpath("static").joinpath(name).read_bytes(), kind) for route, (name, kind) in ASSETS.items()}
 
     async def asset(request: Request) -> Response:
         body, kind = assets[request.url.path]

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pianogan.errors import PianoganError
+from pianogan.errors import OptionError
 from pianogan.io.midi import MAX_QPM, MIN_QPM, OUTPUT_QPM
 from pianogan.music.keys import parse_key
+from pianogan.roll import DEFAULT_VELOCITY
 
 MAX_LENGTH = 2400  # columns: 5 minutes at 120 BPM, 8 windows
 MAX_SEED = 2**32 - 1
@@ -42,7 +43,7 @@ class PieceSpec:
 def _text(query: Mapping[str, str], name: str) -> str | None:
     value = query.get(name)
     if value is not None and len(value) > MAX_TEXT:
-        raise PianoganError(f"{name}: longer than {MAX_TEXT} characters")
+        raise OptionError(name, f": longer than {MAX_TEXT} characters")
     return value if value not in (None, "") else None
 
 
@@ -54,9 +55,9 @@ def number(query: Mapping[str, str], name: str, default: float, low: float, high
     try:
         value = float(text)
     except ValueError:
-        raise PianoganError(f"{name}: not a number ({text[:40]!r})") from None
+        raise OptionError(name, f": not a number ({text[:40]!r})") from None
     if not (math.isfinite(value) and low <= value <= high):
-        raise PianoganError(f"{name} must be {low:g}..{high:g}, got {text[:40]}")
+        raise OptionError(name, f"must be {low:g}..{high:g}, got {text[:40]}")
     return value
 
 
@@ -68,9 +69,9 @@ def integer(query: Mapping[str, str], name: str, default: int | None, low: int, 
     try:
         value = int(text)
     except ValueError:
-        raise PianoganError(f"{name}: not a whole number ({text[:40]!r})") from None
+        raise OptionError(name, f": not a whole number ({text[:40]!r})") from None
     if not low <= value <= high:
-        raise PianoganError(f"{name} must be {low}..{high}, got {value}")
+        raise OptionError(name, f"must be {low}..{high}, got {value}")
     return value
 
 
@@ -81,13 +82,13 @@ def latent(query: Mapping[str, str], name: str, dim: int) -> tuple[float, ...] |
         return None
     parts = text.split(",")
     if len(parts) != dim:
-        raise PianoganError(f"{name}: expected {dim} comma-separated numbers, got {len(parts)}")
+        raise OptionError(name, f": expected {dim} comma-separated numbers, got {len(parts)}")
     try:
         values = np.array([float(p) for p in parts])
     except ValueError:
-        raise PianoganError(f"{name}: not a list of numbers") from None
+        raise OptionError(name, ": not a list of numbers") from None
     if not (np.isfinite(values).all() and np.abs(values).max() <= 10):
-        raise PianoganError(f"{name}: every number must be finite and within -10..10")
+        raise OptionError(name, ": every number must be finite and within -10..10")
     return tuple(float(v) for v in values)
 
 
@@ -107,6 +108,6 @@ def piece_spec(query: Mapping[str, str], dim: int) -> PieceSpec:
         threshold=number(query, "threshold", 0.5, 0.01, 0.99),
         key=key(query),
         bpm=number(query, "bpm", OUTPUT_QPM, MIN_QPM, MAX_QPM),
-        velocity=integer(query, "velocity", 90, 1, 127),
+        velocity=integer(query, "velocity", DEFAULT_VELOCITY, 1, 127),
         transpose=integer(query, "transpose", 0, -24, 24),
     )
