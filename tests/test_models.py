@@ -214,7 +214,10 @@ def test_melody_views_pass_the_gradient_to_every_sounding_note():
     assert gradient[62 - 21, 4] != 0 and gradient[60 - 21, 3] != 0  # the move's two ends
 
 
-def test_the_training_options_offer_every_registered_architecture():
-    from pianogan.training.options import CHOICES
+def test_the_training_options_offer_every_registered_architecture_loss_and_recipe():
+    from pianogan.models.losses import LOSSES
+    from pianogan.training.choices import CHOICES
+    from pianogan.training.train import RECIPES
 
     assert CHOICES["arch"] == tuple(architectures.ARCHITECTURES)
+    assert CHOICES["loss"] == LOSSES and CHOICES["recipe"] == tuple(RECIPES)

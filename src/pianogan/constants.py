@@ -15,4 +15,5 @@ SECONDS_PER_COLUMN_AT_120_BPM = 0.125
 # header, and its roll would need gigabytes, so it is refused instead of exhausting memory.
 MAX_COLUMNS = 1 << 18
 DEFAULT_VELOCITY = 90  # MIDI velocity of every note written from a roll, which has none
+SPLITS = ("train", "validation", "test")  # a prepared dataset's parts, in this order
 LATENT_DIM = 14  # numbers in a generator's latent: the shipped model's, and new models' default

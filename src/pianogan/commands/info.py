@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pianogan.constants import LATENT_DIM
-from pianogan.training.options import CHOICES
+from pianogan.training.choices import CHOICES
 
 
 def register(subparsers) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pianogan.training.options import CHOICES
+from pianogan.training.choices import CHOICES
 
 TUNABLE = [
     "arch",

@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from tqdm import tqdm
 
+from pianogan.constants import SPLITS
 from pianogan.errors import DatasetError, OptionError, PianoganError
 from pianogan.io import atomic
 from pianogan.io.inputs import MIDI_SUFFIXES, PNG_SUFFIXES, stays_inside
@@ -44,7 +45,6 @@ from pianogan.music.keys import estimate_keys, key_name
 from pianogan.roll import LOWEST_PITCH, N_PITCHES, WINDOW, check_window_width, windows
 from pianogan.workers import cores, ordered_map
 
-SPLITS = ("train", "validation", "test")
 MANIFEST = "manifest.csv"
 REPORT = "prepare_report.json"
 PNG_FOLDER = "png"

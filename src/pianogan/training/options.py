@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pianogan.data.datasets import SPLITS, check_split, npz_arrays
+from pianogan.data.datasets import check_split, npz_arrays
 from pianogan.errors import PianoganError
 from pianogan.io.outputs import Outputs
+from pianogan.training.choices import CHOICES
 from pianogan.training.runlog import LOG, read_log
 
 CHECKPOINT = "checkpoint.npz"
@@ -28,16 +29,6 @@ GENERATOR = "generator.keras"
 RUN_FILES = (CONFIG, CHECKPOINT, GENERATOR, LOG)
 SAMPLES = "samples"
 OUTPUT_GROUP = "train"
-
-CHOICES: dict[str, tuple[str, ...]] = {
-    "arch": ("default", "bars", "bars-melody", "seed"),
-    "recipe": ("ours", "seed"),
-    "loss": ("nonsaturating", "hinge", "seed"),
-    "optimizer": ("adam", "rmsprop"),
-    "key_mode": ("transpose", "normalise"),
-    "augment": ("real", "both"),
-    "split": SPLITS,
-}
 
 
 @dataclass(frozen=True)
