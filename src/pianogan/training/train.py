@@ -161,7 +161,7 @@ def build_gan(config: TrainConfig):
 
 def save_checkpoint(gan, run: Path) -> None:
     """Write the whole training state to RUN/checkpoint.npz atomically (temp + rename)."""
-    arrays = {f"{group}/{i}": np.asarray(v) for group, variables in gan.state_variables().items() for i, v in enumerate(variables)}
+    arrays = {f"{group}/{i}": keras.ops.convert_to_numpy(v) for group, variables in gan.state_variables().items() for i, v in enumerate(variables)}
     with atomic_path(run / CHECKPOINT, check=complete_zip) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
@@ -238,7 +238,7 @@ def write_sample_grid(generator, latents: np.ndarray, path: Path) -> np.ndarray:
     """Binarised samples for fixed latents, written as a PNG grid."""
     from PIL import Image
 
-    rolls = np.asarray(generator(latents, training=False))[..., 0] >= 0.5
+    rolls = keras.ops.convert_to_numpy(generator(latents, training=False))[..., 0] >= 0.5
     picture = sample_grid(rolls)
     with atomic_path(path, check=complete_png) as tmp:
         Image.fromarray(picture, mode="L").save(tmp, format="PNG")
