@@ -453,6 +453,7 @@ def _run_steps(gan, backend, maker: BatchMaker, start: int, steps: int, callback
 
     The next batch is made on a thread while the current step runs."""
     run_step = backend.make_step(gan)
+    gan.stop_training = False
     logs: dict = {}
     callbacks.on_train_begin()
     callbacks.on_epoch_begin(0)
