@@ -64,10 +64,11 @@ def _state(run) -> dict[str, np.ndarray]:
 
 SAMPLE = r"""
 import sys
+import keras
 import numpy as np
 from pianogan.models import modelio
 generator = modelio.load_generator(sys.argv[1])
-rolls = np.asarray(generator(np.random.default_rng(0).standard_normal((3, generator.input.shape[-1])).astype("float32")))
+rolls = keras.ops.convert_to_numpy(generator(np.random.default_rng(0).standard_normal((3, generator.input.shape[-1])).astype("float32")))
 print(rolls.shape, bool(np.isfinite(rolls).all()))
 """
 
