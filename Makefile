@@ -15,7 +15,7 @@ setup: $(STAMP) system-deps
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,jax]'  # JAX (CPU) for the backend tests; PyTorch's tests skip without it
 	# The pip-only audio fallback; its declared pyaudio dependency (live playback) is not needed.
 	$(BIN)/python -m pip install --quiet --no-deps "tinysoundfont==0.3.7"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (pianogan)" >/dev/null

@@ -1,11 +1,15 @@
-"""Training speed of the default, bars and seed architectures side by side (TensorFlow, CPU).
+"""Training speed of the default, bars and seed architectures, and of each Keras backend, side by side.
 
 Prints steps/s at batch 32 and the achieved GFLOP/s (forward + backward counted as 3 x
 the forward FLOPs of G on one batch and D on two), beside the machine's measured peak
 (a large float32 matrix product). The seed architecture is timed at a small batch and
 extrapolated linearly to 32, since one of its steps at batch 32 takes minutes here.
+The architectures are timed under TensorFlow; then the default architecture is timed
+under each installed backend (TensorFlow, JAX, PyTorch), each in its own process since
+Keras picks its backend once per process, with the first step's time (tracing or
+compilation) beside the steady one.
 
-    python benchmarks/train_speed.py [--steps 30] [--seed-batch 1] [--no-seed]
+    python benchmarks/train_speed.py [--steps 30] [--seed-batch 1] [--no-seed] [--backends tensorflow,jax,torch] [--backend-steps 10]
 
 ``bars`` is timed with the shipped recipe (``--augment both``: DiffAugment's moves of D's
 inputs cost a little on top of its FLOPs).
@@ -14,7 +18,11 @@ inputs cost a little on top of its FLOPs).
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import os
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -24,39 +32,57 @@ import numpy as np
 
 from pianogan.data.batches import BatchMaker
 from pianogan.models import architectures
-from pianogan.training.train import Batches, build_gan, recipe_config
+from pianogan.training import backends
+from pianogan.training.train import build_gan, recipe_config
 
 
-class StepTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.times.append(time.perf_counter())
-
-
-def seconds_per_step(arch: str, batch_size: int, steps: int, augment: str = "real") -> float:
-    """Median seconds per training step after the first (tracing) steps."""
+def step_times(arch: str, batch_size: int, steps: int, augment: str = "real") -> list[float]:
+    """Seconds of each of ``steps`` training steps, each waited for (a logged figure is read,
+    as the trainer's log does: JAX would otherwise return before the step is done)."""
     config = recipe_config("ours", arch=arch, batch_size=batch_size, steps=steps, augment=augment)
+    backend = backends.load()
+    backend.enable_determinism()
     gan = build_gan(config)
     windows = np.random.default_rng(0).random((64, 106, 300)) < 0.03
     maker = BatchMaker(windows, batch_size, config.latent_dim, seed=0, max_transpose=6, time_shift=True)
-    timer = StepTimer()
-    gan.fit(Batches(maker, 0, steps), epochs=1, shuffle=False, verbose=0, callbacks=[timer])
-    return float(np.median(np.diff(timer.times[2:])))
+    step = backend.make_step(gan)
+    times = []
+    for index in range(steps):
+        batch = maker.batch(index)
+        began = time.perf_counter()
+        float(step(batch)["d_loss"])
+        times.append(time.perf_counter() - began)
+    return times
+
+
+def seconds_per_step(arch: str, batch_size: int, steps: int, augment: str = "real") -> float:
+    """Median seconds per training step after the first two (tracing) steps."""
+    return float(np.median(step_times(arch, batch_size, steps, augment)[2:]))
 
 
 def peak_gflops(size: int = 2048, repeats: int = 10) -> float:
-    """Float32 matrix-product throughput of this machine, the practical peak."""
-    import tensorflow as tf
-
-    a = tf.random.normal((size, size))
-    tf.matmul(a, a).numpy()
+    """Float32 matrix-product throughput of this machine under the running backend, the practical peak."""
+    a = keras.random.normal((size, size), seed=0)
+    keras.ops.convert_to_numpy(keras.ops.matmul(a, a))
     start = time.perf_counter()
     for _ in range(repeats):
-        tf.matmul(a, a).numpy()
+        keras.ops.convert_to_numpy(keras.ops.matmul(a, a))
     return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def backend_row(backend: str, steps: int) -> dict:
+    """The default architecture's step under ``backend``, timed in a process of its own."""
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    done = subprocess.run([sys.executable, __file__, "--worker", "--backend-steps", str(steps)], capture_output=True, text=True, env=env, check=False)
+    if done.returncode:
+        raise SystemExit(f"{backend}: {done.stderr.strip().splitlines()[-1]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def worker(steps: int) -> None:
+    """One backend's figures as a JSON line (run with KERAS_BACKEND set)."""
+    times = step_times("default", 32, steps)
+    print(json.dumps({"first": times[0], "seconds": float(np.median(times[2:])), "peak": peak_gflops()}))
 
 
 def step_gflop(arch: str, batch_size: int) -> float:
@@ -69,7 +95,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30, help="steps timed for the default architecture")
     parser.add_argument("--seed-batch", type=int, default=1, help="batch size the seed architecture is timed at")
     parser.add_argument("--no-seed", action="store_true", help="leave out the seed architecture (minutes per step)")
+    installed = ",".join(name for name in backends.BACKENDS if importlib.util.find_spec(name))
+    parser.add_argument("--backends", default=installed, help=f"backends to time the default architecture under (default: those installed, {installed})")
+    parser.add_argument("--backend-steps", type=int, default=10, help="steps timed per backend")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args.backend_steps)
+        return
 
     peak = peak_gflops()
     default_s = seconds_per_step("default", 32, args.steps)
@@ -85,6 +118,15 @@ def main() -> None:
     print(f"a bars step costs {bars_s / default_s:.2f}x a default step")
     if not args.no_seed:
         print(f"default is {seed_s / default_s:.0f}x faster per step than seed at batch 32")
+
+    gflop = step_gflop("default", 32)
+    print(f"\ndefault architecture, batch 32, by backend ({args.backend_steps} steps each; first step: tracing or compilation):")
+    print(f"{'backend':<12}{'s/step':>10}{'steps/s':>9}{'GFLOP/s':>9}{'of peak':>9}{'first step s':>14}")
+    for backend in args.backends.split(","):
+        row = backend_row(backend, args.backend_steps)
+        print(
+            f"{backend:<12}{row['seconds']:>10.3f}{1 / row['seconds']:>9.2f}{gflop / row['seconds']:>9.0f}{gflop / row['seconds'] / row['peak']:>9.0%}{row['first']:>14.1f}"
+        )
 
 
 if __name__ == "__main__":

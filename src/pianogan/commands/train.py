@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from pianogan.training.choices import CHOICES
 
@@ -93,22 +95,77 @@ def register(subparsers) -> None:
         metavar="SECONDS",
         help="stop after this many seconds (with a checkpoint), e.g. to compare recipes at equal budgets",
     )
-    p.add_argument("--resume", action="store_true", help="continue the run in RUN from its checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue the run in RUN from its checkpoint (under the backend it was trained with)")
+    p.add_argument(
+        "--backend",
+        choices=["tensorflow", "jax", "torch"],
+        default=None,
+        help="Keras backend that trains (default: $KERAS_BACKEND, else tensorflow); jax and torch install as extras: pip install 'pianogan[jax]'",
+    )
+    p.add_argument(
+        "--devices",
+        default="1",
+        metavar="N|all",
+        help="devices per process that share each batch (data parallel, same global batch; default 1); more than one needs --backend jax",
+    )
+    p.add_argument("--num-processes", type=int, default=1, metavar="N", help="processes training together, one per machine (--backend jax; default 1)")
+    p.add_argument("--process-id", type=int, default=0, metavar="I", help="this process's number, 0 to N-1; process 0 writes the run folder (default 0)")
+    p.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="address where process 0 meets the others (with --num-processes)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pianogan.training.options import check_options, check_run
+    from pianogan.training.backends import check_backend
+    from pianogan.training.options import check_options, check_resume_backend, check_run
 
     explicit = {name: getattr(args, name) for name in TUNABLE}
-    check_options({**explicit, "steps": args.steps, "time_limit": args.time_limit})  # all before TensorFlow loads
-    check_run(args.dataset, args.output, args.split, args.resume)
+    check_options({**explicit, "steps": args.steps, "time_limit": args.time_limit})  # all before Keras loads
+    placement = _placement(args)
+    backend = args.backend or os.environ.get("KERAS_BACKEND") or "tensorflow"
+    check_backend(backend)
+    if placement.writes or args.resume:
+        check_run(args.dataset, args.output, args.split, args.resume)
+    if args.resume:
+        check_resume_backend(args.output, backend)
+    _choose_backend(backend)
 
     from pianogan.training.train import recipe_config, train
 
     config = recipe_config(args.recipe or "ours", steps=args.steps, **explicit)
     explicit["recipe"] = args.recipe
-    folder = train(args.dataset, args.output, config, resume=args.resume, explicit=explicit, verbose=0 if args.quiet else 1, time_limit=args.time_limit)
+    verbose = 0 if args.quiet or not placement.writes else 1
+    folder = train(args.dataset, args.output, config, resume=args.resume, explicit=explicit, verbose=verbose, time_limit=args.time_limit, placement=placement)
+    if not placement.writes:
+        return 0
     print(f"run in {folder}: generator {folder / 'generator.keras'}")
     return 0
+
+
+def _placement(args: argparse.Namespace):
+    """``--devices``, ``--num-processes``, ``--process-id`` and ``--coordinator`` as a ``Placement``."""
+    from pianogan.errors import PianoganError
+    from pianogan.training.backends import Placement
+
+    if args.devices != "all" and not (args.devices.isdigit() and int(args.devices) >= 1):
+        raise PianoganError(f"--devices must be a whole number of at least 1 or 'all', got {args.devices!r}")
+    if args.num_processes < 1:
+        raise PianoganError(f"--num-processes must be at least 1, got {args.num_processes}")
+    if not 0 <= args.process_id < args.num_processes:
+        raise PianoganError(f"--process-id must be at least 0 and below --num-processes {args.num_processes}, got {args.process_id}")
+    if args.num_processes > 1 and not args.coordinator:
+        raise PianoganError(f"--num-processes {args.num_processes} needs --coordinator HOST:PORT (process 0's address)")
+    devices = None if args.devices == "all" else int(args.devices)
+    return Placement(devices, args.num_processes, args.process_id, args.coordinator)
+
+
+def _choose_backend(backend: str) -> None:
+    """Have Keras load ``backend``: it reads KERAS_BACKEND once, when first imported."""
+    from pianogan.errors import PianoganError
+
+    if "keras" in sys.modules:
+        loaded = sys.modules["keras"].backend.backend()
+        if loaded != backend:
+            raise PianoganError(f"--backend {backend}: Keras is already loaded here with {loaded}; start a new process with KERAS_BACKEND={backend}")
+        return
+    os.environ["KERAS_BACKEND"] = backend

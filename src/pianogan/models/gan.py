@@ -1,7 +1,8 @@
 """The GAN as one ``keras.Model``: generator, discriminator, EMA generator and the losses.
 
-``fit()`` drives it; the gradient computation itself is backend-specific and lives in
-``pianogan.training.backends.tensorflow``. Everything here uses ``keras.ops`` only.
+The trainer's loop drives it through one training step per Keras backend
+(``pianogan.training.backends``); everything here uses ``keras.ops`` only, so every
+backend shares the maths.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def augment(rolls, params):
     """
     params = ops.cast(params, "int32")
     pitches, steps = rolls.shape[1], rolls.shape[2]
-    time_move = ops.one_hot(ops.arange(steps)[None, :] + params[:, :1], steps, dtype=rolls.dtype)  # (B, src, dst)
-    pitch_move = ops.one_hot(ops.arange(pitches)[None, :] + params[:, 1:2], pitches, dtype=rolls.dtype)
+    time_move = _moves(ops.arange(steps)[None, :] + params[:, :1], steps, rolls.dtype)  # (B, src, dst)
+    pitch_move = _moves(ops.arange(pitches)[None, :] + params[:, 1:2], pitches, rolls.dtype)
     moved = ops.einsum("bpt,bts->bps", rolls[..., 0], time_move)
     moved = ops.einsum("bpt,bpq->bqt", moved, pitch_move)
     column = ops.arange(steps)[None, :]
@@ -47,15 +48,29 @@ def augment(rolls, params):
     return (moved * keep[:, None, :])[..., None]
 
 
+def _moves(targets, size: int, dtype):
+    """One-hot rows (B, N, size) of ``targets``, all zero where a target leaves ``0..size-1``.
+
+    Written as a comparison rather than ``ops.one_hot``, which PyTorch refuses for indices
+    out of range; the matrices are the same under every backend.
+    """
+    return ops.cast(ops.equal(targets[:, :, None], ops.arange(size)[None, None, :]), dtype)
+
+
+def ema_decay_at(ema_decay: float, step):
+    """The weight average's decay after ``step`` steps: a warm-up of (1+t)/(10+t) up to ``ema_decay``."""
+    t = ops.cast(step, "float32")
+    return ops.minimum(ema_decay, (1.0 + t) / (10.0 + t))
+
+
 class GAN(keras.Model):
-    """Holds G, D and the EMA copy of G; ``train_step`` runs one D and one G update."""
+    """Holds G, D, the EMA copy of G, both optimizers and the step count."""
 
     def __init__(
         self,
         generator,
         discriminator,
         ema_generator,
-        gradient_step,
         loss="nonsaturating",
         r1_gamma=0.0,
         ema_decay=0.0,
@@ -64,7 +79,6 @@ class GAN(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.gradient_step = gradient_step  # (gan, real, z, noise, augment) -> logs: one D and one G update
         self.generator = generator
         self.discriminator = discriminator
         self.ema_generator = ema_generator
@@ -99,16 +113,11 @@ class GAN(keras.Model):
 
         Normalisation statistics are copied, not averaged, as in StyleGAN's implementation.
         """
-        t = ops.cast(self.step_counter, "float32")
-        decay = ops.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))
+        decay = ema_decay_at(self.ema_decay, self.step_counter)
         for ema, live in zip(self.ema_generator.trainable_variables, self.generator.trainable_variables):
             ema.assign(decay * ema + (1.0 - decay) * live)
         for ema, live in zip(self.ema_generator.non_trainable_variables, self.generator.non_trainable_variables):
             ema.assign(live)
-
-    def train_step(self, data):
-        batch = data[0] if isinstance(data, tuple) else data
-        return self.gradient_step(self, batch["real"], batch["z"], batch["noise"], batch["augment"])
 
     def state_variables(self) -> dict[str, list]:
         """Every variable a checkpoint must hold to continue exactly."""

@@ -118,6 +118,16 @@ def read_config(run: Path) -> dict:
     return stored
 
 
+def check_resume_backend(run: str | os.PathLike, backend: str) -> None:
+    """One-line error when RUN was trained under another Keras backend: kernels and random
+    streams differ between backends, so a checkpoint continues exactly only under its own
+    (its generator, though, loads and samples under any)."""
+    run = Path(run)
+    trained = read_config(run).get("backend", "tensorflow")
+    if trained != backend:
+        raise PianoganError(f"{run} was trained with --backend {trained}, not {backend}; resume it with --backend {trained} or use another folder")
+
+
 def check_checkpoint(run: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """The shape and dtype of every array of RUN/checkpoint.npz, from its headers alone;
     a missing or damaged checkpoint is a one-line error."""

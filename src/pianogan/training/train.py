@@ -1,4 +1,4 @@
-"""Training: recipes, the run folder, exact checkpoints and ``fit()`` with its callbacks.
+"""Training: recipes, the run folder, exact checkpoints and the loop with its callbacks.
 
 A run folder holds ``config.json`` (every hyperparameter, the dataset's fingerprint and
 the package version), ``checkpoint.npz`` (G, D, EMA G, both optimizers and the step, as
@@ -6,6 +6,11 @@ plain arrays: no pickle, written atomically), ``generator.keras`` (the generator
 weight average with ``--ema-decay``), ``train_log.csv``, ``samples/`` (grids from fixed
 latents) and ``logs/`` (TensorBoard).
 Every random draw is derived from (seed, step), so ``--resume`` continues exactly.
+
+The loop is ours rather than ``fit()``'s: under JAX, ``fit()`` would compile the
+model's own variables and its one optimizer into the step, while the GAN has two, and
+the same few lines drive the TensorFlow, JAX and PyTorch steps (``backends``) and the
+same Keras callbacks. Under several processes only process 0 writes the run folder.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,8 +40,21 @@ from pianogan.models.modelio import write_facts
 from pianogan.music.keys import estimate_keys, fit_on_piano, transposition_between
 from pianogan.roll import COLUMNS_PER_BAR as BAR_COLUMNS
 from pianogan.roll import COLUMNS_PER_QUARTER, music_span, transpose
-from pianogan.training.backends.tensorflow import enable_determinism, gan_step
-from pianogan.training.options import CHECKPOINT, CONFIG, GENERATOR, OUTPUT_GROUP, RUN_FILES, SAMPLES, check_checkpoint, check_options, check_run, read_config
+from pianogan.training import backends
+from pianogan.training.backends import Placement
+from pianogan.training.options import (
+    CHECKPOINT,
+    CONFIG,
+    GENERATOR,
+    OUTPUT_GROUP,
+    RUN_FILES,
+    SAMPLES,
+    check_checkpoint,
+    check_options,
+    check_resume_backend,
+    check_run,
+    read_config,
+)
 from pianogan.training.runlog import LOG_FIELDS, read_log, write_log
 
 SAMPLE_GRID = 16
@@ -127,7 +146,6 @@ def build_gan(config: TrainConfig):
         generator,
         discriminator,
         ema_generator,
-        gan_step,
         loss=config.loss,
         r1_gamma=config.r1_gamma,
         ema_decay=config.ema_decay,
@@ -143,7 +161,7 @@ def build_gan(config: TrainConfig):
 
 def save_checkpoint(gan, run: Path) -> None:
     """Write the whole training state to RUN/checkpoint.npz atomically (temp + rename)."""
-    arrays = {f"{group}/{i}": np.asarray(v) for group, variables in gan.state_variables().items() for i, v in enumerate(variables)}
+    arrays = {f"{group}/{i}": keras.ops.convert_to_numpy(v) for group, variables in gan.state_variables().items() for i, v in enumerate(variables)}
     with atomic_path(run / CHECKPOINT, check=complete_zip) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
@@ -185,7 +203,8 @@ def export_generator(gan, seed: int):
     EMA decay of 0 the average is the generator itself.
     """
     source = gan.generator if gan.ema_decay == 0 else gan.ema_generator
-    generator = keras.models.clone_model(source)
+    with backends.load().local():  # on this process alone, however many devices train
+        generator = keras.models.clone_model(source)
     generator.set_weights(source.get_weights())
     latents = np.random.default_rng([seed, 5]).standard_normal((CALIBRATION_LATENTS, generator.input.shape[-1]), dtype=np.float32)
     return architectures.recalibrate_batch_norm(generator, latents)
@@ -219,7 +238,7 @@ def write_sample_grid(generator, latents: np.ndarray, path: Path) -> np.ndarray:
     """Binarised samples for fixed latents, written as a PNG grid."""
     from PIL import Image
 
-    rolls = np.asarray(generator(latents, training=False))[..., 0] >= 0.5
+    rolls = keras.ops.convert_to_numpy(generator(latents, training=False))[..., 0] >= 0.5
     picture = sample_grid(rolls)
     with atomic_path(path, check=complete_png) as tmp:
         Image.fromarray(picture, mode="L").save(tmp, format="PNG")
@@ -345,11 +364,13 @@ def train(
     explicit: dict | None = None,
     verbose: int = 1,
     time_limit: float | None = None,
+    placement: Placement | None = None,
 ) -> Path:
     """Train (or resume) a run up to ``config.steps`` total steps; returns the run folder.
 
     ``time_limit`` (seconds) ends this call early, after a checkpoint, for runs that
-    are compared at equal wall-clock budgets.
+    are compared at equal wall-clock budgets. ``placement`` spreads the run over devices
+    and processes (``backends.Placement``; default: one device); the global batch stays ``config.batch_size``.
 
     Everything that could stop the run (dataset, options, an existing run, a checkpoint)
     is checked before anything is written, so a run that cannot start changes nothing.
@@ -357,17 +378,31 @@ def train(
     run, dataset = Path(run), Path(dataset)
     check_options({"time_limit": time_limit})
     with stop_on_signal() as stop:
-        return _train(dataset, run, config, resume, explicit or {}, verbose, time_limit, stop)
+        return _train(dataset, run, config, resume, explicit or {}, verbose, time_limit, stop, placement or Placement())
 
 
-def _train(dataset: Path, run: Path, config: TrainConfig, resume: bool, explicit: dict, verbose: int, time_limit: float | None, stop: StopRequest) -> Path:
+def _train(
+    dataset: Path,
+    run: Path,
+    config: TrainConfig,
+    resume: bool,
+    explicit: dict,
+    verbose: int,
+    time_limit: float | None,
+    stop: StopRequest,
+    placement: Placement,
+) -> Path:
     check_options(dataclasses.asdict(config))
-    outputs = check_run(dataset, run, config.split, resume)
+    writes = placement.writes
+    outputs = check_run(dataset, run, config.split, resume) if writes or resume else None  # resuming, every process reads the run
     if resume:
         config, stored = _check_resume(run, config, explicit)
+        check_resume_backend(run, keras.backend.backend())
     data = _load_data(dataset, config.split, config.min_span)
 
-    enable_determinism()
+    backend = backends.load()
+    backend.start(placement, config.batch_size)
+    backend.enable_determinism()
     gan = build_gan(config)
     start = load_checkpoint(gan, run) if resume else 0
     if resume and stored.get("dataset_fingerprint") != data.fingerprint:
@@ -389,9 +424,6 @@ def _train(dataset: Path, run: Path, config: TrainConfig, resume: bool, explicit
         key_shifts,
         data.trained,
     )
-    outputs.create(subfolders=(SAMPLES,))  # also removes what a killed run left half-written
-    outputs.claim(RUN_FILES, OUTPUT_GROUP)
-    outputs.save(pending=True)
     facts = {
         "dataset": str(dataset),
         "dataset_fingerprint": data.fingerprint,
@@ -400,6 +432,13 @@ def _train(dataset: Path, run: Path, config: TrainConfig, resume: bool, explicit
         "key_mode": config.key_mode,
         "key_distribution": key_distribution(data.keys[data.trained]),
     }
+    if not writes:
+        _run_steps(gan, backend, maker, start, config.steps, keras.callbacks.CallbackList([], model=gan))
+        return run
+    assert outputs is not None  # the writing process checked the run folder above
+    outputs.create(subfolders=(SAMPLES,))  # also removes what a killed run left half-written
+    outputs.claim(RUN_FILES, OUTPUT_GROUP)
+    outputs.save(pending=True)
     write_text(
         run / CONFIG,
         json.dumps(
@@ -419,13 +458,11 @@ def _train(dataset: Path, run: Path, config: TrainConfig, resume: bool, explicit
         return run
 
     callback = RunCallback(gan, outputs, config, facts, start, read_log(run, start), time_limit, stop, overfitting_probe(dataset, data, config))
-    callbacks = [callback]
-    if keras.backend.backend() == "tensorflow":
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run / "logs"), update_freq=max(1, config.checkpoint_every // 10), write_graph=False))
+    board = keras.callbacks.TensorBoard(log_dir=str(run / "logs"), update_freq=max(1, config.checkpoint_every // 10), write_graph=False)
+    callbacks = keras.callbacks.CallbackList([callback, board], add_progbar=verbose != 0, model=gan, verbose=verbose, epochs=1, steps=config.steps - start)
     if not stop.requested:
         try:
-            # shuffle=False: Keras would otherwise permute the batch order, which (seed, step) fixes.
-            gan.fit(Batches(maker, start, config.steps), epochs=1, shuffle=False, verbose=verbose, callbacks=callbacks)
+            _run_steps(gan, backend, maker, start, config.steps, callbacks)
         except KeyboardInterrupt:  # Ctrl-C where no handler could be set (not the main thread)
             stop.signum = signal.SIGINT
     callback.checkpoint()
@@ -438,18 +475,29 @@ def _train(dataset: Path, run: Path, config: TrainConfig, resume: bool, explicit
     return run
 
 
-class Batches(keras.utils.PyDataset):
-    """Batches ``start .. steps-1`` of a ``BatchMaker`` as a Keras ``PyDataset``."""
+def _run_steps(gan, backend, maker: BatchMaker, start: int, steps: int, callbacks: keras.callbacks.CallbackList) -> None:
+    """Steps ``start .. steps-1`` with the hooks ``fit()`` calls, until done or a callback
+    sets ``gan.stop_training`` (in process 0: every process stops at the same step).
 
-    def __init__(self, maker, start: int, steps: int):
-        super().__init__(workers=1, use_multiprocessing=False)
-        self.maker, self.start, self.steps = maker, start, steps
-
-    def __len__(self) -> int:
-        return self.steps - self.start
-
-    def __getitem__(self, index: int):
-        return self.maker.batch(self.start + index)
+    The next batch is made on a thread while the current step runs."""
+    run_step = backend.make_step(gan)
+    gan.stop_training = False
+    logs: dict = {}
+    callbacks.on_train_begin()
+    callbacks.on_epoch_begin(0)
+    with ThreadPoolExecutor(1) as pool:
+        upcoming = pool.submit(maker.batch, start)
+        for index, step in enumerate(range(start, steps)):
+            batch = upcoming.result()
+            if step + 1 < steps:
+                upcoming = pool.submit(maker.batch, step + 1)
+            callbacks.on_train_batch_begin(index)
+            logs = run_step(batch)
+            callbacks.on_train_batch_end(index, logs)
+            if backend.agree(gan.stop_training):
+                break
+    callbacks.on_epoch_end(0, logs)
+    callbacks.on_train_end(logs)
 
 
 class RunCallback(keras.callbacks.Callback):
@@ -514,13 +562,12 @@ class RunCallback(keras.callbacks.Callback):
         self.outputs.claim([name], OUTPUT_GROUP)
         self.outputs.save(pending=True)
         picture = write_sample_grid(self.exported(), self.latents, self.run / name)
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
+        import tensorflow as tf  # TensorBoard's writer (TensorFlow is installed under every backend)
 
-            if self.writer is None:
-                self.writer = tf.summary.create_file_writer(str(self.run / "logs" / "samples"))
-            with self.writer.as_default():
-                tf.summary.image("samples", picture[None, :, :, None], step=step)
+        if self.writer is None:
+            self.writer = tf.summary.create_file_writer(str(self.run / "logs" / "samples"))
+        with self.writer.as_default():
+            tf.summary.image("samples", picture[None, :, :, None], step=step)
 
     def checkpoint(self) -> None:
         """Checkpoint, generator and log, each written atomically, once per step."""

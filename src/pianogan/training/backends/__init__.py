@@ -1,1 +1,79 @@
-"""The training step's gradient code: the only backend-specific part of training."""
+"""The training step of each Keras backend, behind one interface.
+
+Keras 3 runs the models under TensorFlow, JAX or PyTorch but leaves gradients to the
+backend, so the GAN step (two updates, the R1 penalty's double backpropagation, the
+weight average) is written once per backend, in ``tensorflow``, ``jax`` and ``torch``.
+Each module offers the same functions, which the trainer calls without knowing which
+backend runs:
+
+- ``start(placement, batch_size)``: claim the devices (and join the other processes)
+  before any model is built; a one-line error where the backend cannot.
+- ``enable_determinism()``: kernels whose results do not vary between runs, so that a
+  resumed run equals an uninterrupted one.
+- ``make_step(gan)``: a function of one batch (``BatchMaker.batch``) that runs one D and
+  one G update and returns the logged figures; the GAN's variables hold the new state
+  when it returns.
+- ``local()``: a context in which new models live on this process alone (for sampling
+  and saving while the trained ones are spread over devices).
+- ``agree(flag)``: process 0's value of ``flag`` in every process, so that all of them
+  stop at the same step.
+
+This module imports no backend: the command line checks a ``--backend`` choice before
+Keras loads, since Keras reads ``KERAS_BACKEND`` once, when it is first imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from types import ModuleType
+
+from pianogan.errors import PianoganError
+
+BACKENDS = ("tensorflow", "jax", "torch")
+DEFAULT = "tensorflow"
+_PACKAGES = {"tensorflow": ("tensorflow", "TensorFlow", "pianogan"), "jax": ("jax", "JAX", "pianogan[jax]"), "torch": ("torch", "PyTorch", "pianogan[torch]")}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a run trains: ``devices`` per process (None: all it has) in ``processes``
+    processes, of which this is ``process_id``; process 0 is the coordinator, at
+    ``coordinator`` (host:port), and the only one that writes the run folder."""
+
+    devices: int | None = 1
+    processes: int = 1
+    process_id: int = 0
+    coordinator: str | None = None
+
+    @property
+    def writes(self) -> bool:
+        return self.process_id == 0
+
+
+def check_backend(name: str) -> None:
+    """One-line error unless ``name`` is a backend whose package is installed."""
+    if name not in BACKENDS:
+        raise PianoganError(f"--backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+    module, label, extra = _PACKAGES[name]
+    if importlib.util.find_spec(module) is None:
+        raise PianoganError(f"--backend {name}: {label} is not installed (pip install '{extra}')")
+
+
+def load() -> ModuleType:
+    """The step module of the backend Keras runs under."""
+    import keras
+
+    return importlib.import_module(f"{__name__}.{keras.backend.backend()}")
+
+
+def single_device_only(name: str, placement: Placement, available: int) -> None:
+    """One-line error for a placement that a backend without data parallelism here cannot
+    take (``available``: how many accelerators it sees; ``--devices all`` is one when it sees
+    at most one)."""
+    if placement.processes > 1:
+        raise PianoganError(f"--num-processes {placement.processes}: training on several processes runs under --backend jax, not {name}")
+    wanted = available if placement.devices is None else placement.devices
+    if wanted > 1:
+        raise PianoganError(f"--devices {placement.devices or 'all'}: training on several devices runs under --backend jax, not {name}")

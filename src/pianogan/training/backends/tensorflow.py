@@ -1,25 +1,53 @@
-"""One GAN training step's gradient code: the only backend-specific part of training.
+"""The GAN step under TensorFlow: gradient tapes, compiled into one graph by ``tf.function``.
 
-Keras 3 leaves gradients to the backend (see keras.io's "Customizing what happens in
-fit()" guides). TensorFlow is the supported training backend; the R1 penalty needs a
-gradient of D with respect to its input inside the outer tape (double backpropagation).
+The R1 penalty needs a gradient of D with respect to its input inside the outer tape
+(double backpropagation). One device, one process: data parallelism runs under JAX
+(see ``backends.jax`` and the README's "Scaling out").
 """
 
 from __future__ import annotations
 
-import keras
+import contextlib
+
+import numpy as np
+import tensorflow as tf
 from keras import ops
 
-from pianogan.errors import PianoganError
 from pianogan.models.losses import discriminator_loss, generator_loss
+from pianogan.training.backends import Placement, single_device_only
+
+
+def start(placement: Placement, batch_size: int) -> None:
+    single_device_only("tensorflow", placement, len(tf.config.list_logical_devices("GPU")))
 
 
 def enable_determinism() -> None:
     """Make TensorFlow kernels deterministic so a resumed run equals an uninterrupted one."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+    tf.config.experimental.enable_op_determinism()
 
-        tf.config.experimental.enable_op_determinism()
+
+def make_step(gan):
+    """``gan_step`` as one graph, traced at the first batch with every entry's first
+    dimension left open, as ``fit()``'s dataset left it when it drove this step: the same
+    graph, so the same figures as the runs trained before."""
+    compiled = None
+
+    def step(batch: dict[str, np.ndarray]) -> dict:
+        nonlocal compiled
+        if compiled is None:
+            spec = {name: tf.TensorSpec((None, *value.shape[1:]), tf.as_dtype(value.dtype)) for name, value in batch.items()}
+            compiled = tf.function(lambda data: gan_step(gan, data["real"], data["z"], data["noise"], data["augment"]), input_signature=[spec])
+        return compiled(batch)
+
+    return step
+
+
+def local():
+    return contextlib.nullcontext()
+
+
+def agree(flag: bool) -> bool:
+    return flag
 
 
 def gan_step(gan, real, z, noise, augment):
@@ -28,10 +56,6 @@ def gan_step(gan, real, z, noise, augment):
     ``augment`` (2, B, 3) holds the moves for D's real and generated inputs (used when the
     GAN augments both sides; see ``gan.augment``).
     """
-    if keras.backend.backend() != "tensorflow":
-        raise PianoganError(f"training needs the tensorflow backend (KERAS_BACKEND={keras.backend.backend()})")
-    import tensorflow as tf
-
     real, z, noise = (tf.convert_to_tensor(x, tf.float32) for x in (real, z, noise))
     real_moves, fake_moves = augment[0], augment[1]
     real = gan.d_real(real, real_moves)

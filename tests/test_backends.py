@@ -1,0 +1,225 @@
+"""Training under JAX and PyTorch, on two devices and in two processes, beside TensorFlow.
+
+Keras picks its backend once per process, so each run here is a ``pianogan train`` in a
+subprocess with its own ``KERAS_BACKEND``; this process (TensorFlow) then reads what they
+wrote. PyTorch is an extra that ``make test`` does not install: its tests skip without it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from test_train import _piece
+
+from pianogan.cli import main
+from pianogan.io import midi
+from pianogan.models import modelio
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+HAS_JAX = importlib.util.find_spec("jax") is not None
+BACKENDS = [
+    pytest.param("jax", marks=pytest.mark.skipif(not HAS_JAX, reason="JAX not installed (pip install 'pianogan[jax]')")),
+    pytest.param("torch", marks=pytest.mark.skipif(not HAS_TORCH, reason="PyTorch not installed (pip install 'pianogan[torch]'); make test leaves it out")),
+]
+needs_jax = pytest.mark.skipif(not HAS_JAX, reason="JAX not installed (pip install 'pianogan[jax]')")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """A prepared dataset of 3 small pieces (9 windows) in the train split."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        midi.write_midi(_piece(rng), root / "midi" / f"piece{i}.mid")
+    assert main(["prepare", str(root / "midi"), "-o", str(root / "ds"), "--jobs", "1"]) == 0
+    return root / "ds"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in ("KERAS_BACKEND", "XLA_FLAGS")}
+    return {**env, "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
+
+
+def _train(dataset, run, *options: str, env: dict | None = None, wait: bool = True):
+    """``pianogan train`` in a new process (a Popen when not ``wait``)."""
+    command = [sys.executable, "-m", "pianogan", "train", str(dataset), "-o", str(run), "--quiet", *options]
+    if not wait:
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env or _env())
+    done = subprocess.run(command, capture_output=True, text=True, env=env or _env(), timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def _state(run) -> dict[str, np.ndarray]:
+    with np.load(run / "checkpoint.npz") as saved:
+        return {key: saved[key] for key in saved.files}
+
+
+SAMPLE = r"""
+import sys
+import keras
+import numpy as np
+from pianogan.models import modelio
+generator = modelio.load_generator(sys.argv[1])
+rolls = keras.ops.convert_to_numpy(generator(np.random.default_rng(0).standard_normal((3, generator.input.shape[-1])).astype("float32")))
+print(rolls.shape, bool(np.isfinite(rolls).all()))
+"""
+
+# Batch 4: at batch 2 the discriminator's minibatch deviation (a std without epsilon) can
+# meet a feature equal across the batch, whose gradient is NaN.
+SMALL = ("--batch-size", "4", "--checkpoint-every", "2", "--sample-every", "4", "--arch", "bars", "--augment", "both")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_backend_trains_resumes_exactly_and_its_generator_samples_under_the_others(backend, dataset, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    _train(dataset, straight, "--backend", backend, "--steps", "4", *SMALL)
+    _train(dataset, resumed, "--backend", backend, "--steps", "2", *SMALL)
+    _train(dataset, resumed, "--backend", backend, "--steps", "4", "--resume", *SMALL)
+    a, b = _state(straight), _state(resumed)
+    assert a.keys() == b.keys() and int(b["step/0"]) == 4
+    assert np.isfinite(np.loadtxt(resumed / "train_log.csv", delimiter=",", skiprows=1)).all()
+    assert all(np.array_equal(a[key], b[key]) for key in a), [key for key in a if not np.array_equal(a[key], b[key])]
+    assert json.loads((resumed / "config.json").read_text())["backend"] == backend
+    assert (resumed / "samples" / "step_0000004.png").exists()
+
+    # Under TensorFlow (this process) the generator loads and samples; so it does under the other extra, where installed.
+    generator = modelio.load_generator(resumed / "generator.keras")
+    rolls = np.asarray(generator(np.random.default_rng(0).standard_normal((3, generator.input.shape[-1])).astype("float32")))
+    assert rolls.shape == (3, 106, 300, 1) and np.isfinite(rolls).all()
+    other = {"jax": "torch", "torch": "jax"}[backend]
+    if importlib.util.find_spec(other) is not None:
+        done = subprocess.run(
+            [sys.executable, "-c", SAMPLE, str(resumed / "generator.keras")], capture_output=True, text=True, env=_env(KERAS_BACKEND=other), timeout=600
+        )
+        assert done.returncode == 0 and done.stdout.split()[-1] == "True", done.stderr[-3000:]
+
+    # Its checkpoint continues only under the backend that wrote it: a one-line error under TensorFlow.
+    assert main(["train", str(dataset), "-o", str(resumed), "--steps", "6", "--resume", "--backend", "tensorflow", "--quiet"]) == 2
+
+
+@pytest.fixture(scope="module")
+def one_device_jax_run(dataset, tmp_path_factory):
+    """3 steps of JAX on one device at batch 4, with every batch-wide statistic in play
+    (the generator's batch normalisation, the discriminator's minibatch deviation)."""
+    if not HAS_JAX:
+        pytest.skip("JAX not installed (pip install 'pianogan[jax]')")
+    run = tmp_path_factory.mktemp("jax") / "one"
+    _train(dataset, run, "--backend", "jax", "--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both")
+    return run
+
+
+def _same_training(one, other) -> None:
+    """Same logged figures to 1e-5, and the same weights within what float round-off can
+    move them in 3 steps: Adam's first updates are near ±lr (2e-4) whatever the gradient's
+    size, so a gradient that rounds across zero moves a weight by up to 2 lr a step."""
+    logs = [np.loadtxt(run / "train_log.csv", delimiter=",", skiprows=1)[:, 2:] for run in (one, other)]
+    assert np.allclose(logs[0], logs[1], rtol=1e-5, atol=1e-5)
+    a, b = _state(one), _state(other)
+    worst = max(float(np.abs(a[key].astype(np.float64) - b[key]).max()) for key in a)
+    assert worst < 3 * 2 * 2e-4, worst
+
+
+@pytest.mark.slow
+@needs_jax
+def test_two_virtual_devices_train_like_one(dataset, one_device_jax_run, tmp_path):
+    env = _env(XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    _train(dataset, tmp_path / "two", "--backend", "jax", "--devices", "2", "--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both", env=env)
+    _same_training(one_device_jax_run, tmp_path / "two")
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pianogan",
+            "train",
+            str(dataset),
+            "-o",
+            str(tmp_path / "odd"),
+            "--backend",
+            "jax",
+            "--devices",
+            "2",
+            "--batch-size",
+            "3",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert bad.returncode == 2 and "--batch-size 3 does not split evenly over 2 devices" in bad.stderr and not (tmp_path / "odd").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+@needs_jax
+def test_two_processes_on_localhost_train_together_and_only_the_first_writes(dataset, one_device_jax_run, tmp_path):
+    cluster = ("--num-processes", "2", "--coordinator", f"127.0.0.1:{_free_port()}", "--backend", "jax")
+    options = ("--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both")
+    workers = [_train(dataset, tmp_path / f"run{i}", *cluster, "--process-id", str(i), *options, wait=False) for i in range(2)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=900)
+        assert worker.returncode == 0, err[-3000:]
+    assert not (tmp_path / "run1").exists()  # process 1 trained but wrote nothing
+    _same_training(one_device_jax_run, tmp_path / "run0")
+    assert (tmp_path / "run0" / "generator.keras").exists()
+
+
+BEFORE_KERAS = r"""
+import contextlib, io, json, sys
+from pianogan.cli import main
+report = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(argv)
+    report.append([code, err.getvalue(), "keras" in sys.modules])
+print(json.dumps(report))
+"""
+
+
+def test_backend_and_placement_options_are_checked_before_keras_loads(dataset, tmp_path):
+    jax_run = tmp_path / "jax_run"
+    jax_run.mkdir()
+    config = {"train": {"steps": 2}, "pianogan_version": "0.1.0", "backend": "jax"}
+    (jax_run / "config.json").write_text(json.dumps(config))
+    (jax_run / "train_log.csv").write_text("step,seconds\n")
+    np.savez(jax_run / "checkpoint.npz", step=np.zeros(()))
+    cases = {
+        ("--devices", "0"): "--devices must be a whole number of at least 1 or 'all', got '0'",
+        ("--devices", "two"): "--devices must be a whole number",
+        ("--num-processes", "2"): "--num-processes 2 needs --coordinator HOST:PORT",
+        ("--num-processes", "2", "--process-id", "2", "--coordinator", "127.0.0.1:1"): "--process-id must be at least 0 and below --num-processes 2, got 2",
+        ("-o", str(jax_run), "--resume", "--backend", "tensorflow"): f"{jax_run} was trained with --backend jax, not tensorflow",
+    }
+    if not HAS_TORCH:
+        cases["--backend", "torch"] = "--backend torch: PyTorch is not installed (pip install 'pianogan[torch]')"
+    runs = [["train", str(dataset), *extra] if "-o" in extra else ["train", str(dataset), "-o", str(tmp_path / "run"), *extra] for extra in cases]
+    done = subprocess.run([sys.executable, "-c", BEFORE_KERAS, json.dumps(runs)], capture_output=True, text=True, env=_env(), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for (extra, message), (code, err, heavy) in zip(cases.items(), json.loads(done.stdout)):
+        assert code == 2 and err.count("\n") == 1 and message in err and not heavy, (extra, err)
+    assert not (tmp_path / "run").exists()
+
+
+def test_several_devices_or_another_backend_in_a_tensorflow_process_are_one_line_errors(dataset, tmp_path, capsys):
+    assert main(["train", str(dataset), "-o", str(tmp_path / "run"), "--devices", "2", "--quiet"]) == 2
+    assert "--devices 2: training on several devices runs under --backend jax, not tensorflow" in capsys.readouterr().err
+    if HAS_JAX:
+        assert main(["train", str(dataset), "-o", str(tmp_path / "run"), "--backend", "jax", "--quiet"]) == 2
+        assert "Keras is already loaded here with tensorflow; start a new process with KERAS_BACKEND=jax" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "checkpoint.npz").exists()
