@@ -33,7 +33,8 @@ import numpy as np
 from pianogan.data.batches import BatchMaker
 from pianogan.models import architectures
 from pianogan.training import backends
-from pianogan.training.train import build_gan, recipe_config
+from pianogan.training.config import recipe_config
+from pianogan.training.train import build_gan
 
 
 def step_times(arch: str, batch_size: int, steps: int, augment: str = "real") -> list[float]:

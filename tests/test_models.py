@@ -217,7 +217,7 @@ def test_melody_views_pass_the_gradient_to_every_sounding_note():
 def test_the_training_options_offer_every_registered_architecture_loss_and_recipe():
     from pianogan.models.losses import LOSSES
     from pianogan.training.choices import CHOICES
-    from pianogan.training.train import RECIPES
+    from pianogan.training.config import RECIPES
 
     assert CHOICES["arch"] == tuple(architectures.ARCHITECTURES)
     assert CHOICES["loss"] == LOSSES and CHOICES["recipe"] == tuple(RECIPES)

@@ -20,6 +20,7 @@ from pianogan.errors import PianoganError
 from pianogan.io import midi
 from pianogan.models import modelio
 from pianogan.training import backends, runlog, train
+from pianogan.training.config import TrainConfig, recipe_config
 
 
 def _piece(rng: np.random.Generator, columns: int = 620) -> np.ndarray:
@@ -43,9 +44,9 @@ def dataset(tmp_path_factory):
     return root / "ds"
 
 
-def small(steps: int, **overrides) -> train.TrainConfig:
+def small(steps: int, **overrides) -> TrainConfig:
     values = dict(steps=steps, batch_size=4, sample_every=5, checkpoint_every=5)
-    return train.recipe_config("ours", **{**values, **overrides})
+    return recipe_config("ours", **{**values, **overrides})
 
 
 def test_batches_depend_only_on_seed_and_step():
@@ -463,7 +464,8 @@ def interrupted_savez(handle, **arrays):
     savez(handle, **arrays)
 
 np.savez = interrupted_savez
-train.train(dataset, run, train.recipe_config("ours", steps=10, batch_size=2, checkpoint_every=2, sample_every=2), verbose=0)
+from pianogan.training.config import recipe_config
+train.train(dataset, run, recipe_config("ours", steps=10, batch_size=2, checkpoint_every=2, sample_every=2), verbose=0)
 """
 
 

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
 from pianogan.training.choices import CHOICES
+from pianogan.training.config import RECIPES, TrainConfig
 
-TUNABLE = [
-    "arch",
-    "batch_size",
-    "seed",
-    "latent_dim",
-    "loss",
-    "lr_g",
-    "lr_d",
-    "r1_gamma",
-    "ema_decay",
-    "key_mode",
-    "augment",
-    "split",
-    "min_span",
-    "sample_every",
-    "checkpoint_every",
-]
+# Every TrainConfig field with a help text is an option; recipe selects a preset, not a value.
+OPTIONS = [f for f in dataclasses.fields(TrainConfig) if "help" in f.metadata]
+TUNABLE = [f.name for f in OPTIONS if f.name not in ("recipe", "steps")]
+
+
+def _help(name: str, default, text: str) -> str:
+    """The field's help with its default, and the seed recipe's value where it differs."""
+    seed = RECIPES["seed"].get(name, default)
+    return f"{text} (default {default}" + (f"; seed recipe {seed}" if seed != default else "") + ")"
 
 
 def register(subparsers) -> None:
@@ -38,56 +32,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("dataset", metavar="DATASET", help="dataset folder made by 'pianogan prepare'")
     p.add_argument("-o", "--output", required=True, metavar="RUN", help="run folder")
-    p.add_argument(
-        "--arch",
-        choices=CHOICES["arch"],
-        default=None,
-        help="architecture (default: default; bars: per-bar codes and harmony, for bar-aligned data; bars-melody: bars whose "
-        "discriminator also sees the top voice's intervals and the register)",
-    )
-    p.add_argument(
-        "--recipe",
-        choices=["ours", "seed"],
-        default=None,
-        help="training recipe: ours (default), or the seed project's (BCE with flipped labels, RMSprop, batch 16, no shuffling)",
-    )
-    p.add_argument("--steps", type=int, default=None, help="total steps; with --resume, training continues up to this many (default 2000)")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (default 32; seed recipe 16)")
-    p.add_argument("--seed", type=int, default=None, help="seed for weights, batch order, augmentation and latents (default 0)")
-    p.add_argument("--latent-dim", type=int, default=None, help="latent vector size (default 14)")
-    p.add_argument("--loss", choices=["nonsaturating", "hinge", "seed"], default=None, help="adversarial loss (default nonsaturating)")
-    p.add_argument("--lr-g", type=float, default=None, help="generator learning rate (default 2e-4)")
-    p.add_argument("--lr-d", type=float, default=None, help="discriminator learning rate (default 2e-4)")
-    p.add_argument("--r1-gamma", type=float, default=None, help="weight of the R1 gradient penalty on real data; 0 turns it off (default 1)")
-    p.add_argument(
-        "--ema-decay",
-        type=float,
-        default=None,
-        help="decay of the exponential moving average of the generator's weights, which is what gets saved; 0 (default) saves the generator itself. It may change on --resume: G and D never read it",
-    )
-    p.add_argument(
-        "--key-mode",
-        choices=["transpose", "normalise"],
-        default=None,
-        help="transpose: move each real window by a random transposition of up to 6 semitones (default); "
-        "normalise: move every window to C major / A minor (the nearer way, kept on the piano), and let generate choose the key",
-    )
-    p.add_argument(
-        "--augment",
-        choices=["real", "both"],
-        default=None,
-        help="real: time shifts and transpositions of the real windows only (default); both: the discriminator's inputs, "
-        "real and generated alike, move by whole bars and semitones and lose a bar at random (DiffAugment)",
-    )
-    p.add_argument("--split", default=None, help="dataset split to train on (default train)")
-    p.add_argument(
-        "--min-span",
-        type=float,
-        default=None,
-        help="train only on windows whose music spans at least this share of their width (default 0.9: leaves out the mostly silent first and last windows of pieces; seed recipe 0)",
-    )
-    p.add_argument("--sample-every", type=int, default=None, help="write a sample grid every N steps (default 500)")
-    p.add_argument("--checkpoint-every", type=int, default=None, help="write a checkpoint every N steps (default 500)")
+    for f in OPTIONS:
+        extra = {"choices": CHOICES[f.name]} if f.name in CHOICES else {"type": type(f.default)}
+        p.add_argument(f"--{f.name.replace('_', '-')}", default=None, help=_help(f.name, f.default, f.metadata["help"]), **extra)
     p.add_argument(
         "--time-limit",
         type=float,
@@ -130,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         check_resume_backend(args.output, backend)
     _choose_backend(backend)
 
-    from pianogan.training.train import recipe_config, train
+    from pianogan.training.config import recipe_config
+    from pianogan.training.train import train
 
     config = recipe_config(args.recipe or "ours", steps=args.steps, **explicit)
     explicit["recipe"] = args.recipe

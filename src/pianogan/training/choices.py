@@ -2,7 +2,7 @@
 
 The command line builds its ``choices=`` from here, so ``pianogan --help`` stays light;
 the registries these names stand for (``models.architectures.ARCHITECTURES``,
-``models.losses.LOSSES``, ``training.train.RECIPES``) are checked against them by the tests.
+``models.losses.LOSSES``, ``training.config.RECIPES``) are checked against them by the tests.
 """
 
 from pianogan.constants import SPLITS

@@ -1,4 +1,4 @@
-"""Training: recipes, the run folder, exact checkpoints and the loop with its callbacks.
+"""Training: the run folder, exact checkpoints and the loop with its callbacks.
 
 A run folder holds ``config.json`` (every hyperparameter, the dataset's fingerprint and
 the package version), ``checkpoint.npz`` (G, D, EMA G, both optimizers and the step, as
@@ -42,6 +42,7 @@ from pianogan.roll import COLUMNS_PER_BAR as BAR_COLUMNS
 from pianogan.roll import COLUMNS_PER_QUARTER, music_span, transpose
 from pianogan.training import backends
 from pianogan.training.backends import Placement
+from pianogan.training.config import TrainConfig
 from pianogan.training.options import (
     CHECKPOINT,
     CONFIG,
@@ -58,75 +59,6 @@ from pianogan.training.options import (
 from pianogan.training.runlog import LOG_FIELDS, read_log, write_log
 
 SAMPLE_GRID = 16
-
-
-@dataclass
-class TrainConfig:
-    """Every hyperparameter of a run; stored in RUN/config.json."""
-
-    arch: str = "default"
-    recipe: str = "ours"
-    steps: int = 2000
-    batch_size: int = 32
-    seed: int = 0
-    latent_dim: int = 14
-    loss: str = "nonsaturating"
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    optimizer: str = "adam"
-    beta_1: float = 0.5
-    beta_2: float = 0.99
-    clipvalue: float | None = None
-    r1_gamma: float = 1.0
-    ema_decay: float = 0.0
-    hard_fakes: bool = True
-    shuffle: bool = True
-    augment: str = "real"  # "real": time shifts and transpositions of real windows; "both": moves of D's inputs, real and generated alike
-    key_mode: str = "transpose"  # "transpose": random moves of up to max_transpose; "normalise": every window to C major / A minor
-    max_transpose: int = 6
-    time_shift: bool = True
-    split: str = "train"
-    min_span: float = 0.9
-    sample_every: int = 500
-    checkpoint_every: int = 500
-
-
-RECIPES: dict[str, dict] = {
-    # Non-saturating loss + R1 on real data, Adam, straight-through binary fakes, shuffled
-    # batches with transposition and beat-aligned time shifts, and only windows whose music
-    # spans at least 90% of their width: a piece's first and last windows are mostly
-    # silence, and a generator that learns them writes silent pieces. No weight average by
-    # default: measured on POP909 after 5,750 steps, an EMA (decay 0.999) of this generator
-    # fragmented notes once thresholded (qualified-note rate 0.43 against 0.65 for the
-    # generator itself, 0.74 in the data; two-sample accuracy 0.993 against 0.982).
-    "ours": {},
-    # The seed project's recipe, for comparisons: flipped-label BCE with 0.05 label noise,
-    # RMSprop 1e-4 clipped at 1.0 for both nets, batch 16, no shuffling or augmentation,
-    # soft fakes, no penalty and no EMA.
-    "seed": dict(
-        loss="seed",
-        optimizer="rmsprop",
-        lr_g=1e-4,
-        lr_d=1e-4,
-        clipvalue=1.0,
-        batch_size=16,
-        r1_gamma=0.0,
-        ema_decay=0.0,
-        hard_fakes=False,
-        shuffle=False,
-        max_transpose=0,
-        time_shift=False,
-        min_span=0.0,
-    ),
-}
-
-
-def recipe_config(recipe: str, **overrides) -> TrainConfig:
-    """A recipe's configuration with explicit options (those not None) applied on top."""
-    if recipe not in RECIPES:
-        raise PianoganError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
-    values = {**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}
-    return TrainConfig(recipe=recipe, **values)
 
 
 def _make_optimizer(config: TrainConfig, learning_rate: float):
