@@ -183,7 +183,16 @@ def test_bar_views_give_each_bars_chroma_and_onsets_folded_onto_the_bar():
 def test_minibatch_std_appends_the_batch_spread():
     features = np.array([[0.0, 2.0], [2.0, 2.0]], dtype="float32")
     out = np.asarray(architectures.MinibatchStd()(features))
-    assert out.shape == (2, 3) and np.allclose(out[:, 2], 0.5)  # std 1 and 0, mean 0.5
+    assert out.shape == (2, 3) and np.allclose(out[:, 2], 0.5, atol=1e-4)  # std 1 and 0, mean 0.5
+
+
+def test_minibatch_std_has_a_finite_gradient_where_the_batch_agrees():
+    import tensorflow as tf
+
+    features = tf.Variable(np.ones((4, 3), dtype="float32"))
+    with tf.GradientTape() as tape:
+        spread = architectures.MinibatchStd()(features)[0, 3]
+    assert np.isfinite(tape.gradient(spread, features).numpy()).all()
 
 
 def test_melody_views_count_the_top_voices_moves_and_the_register():

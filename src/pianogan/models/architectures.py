@@ -236,7 +236,8 @@ class MinibatchStd(layers.Layer):
     """Append the batch's mean feature standard deviation to every example's features (N, F) -> (N, F + 1)."""
 
     def call(self, features):
-        spread = ops.mean(ops.std(features, axis=0))
+        # The epsilon keeps the gradient finite where a feature is equal across the batch (sqrt'(0) is infinite).
+        spread = ops.mean(ops.sqrt(ops.var(features, axis=0) + 1e-8))
         return ops.concatenate([features, ops.ones_like(features[:, :1]) * spread], axis=-1)
 
     def compute_output_shape(self, input_shape):
