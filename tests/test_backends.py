@@ -21,6 +21,7 @@ from test_train import _piece
 from pianogan.cli import main
 from pianogan.io import midi
 from pianogan.models import modelio
+from pianogan.training import runlog
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_JAX = importlib.util.find_spec("jax") is not None
@@ -86,7 +87,7 @@ def test_a_backend_trains_resumes_exactly_and_its_generator_samples_under_the_ot
     _train(dataset, resumed, "--backend", backend, "--steps", "4", "--resume", *SMALL)
     a, b = _state(straight), _state(resumed)
     assert a.keys() == b.keys() and int(b["step/0"]) == 4
-    assert np.isfinite(np.loadtxt(resumed / "train_log.csv", delimiter=",", skiprows=1)).all()
+    assert np.isfinite(np.loadtxt(resumed / "train_log.csv", delimiter=",", skiprows=1, usecols=range(len(runlog.LOG_FIELDS)))).all()
     assert all(np.array_equal(a[key], b[key]) for key in a), [key for key in a if not np.array_equal(a[key], b[key])]
     assert json.loads((resumed / "config.json").read_text())["backend"] == backend
     assert (resumed / "samples" / "step_0000004.png").exists()
@@ -121,7 +122,7 @@ def _same_training(one, other) -> None:
     """Same logged figures to 1e-5, and the same weights within what float round-off can
     move them in 3 steps: Adam's first updates are near ±lr (2e-4) whatever the gradient's
     size, so a gradient that rounds across zero moves a weight by up to 2 lr a step."""
-    logs = [np.loadtxt(run / "train_log.csv", delimiter=",", skiprows=1)[:, 2:] for run in (one, other)]
+    logs = [np.loadtxt(run / "train_log.csv", delimiter=",", skiprows=1, usecols=range(len(runlog.LOG_FIELDS)))[:, 2:] for run in (one, other)]
     assert np.allclose(logs[0], logs[1], rtol=1e-5, atol=1e-5)
     a, b = _state(one), _state(other)
     worst = max(float(np.abs(a[key].astype(np.float64) - b[key]).max()) for key in a)
