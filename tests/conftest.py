@@ -71,6 +71,28 @@ LATENT = LATENT_DIM  # the tiny generator's latent size and window width
 WIDTH = WINDOW
 
 
+def chord_piece(rng: np.random.Generator, columns: int = 620) -> np.ndarray:
+    """A C-major piece: chords of 3 notes, 2-8 columns long."""
+    roll = np.zeros((106, columns), dtype=bool)
+    scale = [r for r in range(20, 70) if (21 + r) % 12 in (0, 2, 4, 5, 7, 9, 11)]
+    for start in range(0, columns - 8, 4):
+        for row in rng.choice(scale, 3, replace=False):
+            roll[row, start : start + int(rng.integers(2, 9))] = True
+    return roll
+
+
+def prepare_chord_dataset(root: Path) -> Path:
+    """A dataset prepared under ``root`` from 3 small chord pieces (9 windows, train split), for training tests."""
+    from pianogan.cli import main
+    from pianogan.io import midi
+
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        midi.write_midi(chord_piece(rng), root / "midi" / f"piece{i}.mid")
+    assert main(["prepare", str(root / "midi"), "-o", str(root / "ds"), "--jobs", "1"]) == 0
+    return root / "ds"
+
+
 def save_tiny_generator(path: Path, seed: int = 1234) -> Path:
     """A Dense generator whose latent dimension i lights 40 fixed notes when z_i > 0.5.
 

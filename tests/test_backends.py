@@ -16,10 +16,9 @@ import sys
 
 import numpy as np
 import pytest
-from test_train import _piece
+from conftest import prepare_chord_dataset
 
 from pianogan.cli import main
-from pianogan.io import midi
 from pianogan.models import modelio
 from pianogan.training import runlog
 
@@ -34,13 +33,7 @@ needs_jax = pytest.mark.skipif(not HAS_JAX, reason="JAX not installed (pip insta
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    """A prepared dataset of 3 small pieces (9 windows) in the train split."""
-    root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        midi.write_midi(_piece(rng), root / "midi" / f"piece{i}.mid")
-    assert main(["prepare", str(root / "midi"), "-o", str(root / "ds"), "--jobs", "1"]) == 0
-    return root / "ds"
+    return prepare_chord_dataset(tmp_path_factory.mktemp("data"))
 
 
 def _env(**extra: str) -> dict[str, str]:

@@ -12,36 +12,20 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import prepare_chord_dataset
 
 from pianogan import roll
 from pianogan.cli import main
 from pianogan.data import batches, datasets
 from pianogan.errors import PianoganError
-from pianogan.io import midi
 from pianogan.models import modelio
 from pianogan.training import backends, runlog, train
 from pianogan.training.config import TrainConfig, recipe_config
 
 
-def _piece(rng: np.random.Generator, columns: int = 620) -> np.ndarray:
-    """A C-major piece: chords of 3 notes, 2-8 columns long."""
-    roll = np.zeros((106, columns), dtype=bool)
-    scale = [r for r in range(20, 70) if (21 + r) % 12 in (0, 2, 4, 5, 7, 9, 11)]
-    for start in range(0, columns - 8, 4):
-        for row in rng.choice(scale, 3, replace=False):
-            roll[row, start : start + int(rng.integers(2, 9))] = True
-    return roll
-
-
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    """A prepared dataset of 3 small pieces (9 windows) in the train split."""
-    root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        midi.write_midi(_piece(rng), root / "midi" / f"piece{i}.mid")
-    assert main(["prepare", str(root / "midi"), "-o", str(root / "ds"), "--jobs", "1"]) == 0
-    return root / "ds"
+    return prepare_chord_dataset(tmp_path_factory.mktemp("data"))
 
 
 def small(steps: int, **overrides) -> TrainConfig:
