@@ -4,8 +4,7 @@ For listening notes and model cards: what a piece contains, read from its notes 
 than guessed from a picture. A bar's chord is the triad holding the most note time
 (``metrics.bar_triads``); the bass is the lowest note below middle C starting on each
 beat (as ``metrics.bass_on_beat``); the melody
-is the top voice, the notes that start as the highest sounding pitch (the skyline of
-``metrics.mean_top_voice_interval``), with each note's length in sixteenths.
+is the top voice, the notes that start as the highest sounding pitch (``metrics.top_voice``), with each note's length in sixteenths.
 """
 
 from __future__ import annotations
@@ -41,9 +40,8 @@ def bars(roll: np.ndarray) -> list[Bar]:
     """The whole bars of a roll (106, T) described one by one; a last, partial bar is left out."""
     roll = check_roll(np.asarray(roll, dtype=bool), allow_empty=True)
     starts = metrics.onsets(roll)
-    sounding = roll.any(axis=0)
-    top = np.where(sounding, roll.shape[0] - 1 - np.argmax(roll[::-1], axis=0), -1)
-    top_starts = np.flatnonzero(sounding & starts[np.maximum(top, 0), np.arange(roll.shape[1])])
+    top, top_start_mask = metrics.top_voice(roll)
+    top_starts = np.flatnonzero(top_start_mask)
     triads = metrics.bar_triads(roll)
     described = []
     for index, triad in enumerate(triads):

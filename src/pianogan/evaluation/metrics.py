@@ -445,17 +445,27 @@ def mean_pitch_interval(roll: np.ndarray) -> np.ndarray | float:
     return _ratio(total, count).reshape(roll.shape[:-2])[()]
 
 
-def _top_voice_moves(roll: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """(piece, absolute interval) of each move of the top voice, and the number of pieces.
+def top_voice(roll: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The top voice of each roll in a stack (..., 106, T): the highest sounding row of each
+    column (..., T), and which columns start one of its notes (..., T), bool.
 
     The top voice is a skyline (Uitdenbogerd & Zobel, "Manipulation of music for melody
     matching", ACM Multimedia 1998): its notes are the notes that start as the highest
     pitch sounding in their column. A lower note starting under a held melody note does
-    not enter it, nor does the held note enter twice.
+    not enter it, nor does the held note enter twice. A silent column starts nothing (its
+    row is meaningless).
     """
+    roll = _rolls(roll)
+    top = N_PITCHES - 1 - np.argmax(roll[..., ::-1, :], axis=-2)
+    starts = np.take_along_axis(onsets(roll), top[..., None, :], axis=-2)[..., 0, :]
+    return top, starts
+
+
+def _top_voice_moves(roll: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(piece, absolute interval) of each move of the top voice (``top_voice``), and the number of pieces."""
     stack = _stack(roll)
-    top = N_PITCHES - 1 - np.argmax(stack[:, ::-1, :], axis=1)  # (N, T): highest sounding row
-    piece, column = np.nonzero(np.take_along_axis(onsets(stack), top[:, None, :], axis=1)[:, 0])  # silent columns: no onset
+    top, starts = top_voice(stack)
+    piece, column = np.nonzero(starts)
     pitch = top[piece, column]
     same = piece[1:] == piece[:-1]
     return piece[1:][same], np.abs(np.diff(pitch))[same], stack.shape[0]
