@@ -3,8 +3,8 @@
 For listening notes and model cards: what a piece contains, read from its notes rather
 than guessed from a picture. A bar's chord is the triad holding the most note time
 (``metrics.bar_triads``); the bass is the lowest note below middle C starting on each
-beat (as ``metrics.bass_on_beat``); the melody
-is the top voice, the notes that start as the highest sounding pitch (``metrics.top_voice``), with each note's length in sixteenths.
+beat (as ``metrics.bass_on_beat``); the melody is the top voice, the notes that start as
+the highest sounding pitch (``metrics.top_voice``), with each note's length in sixteenths.
 """
 
 from __future__ import annotations
