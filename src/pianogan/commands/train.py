@@ -7,6 +7,7 @@ import dataclasses
 import os
 import sys
 
+from pianogan.training.backends import BACKENDS
 from pianogan.training.choices import CHOICES
 from pianogan.training.config import RECIPES, TrainConfig
 
@@ -45,7 +46,7 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in RUN from its checkpoint (under the backend it was trained with)")
     p.add_argument(
         "--backend",
-        choices=["tensorflow", "jax", "torch"],
+        choices=BACKENDS,
         default=None,
         help="Keras backend that trains (default: $KERAS_BACKEND, else tensorflow); jax and torch install as extras: pip install 'pianogan[jax]'",
     )
