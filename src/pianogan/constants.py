@@ -17,3 +17,6 @@ MAX_COLUMNS = 1 << 18
 DEFAULT_VELOCITY = 90  # MIDI velocity of every note written from a roll, which has none
 SPLITS = ("train", "validation", "test")  # a prepared dataset's parts, in this order
 LATENT_DIM = 14  # numbers in a generator's latent: the shipped model's, and new models' default
+# The voices a voiced dataset keeps apart, one bit each in its voice masks (bit i: VOICES[i]).
+# POP909 names its tracks MELODY, BRIDGE (a second melody between the phrases) and PIANO.
+VOICES = ("melody", "bridge", "accompaniment")

@@ -22,6 +22,7 @@ from pianogan.constants import (  # the format's numbers, exported here as well
     N_PITCHES,
     PIANO_ROWS,
     SECONDS_PER_COLUMN_AT_120_BPM,
+    VOICES,
     WINDOW,
 )
 from pianogan.errors import OptionError, ShapeError
@@ -39,11 +40,13 @@ __all__ = [  # the constants come from pianogan.constants
     "PIANO_ROWS",
     "PITCH_CLASS_NAMES",
     "SECONDS_PER_COLUMN_AT_120_BPM",
+    "VOICES",
     "WINDOW",
     "bar_stride",
     "binarize",
     "check_roll",
     "check_window_width",
+    "cut_windows",
     "music_span",
     "pitch_name",
     "plot_roll",
@@ -101,6 +104,15 @@ def windows(roll: np.ndarray, columns: int = WINDOW, stride: int | None = None) 
     padded[:, : roll.shape[1]] = roll
     cut = np.lib.stride_tricks.sliding_window_view(padded, columns, axis=1)[:, ::stride].transpose(1, 0, 2)
     return [(int(k), cut[k].copy()) for k in np.flatnonzero(cut.any(axis=(1, 2)))]
+
+
+def cut_windows(roll: np.ndarray, ks: list[int], columns: int, stride: int) -> np.ndarray:
+    """Windows ``ks`` of a roll of any dtype (106, T), as ``windows`` cuts them: (len(ks), 106, columns), silence after the end."""
+    out = np.zeros((len(ks), roll.shape[0], columns), dtype=roll.dtype)
+    for slot, k in enumerate(ks):
+        part = roll[:, k * stride : k * stride + columns]
+        out[slot, :, : part.shape[1]] = part
+    return out
 
 
 def check_window_width(columns: int, parameter: str = "columns") -> None:

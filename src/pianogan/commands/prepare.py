@@ -44,6 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "lies on the columns and every window starts on beat 1 of a bar (files without a steady grid are left as they are)",
     )
     p.add_argument("--png", action="store_true", help="also write every window as OUT/png/<split>/<stem>_<k>.png")
+    p.add_argument(
+        "--voices",
+        action="store_true",
+        help="also keep the voices apart (melody, bridge, accompaniment: POP909's MELODY, BRIDGE and PIANO tracks; the top voice is the melody of a file without a MELODY track), for --arch bars-voices",
+    )
     p.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: all cores; 1 runs in-process)")
     p.set_defaults(run=run)
 
@@ -51,13 +56,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pianogan.data.datasets import REPORT, prepare
 
-    report = prepare(args.source, args.output, splits=args.splits, columns=args.columns, pedal=args.pedal, align=args.align, png=args.png, jobs=args.jobs)
+    report = prepare(args.source, args.output, splits=args.splits, columns=args.columns, pedal=args.pedal, align=args.align, png=args.png, jobs=args.jobs, voices=args.voices)
     windows = ", ".join(f"{split} {count:,}" for split, count in report["windows"].items())
     print(
         f"prepared {report['files_converted']:,} of {report['files']:,} files ({report['source_kind']}) in "
         f"{report['seconds']:.1f} s: {report['notes']:,} notes, {report['notes_per_second']:,} notes/s"
     )
     print(f"windows: {windows} ({report['silent_windows_skipped']:,} silent windows skipped)")
+    if report["voices"]:
+        voices = report["voices"]
+        print(f"voices: melody from a MELODY track in {voices['melody_from_tracks']:,} files, the top voice in {voices['melody_from_top_voice']:,}")
     if report["align"] and report["files_without_steady_grid"]:
         print(f"left unaligned for want of a steady grid: {len(report['files_without_steady_grid']):,} files (listed in {args.output}/{REPORT})")
     skipped = report["files_failed"] + report["files_unlisted"]

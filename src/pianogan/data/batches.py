@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pianogan.roll import COLUMNS_PER_QUARTER, PIANO_ROWS, transpose
+from pianogan.roll import COLUMNS_PER_QUARTER, PIANO_ROWS, VOICES, transpose
 
 # Stream tags keep the draws for different purposes independent of each other.
 _ORDER, _AUGMENT, _LATENT, _LABELS, _D_AUGMENT = 1, 2, 3, 4, 5
@@ -37,6 +37,16 @@ def batch_indices(n_windows: int, batch_size: int, step: int, seed: int, shuffle
     return indices
 
 
+def d_channels(windows: np.ndarray) -> np.ndarray:
+    """Windows (B, 106, T) as the discriminator takes them, float32 in {0, 1}: a bool roll as
+    (B, 106, T, 1); a uint8 voice mask (``datasets.load_voice_masks``) as (B, 106, T,
+    1 + len(VOICES)), the merged roll and then each voice."""
+    if windows.dtype == bool:
+        return windows[..., None].astype(np.float32)
+    planes = (windows[..., None] >> np.arange(len(VOICES), dtype=np.uint8)) & 1
+    return np.concatenate([windows[..., None] > 0, planes.astype(bool)], axis=-1).astype(np.float32)
+
+
 def pitch_bounds(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lowest and highest lit row of each window (N, 106, T); (0, 87) for empty ones."""
     lit_rows = windows.any(axis=2)
@@ -58,7 +68,8 @@ class BatchMaker:
     successors only. Then each
     window moves by ``key_shifts[i]`` semitones (key normalisation: the same move for every
     draw of that window) when given, else by a random transposition of up to
-    ``max_transpose`` semitones that keeps every note on the piano.
+    ``max_transpose`` semitones that keeps every note on the piano. ``windows`` are bool
+    rolls, or uint8 voice masks for a voiced generator (see ``d_channels``).
     """
 
     def __init__(
@@ -91,11 +102,11 @@ class BatchMaker:
         self.low, self.high = pitch_bounds(windows)
 
     def real(self, step: int) -> np.ndarray:
-        """Real windows of batch ``step`` as float32 (B, 106, T, 1) in {0, 1}."""
+        """Real windows of batch ``step`` as float32 (B, 106, T, C) in {0, 1} (``d_channels``)."""
         indices = self.trained[batch_indices(len(self.trained), self.batch_size, step, self.seed, self.shuffle)]
         rng = np.random.default_rng([self.seed, _AUGMENT, step])
         width = self.windows.shape[2]
-        batch = np.empty((self.batch_size, *self.windows.shape[1:]), dtype=bool)
+        batch = np.empty((self.batch_size, *self.windows.shape[1:]), dtype=self.windows.dtype)
         for slot, index in enumerate(indices):
             window = self.windows[index]
             if self.time_shift:
@@ -111,7 +122,7 @@ class BatchMaker:
                 up = max(0, min(self.max_transpose, PIANO_ROWS - 1 - int(self.high[index])))
                 window = transpose(window, int(rng.integers(-down, up + 1)))
             batch[slot] = window
-        return batch[..., None].astype(np.float32)
+        return d_channels(batch)
 
     def latents(self, step: int) -> np.ndarray:
         """Standard normal latents (B, latent_dim) of batch ``step``."""

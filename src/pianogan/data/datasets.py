@@ -34,7 +34,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from tqdm import tqdm
 
-from pianogan.constants import SPLITS
+from pianogan.constants import SPLITS, VOICES
 from pianogan.errors import DatasetError, OptionError, PianoganError
 from pianogan.io import atomic
 from pianogan.io.inputs import MIDI_SUFFIXES, PNG_SUFFIXES, stays_inside
@@ -298,6 +298,7 @@ class _Task:
     columns: int
     pedal: bool
     align: bool
+    voices: bool
     png_prefix: str | None  # write window k to f"{png_prefix}_{k}.png" in ``outputs`` when set
     outputs: Outputs | None = None  # the output folder, narrowed to this file's images
 
@@ -305,6 +306,8 @@ class _Task:
 @dataclass
 class _Result:
     packed: np.ndarray | None = None  # (n, 106, ceil(columns / 8)) uint8: small to send back
+    voices: np.ndarray | None = None  # with ``voices``: (n, len(VOICES), 106, ceil(columns / 8)) uint8
+    melody_from: str | None = None  # with ``voices``: where the melody came from (``MidiStats``)
     ks: np.ndarray | None = None
     stride: int = 0  # columns between window starts
     keys: np.ndarray | None = None  # estimated key index of each window
@@ -326,9 +329,11 @@ def _convert(task: _Task) -> _Result:
             cut, total = windows(whole, task.columns), -(-whole.shape[1] // task.columns)
             result = _Result(notes=len(roll_notes(whole)[0]), stride=task.columns)
         else:
-            cut, total, stats, stride = midi_to_windows(task.path, task.columns, pedal=task.pedal, align=task.align)
+            cut, total, stats, stride, masks = midi_to_windows(task.path, task.columns, pedal=task.pedal, align=task.align, voices=task.voices)
             alignment = stats.alignment.as_dict() if task.align else None
             result = _Result(notes=stats.notes, out_of_range=stats.dropped_out_of_range, drums=stats.dropped_drums, stride=stride, alignment=alignment)
+            if masks is not None:
+                result.voices, result.melody_from = pack_voice_masks(masks), stats.melody_from
         if not cut:
             dropped = f" ({result.out_of_range} out of range {LOWEST_PITCH}..{LOWEST_PITCH + N_PITCHES - 1}, {result.drums} on drums)"
             result.reason = "no notes" + (dropped if result.out_of_range or result.drums else "")
@@ -370,6 +375,7 @@ def prepare(
     png: bool = False,
     jobs: int | None = None,
     progress: bool = True,
+    voices: bool = False,
 ) -> dict:
     """Convert SOURCE into a dataset folder OUT and return the report (also in OUT).
 
@@ -379,7 +385,10 @@ def prepare(
     ``align`` (the default) each MIDI piece is bar-aligned first (``alignment``): the
     manifest gives each window's start column and the piece's shift in ticks, the report
     each piece's alignment and the files left as they were for want of a steady grid.
-    Every window's estimated key is in the manifest too. Every input file is named once in the report: under ``converted``, ``failed`` (with a
+    Every window's estimated key is in the manifest too. With ``voices`` (MIDI sources) the
+    split files also hold each window's voices (``load_voice_masks``), and the report says
+    how many files had a melody track and in how many the melody is the top voice. Every
+    input file is named once in the report: under ``converted``, ``failed`` (with a
     one-line reason; ``no notes`` for a readable file without notes in range) or
     ``unlisted`` (no split given). Raises DatasetError, after writing the report, when
     no file converted.
@@ -401,9 +410,13 @@ def prepare(
     out = outputs.folder
     prefixes = _png_prefixes(found.files) if png else [None] * len(found.files)
     narrowed = outputs.narrowed(_png_group(p) for p in prefixes if p)
-    tasks = [_Task(f.path, f.kind, columns, pedal, align, p, narrowed[_png_group(p)] if p else None) for f, p in zip(found.files, prefixes)]
+    if voices and found.kind == "PNG folder":
+        raise DatasetError(f"{found.root}: {{voices}} needs MIDI files, which name their tracks; roll images have one voice", mentions=["voices"])
+    tasks = [_Task(f.path, f.kind, columns, pedal, align, voices, p, narrowed[_png_group(p)] if p else None) for f, p in zip(found.files, prefixes)]
 
     packed: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
+    voice_packed: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
+    melody_from = {"tracks": 0, "top voice": 0}
     counts = dict.fromkeys(SPLITS, 0)
     manifest: list[tuple] = []
     converted = []
@@ -426,6 +439,9 @@ def prepare(
             start = counts[file.split]
             counts[file.split] += len(result.ks)
             packed[file.split].append(result.packed)
+            if result.voices is not None:
+                voice_packed[file.split].append(result.voices)
+                melody_from[result.melody_from or "top voice"] += 1
             shift = result.alignment["shift_ticks"] if result.alignment else 0
             manifest.extend(
                 (file.split, start + i, file.name, int(k), int(k) * result.stride, shift, key_name(key), file.composer, file.title, file.year) for i, (k, key) in enumerate(zip(result.ks, result.keys))
@@ -435,7 +451,7 @@ def prepare(
                 | ({"alignment": result.alignment} if result.alignment else {})
             )
 
-        removed = _write_dataset(outputs, packed, manifest, columns) if converted else []
+        removed = _write_dataset(outputs, packed, manifest, columns, voice_packed if voices else None) if converted else []
     seconds = time.perf_counter() - started
     report = {
         "source": str(found.root),
@@ -443,6 +459,7 @@ def prepare(
         "columns": columns,
         "pedal": pedal,
         "align": align,
+        "voices": {"names": list(VOICES), "melody_from_tracks": melody_from["tracks"], "melody_from_top_voice": melody_from["top voice"]} if voices else None,
         "files_aligned": sum(1 for c in converted if c.get("alignment", {}).get("aligned")),
         "files_without_steady_grid": [c["file"] for c in converted if c.get("alignment", {}).get("aligned") is False],
         "files": len(found.files) + len(found.missing) + len(found.outside) + len(found.unlisted),
@@ -480,7 +497,7 @@ def _list_images(outputs: Outputs, unfinished: set[str]) -> None:
     outputs.save()
 
 
-def _write_dataset(outputs: Outputs, packed: dict[str, list[np.ndarray]], manifest: list[tuple], columns: int) -> list[str]:
+def _write_dataset(outputs: Outputs, packed: dict[str, list[np.ndarray]], manifest: list[tuple], columns: int, voices: dict[str, list[np.ndarray]] | None = None) -> list[str]:
     """Write the split files, then the manifest; remove what an earlier run wrote and this one
     did not (a split file that would not match the new manifest, images of files no longer
     converted). Returns the names removed."""
@@ -488,7 +505,7 @@ def _write_dataset(outputs: Outputs, packed: dict[str, list[np.ndarray]], manife
     for split in SPLITS:
         if packed[split]:
             outputs.claim([f"{split}.npz"], "prepare")
-            save_split(outputs.folder / f"{split}.npz", np.concatenate(packed[split]), columns)
+            save_split(outputs.folder / f"{split}.npz", np.concatenate(packed[split]), columns, np.concatenate(voices[split]) if voices else None)
     outputs.claim([MANIFEST], "prepare")
     atomic.write_text(outputs.folder / MANIFEST, _manifest_text(manifest))
     return outputs.remove_stale(lambda group: group == "prepare" or group.startswith("prepare:"))
@@ -559,10 +576,18 @@ def _manifest_text(rows: list[tuple]) -> str:
 # --- dataset files ------------------------------------------------------------------------------
 
 
-def save_split(path: str | os.PathLike, packed: np.ndarray, columns: int) -> None:
-    """Write one split's packed windows (``np.packbits(..., axis=-1)``) atomically."""
+def save_split(path: str | os.PathLike, packed: np.ndarray, columns: int, voices: np.ndarray | None = None) -> None:
+    """Write one split's packed windows (``np.packbits(..., axis=-1)``) atomically, and
+    their packed voices (``pack_voice_masks``) when given."""
+    extra = {} if voices is None else {"voices": voices}
     with atomic.atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez_compressed(handle, rolls=packed, columns=np.int64(columns))
+        np.savez_compressed(handle, rolls=packed, columns=np.int64(columns), **extra)
+
+
+def pack_voice_masks(masks: np.ndarray) -> np.ndarray:
+    """Voice masks (n, 106, W) uint8 -> one packed bit plane per voice, (n, len(VOICES), 106, ceil(W / 8)) uint8."""
+    planes = (masks[:, None] >> np.arange(len(VOICES), dtype=np.uint8)[None, :, None, None]) & 1
+    return np.packbits(planes.astype(bool), axis=-1)
 
 
 def npz_arrays(path: str | os.PathLike, kind: str = ".npz file") -> dict[str, tuple[tuple[int, ...], np.dtype]]:
@@ -637,6 +662,22 @@ def load_split(dataset_dir: str | os.PathLike, split: str = "train") -> np.ndarr
     """One split's windows as a bool array of shape (N, 106, columns)."""
     packed, columns = _read_packed(_split_path(dataset_dir, split))
     return np.unpackbits(packed, axis=-1, count=columns).view(bool)
+
+
+def load_voice_masks(dataset_dir: str | os.PathLike, split: str = "train") -> np.ndarray:
+    """One split's voice masks, uint8 (N, 106, columns): bit ``i`` set where ``VOICES[i]``
+    sounds, the same windows as ``load_split``; a one-line error for a dataset without voices."""
+    path = _split_path(dataset_dir, split)
+    _, columns = _read_packed(path)
+    arrays = npz_arrays(path, "pianogan dataset file")
+    if "voices" not in arrays:
+        raise DatasetError(f"{path}: the dataset has no voices (prepare it again with --voices)")
+    with np.load(path, allow_pickle=False) as data:
+        packed = data["voices"]
+    if packed.ndim != 4 or packed.shape[1:3] != (len(VOICES), N_PITCHES) or packed.shape[3] != -(-columns // 8):
+        raise DatasetError(f"{path}: voices of shape {packed.shape} do not match its rolls")
+    planes = np.unpackbits(packed, axis=-1, count=columns)
+    return np.bitwise_or.reduce(planes << np.arange(len(VOICES), dtype=np.uint8)[None, :, None, None], axis=1)
 
 
 def read_manifest(dataset_dir: str | os.PathLike, split: str) -> list[dict]:

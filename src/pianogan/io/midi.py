@@ -25,10 +25,12 @@ from pianogan.roll import (
     LOWEST_PITCH,
     MAX_COLUMNS,
     N_PITCHES,
+    VOICES,
     WINDOW,
     bar_stride,
     check_roll,
     check_window_width,
+    cut_windows,
     window_count,
     windows,
 )
@@ -49,6 +51,7 @@ class MidiStats:
     dropped_drums: int  # notes on drum tracks
     first_qpm: float  # tempo at tick 0 (120 when the file has none): seconds shown to people
     alignment: Alignment = NOT_ALIGNED  # the bar alignment applied (``read_midi(align=True)``)
+    melody_from: str | None = None  # with ``voices``: "tracks" (a MELODY track) or "top voice"
 
     @property
     def seconds_per_column(self) -> float:
@@ -196,7 +199,7 @@ def _pedal_ends(track: symusic.Track, starts: np.ndarray, ends: np.ndarray, piec
     return np.where(pedal_down, release_after[np.maximum(last_event, 0)], -1)
 
 
-def read_midi(path: str | os.PathLike, pedal: bool = False, align: bool = False) -> tuple[np.ndarray, MidiStats]:
+def read_midi(path: str | os.PathLike, pedal: bool = False, align: bool = False, voices: bool = False) -> tuple[np.ndarray, MidiStats]:
     """Read a MIDI file into a whole-piece roll (bool, 106 x T) and what was dropped.
 
     All non-drum tracks are merged; drum notes and pitches outside 21..126 are dropped
@@ -207,6 +210,9 @@ def read_midi(path: str | os.PathLike, pedal: bool = False, align: bool = False)
     and a downbeat on a multiple of the bar (``alignment.estimate``; nothing moves in a
     file without a steady grid). T is the last sounding column + 1 (0 for a file with no
     notes in range).
+
+    With ``voices`` the roll is a uint8 voice mask instead: bit ``i`` of a pixel is set
+    where voice ``VOICES[i]`` sounds (``voice_masks``), and any non-zero pixel sounds.
     """
     score = load_score(path)
     tpq = score.ticks_per_quarter
@@ -220,6 +226,7 @@ def read_midi(path: str | os.PathLike, pedal: bool = False, align: bool = False)
         notes = track.notes.numpy()
         start = notes["time"].astype(np.int64)
         tracks.append((track, start, start + np.maximum(notes["duration"].astype(np.int64), 0), notes["pitch"].astype(np.int64)))
+    track_voices = np.concatenate([np.full(len(t[1]), track_voice(t[0].name)) for t in tracks]) if tracks else np.zeros(0, np.int64)
     if tracks:
         starts = np.concatenate([t[1] for t in tracks])
         ends = np.concatenate([t[2] for t in tracks])
@@ -241,8 +248,37 @@ def read_midi(path: str | os.PathLike, pedal: bool = False, align: bool = False)
         )
     roll = paint(rows, first, last)
     qpm = float(score.tempos[0].qpm) if len(score.tempos) and score.tempos[0].time == 0 else 120.0
-    stats = MidiStats(tpq, int(in_range.sum()), int((~in_range).sum()), drums, qpm, alignment)
+    melody_from = None
+    if voices:
+        melody_from = "tracks" if (track_voices == 0).any() else "top voice"
+        roll = voice_masks(rows, first, last, track_voices[in_range], roll.shape[1])
+    stats = MidiStats(tpq, int(in_range.sum()), int((~in_range).sum()), drums, qpm, alignment, melody_from)
     return roll, stats
+
+
+def track_voice(name: str) -> int:
+    """The voice (index into ``VOICES``) of a track, by POP909's track names; any other track accompanies."""
+    upper = name.upper()
+    return 0 if "MELODY" in upper else 1 if "BRIDGE" in upper else 2
+
+
+def voice_masks(rows: np.ndarray, first: np.ndarray, last: np.ndarray, voices: np.ndarray, width: int) -> np.ndarray:
+    """Paint each voice's notes into its bit of a uint8 roll (106, width).
+
+    Without a melody track the melody is the top voice: each column's highest sounding
+    pitch, taken out of the accompaniment (the usual way to find a tune in a piano part).
+    """
+    masks = np.zeros((N_PITCHES, width), dtype=np.uint8)
+    for voice in range(len(VOICES)):
+        mine = voices == voice
+        if mine.any():
+            masks[:, : int(last[mine].max())] |= paint(rows[mine], first[mine], last[mine]).astype(np.uint8) << voice
+    if width and not (voices == 0).any():
+        sounding = masks > 0
+        top = N_PITCHES - 1 - np.argmax(sounding[::-1], axis=0)
+        columns = np.flatnonzero(sounding.any(axis=0))
+        masks[top[columns], columns] = 1
+    return masks
 
 
 def _bar_of(score: symusic.Score) -> int:
@@ -265,20 +301,24 @@ class PieceWindows(NamedTuple):
     total: int  # windows the piece spans, silent ones included
     stats: MidiStats
     stride: int  # columns between window starts: the width, or whole bars when aligned
+    voice_masks: np.ndarray | None = None  # uint8 (len(windows), 106, columns) with ``voices``
 
 
-def midi_to_windows(path: str | os.PathLike, columns: int = WINDOW, pedal: bool = False, align: bool = False) -> PieceWindows:
+def midi_to_windows(path: str | os.PathLike, columns: int = WINDOW, pedal: bool = False, align: bool = False, voices: bool = False) -> PieceWindows:
     """Read a MIDI file and cut it into windows of ``columns`` columns (see ``roll.windows``).
 
     An aligned piece is cut every whole number of bars (288 columns for 300-column
     windows in 4/4), so every window starts on beat 1. ``midi2img`` and dataset
     preparation share this, so an image ``<stem>_<k>.png`` and window ``k`` of a dataset
-    always hold the same music.
+    always hold the same music. With ``voices``, ``voice_masks`` holds the same windows'
+    voice masks (see ``read_midi``).
     """
     check_window_width(columns)
-    roll, stats = read_midi(path, pedal=pedal, align=align)
+    roll, stats = read_midi(path, pedal=pedal, align=align, voices=voices)
     stride = bar_stride(columns, stats.alignment.bar_columns) if stats.alignment.aligned else columns
-    return PieceWindows(windows(roll, columns, stride), window_count(roll.shape[1], columns, stride), stats, stride)
+    cut = windows(roll > 0, columns, stride)
+    masks = cut_windows(roll, [k for k, _ in cut], columns, stride) if voices else None
+    return PieceWindows(cut, window_count(roll.shape[1], columns, stride), stats, stride, masks)
 
 
 def _sustain(tracks, starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray) -> np.ndarray:

@@ -32,6 +32,12 @@ The architectures registered in ``ARCHITECTURES``:
     register (the share of the window each pitch sounds), so that a melody that leaps
     about, or notes scattered over six octaves, are plain to see.
 
+``bars-voices``
+    ``bars`` that writes each voice of a voiced dataset (``prepare --voices``: melody,
+    bridge, accompaniment) in its own channel, merged by OR into the one roll every command
+    sees; its discriminator sees the merged roll, each voice, and the melody on its own
+    (``voices_generator``, ``voices_discriminator``).
+
 ``seed``
     The original project's layers, kept for comparison and for GPU users, with the
     output activation changed from tanh to sigmoid to match the {0, 1} data.
@@ -50,7 +56,7 @@ import numpy as np
 from keras import layers, ops
 
 from pianogan.roll import COLUMNS_PER_BAR as BAR
-from pianogan.roll import LATENT_DIM, LOWEST_PITCH, N_PITCHES, PIANO_ROWS, WINDOW
+from pianogan.roll import LATENT_DIM, LOWEST_PITCH, N_PITCHES, PIANO_ROWS, VOICES, WINDOW
 
 PACKAGE = "pianogan"
 
@@ -232,6 +238,39 @@ class MelodyViews(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class VoiceMerge(layers.Layer):
+    """Voices (N, 106, T, V) -> the roll (N, 106, T, 1): each pixel's most likely voice.
+
+    The maximum is a logical OR once thresholded (a pixel sounds when any voice sounds it),
+    so sampling the merged roll and merging sampled voices give the same notes.
+    """
+
+    def call(self, voices):
+        return ops.max(voices, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 1)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Channels(layers.Layer):
+    """Channels ``start`` up to ``stop`` of a roll (N, 106, T, C): the merged roll or voices of a voiced input."""
+
+    def __init__(self, start: int, stop: int, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = int(start), int(stop)
+
+    def call(self, roll):
+        return roll[..., self.start : self.stop]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.stop - self.start)
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "stop": self.stop}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class MinibatchStd(layers.Layer):
     """Append the batch's mean feature standard deviation to every example's features (N, F) -> (N, F + 1)."""
 
@@ -260,14 +299,14 @@ def _key_path(z):
     return layers.Dense(12, name="key")(layers.Dense(64, activation="relu", name="key_hidden")(z))
 
 
-def _frames_to_roll(probabilities):
+def _frames_to_roll(probabilities, name: str = "roll"):
     """Frame probabilities (N, 300, 106) -> the roll's layout (N, 106, 300, 1)."""
-    return layers.Reshape((N_PITCHES, WINDOW, 1), name="roll")(layers.Permute((2, 1))(probabilities))
+    return layers.Reshape((N_PITCHES, WINDOW, 1), name=name)(layers.Permute((2, 1))(probabilities))
 
 
-def bars_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
-    """Latent -> per-bar codes -> (106, 300, 1) probabilities with beat-in-bar positions and per-bar harmony."""
-    z = keras.Input((latent_dim,), name="latent")
+def _bar_frames(z, width: int, bar_width: int):
+    """The ``bars`` generator's trunk: latent -> sixteenth frames that know their place in the
+    bar (N, 304, C), and each bar's 12 pitch-class biases (N, 19, 12)."""
     codes = layers.Reshape((BARS, bar_width // 2))(layers.Dense(BARS * bar_width // 2, name="bar_codes")(z))
     shared = layers.RepeatVector(BARS)(layers.Dense(bar_width // 2, name="shared_code")(z))
     bars = layers.Concatenate()([codes, shared])
@@ -277,13 +316,48 @@ def bars_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: in
     harmony = layers.Dense(12, name="bar_harmony")(bars)
     beats = Positions(BAR // 4, name="beat_in_bar")(layers.UpSampling1D(4)(bars))  # 76 beat frames
     x = _upsampling_stack(beats, width)  # 304 sixteenth frames
-    x = Positions(BAR, name="sixteenth_in_bar")(x)
-    frame_logits = layers.Dense(N_PITCHES, bias_initializer=keras.initializers.Constant(-3.5), name="pitches")(x)
+    return Positions(BAR, name="sixteenth_in_bar")(x), harmony
+
+
+def _pitch_head(frames, key, harmony, suffix: str = ""):
+    """Frames -> one voice's pitch probabilities (N, 300, 106) under the window's key and each bar's harmony."""
+    frame_logits = layers.Dense(N_PITCHES, bias_initializer=keras.initializers.Constant(-3.5), name=f"pitches{suffix}")(frames)
     frame_logits = layers.Cropping1D((0, BARS * BAR - WINDOW))(frame_logits)
-    logits = KeyBias(name="key_bias")([frame_logits, _key_path(z)])
-    logits = BarHarmonyBias(name="bar_harmony_bias")([logits, harmony])
-    probabilities = PianoOnly(name="piano_only")(layers.Activation("sigmoid", dtype="float32")(logits))
-    return keras.Model(z, _frames_to_roll(probabilities), name="bars_generator")
+    logits = KeyBias(name=f"key_bias{suffix}")([frame_logits, key])
+    logits = BarHarmonyBias(name=f"bar_harmony_bias{suffix}")([logits, harmony])
+    return PianoOnly(name=f"piano_only{suffix}")(layers.Activation("sigmoid", dtype="float32")(logits))
+
+
+def bars_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
+    """Latent -> per-bar codes -> (106, 300, 1) probabilities with beat-in-bar positions and per-bar harmony."""
+    z = keras.Input((latent_dim,), name="latent")
+    frames, harmony = _bar_frames(z, width, bar_width)
+    return keras.Model(z, _frames_to_roll(_pitch_head(frames, _key_path(z), harmony)), name="bars_generator")
+
+
+def voices_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
+    """Latent -> (106, 300, 1 + len(VOICES)): the merged roll, then one channel per voice.
+
+    The ``bars`` trunk with one pitch head per voice; the voices share the bar codes, the
+    key and each bar's harmony, so they agree on the chords, while each head learns its
+    voice's register and rhythm. The merged roll (layer ``roll``, ``VoiceMerge``) is what
+    ``voiced_to_roll`` keeps for sampling: a logical OR of the voices once thresholded.
+    """
+    z = keras.Input((latent_dim,), name="latent")
+    frames, harmony = _bar_frames(z, width, bar_width)
+    key = _key_path(z)
+    voices = [_frames_to_roll(_pitch_head(frames, key, harmony, f"_{voice}"), f"roll_{voice}") for voice in VOICES]
+    voices = layers.Concatenate(axis=-1, name="voices")(voices)
+    roll = VoiceMerge(name="roll")(voices)
+    return keras.Model(z, layers.Concatenate(axis=-1, name="roll_and_voices")([roll, voices]), name="voices_generator")
+
+
+def voiced_to_roll(generator: keras.Model) -> keras.Model:
+    """The generator that every command samples: a voiced one's merged roll alone (the same
+    layers and weights), any other one as it is."""
+    if generator.output.shape[-1] == 1:
+        return generator
+    return keras.Model(generator.input, generator.get_layer("roll").output, name=generator.name)
 
 
 def _roll_features(roll, width: int):
@@ -297,23 +371,54 @@ def _roll_features(roll, width: int):
     return x, whole_window_chroma
 
 
-def bars_discriminator(width: int = 256, melody: bool = False) -> keras.Model:
-    """Roll (106, 300, 1) -> one logit, from the default views plus bar chroma, folded onsets
-    and batch spread; with ``melody``, also the top voice's intervals and the register."""
-    roll = keras.Input((N_PITCHES, WINDOW, 1), name="roll")
+def _structure_views(roll, width: int) -> list:
+    """The ``bars`` discriminator's views of a roll (N, 106, 300, 1): the trunk's features,
+    the chroma of each bar in sequence, onsets folded onto the bar, and the key."""
     x, whole_window_chroma = _roll_features(roll, width)
     bar_chroma, folded_onsets = BarViews(name="bar_views")(roll)
     harmony = layers.LeakyReLU(0.2)(layers.Conv1D(64, 3, padding="same", name="bar_chroma_conv")(bar_chroma))
     metre = layers.LeakyReLU(0.2)(layers.Dense(64, name="folded_onsets")(layers.Flatten()(folded_onsets)))
     key = layers.LeakyReLU(0.2)(layers.Dense(64, name="key_hidden")(whole_window_chroma))
-    views = [layers.Flatten()(x), layers.Flatten()(harmony), metre, key]
-    if melody:
-        intervals, register = MelodyViews(name="melody_views")(roll)
-        views.append(layers.LeakyReLU(0.2)(layers.Dense(64, name="top_voice_intervals")(intervals)))
-        views.append(layers.LeakyReLU(0.2)(layers.Dense(64, name="register")(register)))
-    features = layers.Concatenate()(views)
-    logit = layers.Dense(1, name="logit", dtype="float32")(MinibatchStd(name="batch_spread")(features))
-    return keras.Model(roll, logit, name="bars_discriminator")
+    return [layers.Flatten()(x), layers.Flatten()(harmony), metre, key]
+
+
+def _melody_views(roll, prefix: str = "") -> list:
+    """The top voice's intervals and the register of a roll (N, 106, 300, 1), each through a small dense layer."""
+    intervals, register = MelodyViews(name=f"{prefix}melody_views")(roll)
+    return [
+        layers.LeakyReLU(0.2)(layers.Dense(64, name=f"{prefix}top_voice_intervals")(intervals)),
+        layers.LeakyReLU(0.2)(layers.Dense(64, name=f"{prefix}register")(register)),
+    ]
+
+
+def _logit(views) -> keras.KerasTensor:
+    """All views, the batch's spread of them, and one logit."""
+    return layers.Dense(1, name="logit", dtype="float32")(MinibatchStd(name="batch_spread")(layers.Concatenate()(views)))
+
+
+def bars_discriminator(width: int = 256, melody: bool = False) -> keras.Model:
+    """Roll (106, 300, 1) -> one logit, from the default views plus bar chroma, folded onsets
+    and batch spread; with ``melody``, also the top voice's intervals and the register."""
+    roll = keras.Input((N_PITCHES, WINDOW, 1), name="roll")
+    views = _structure_views(roll, width) + (_melody_views(roll) if melody else [])
+    return keras.Model(roll, _logit(views), name="bars_discriminator")
+
+
+def voices_discriminator(width: int = 256) -> keras.Model:
+    """Voiced roll (106, 300, 1 + len(VOICES)) -> one logit: the ``bars`` views of the merged
+    roll, the voices side by side through a narrower trunk (which voice plays where, and
+    with what), and the melody voice's intervals, register and rhythm in the bar, as
+    MuseGAN's discriminator sees every track and their mix."""
+    voiced = keras.Input((N_PITCHES, WINDOW, 1 + len(VOICES)), name="roll")
+    merged = Channels(0, 1, name="merged")(voiced)
+    melody = Channels(1, 2, name="melody")(voiced)
+    together = layers.Reshape((WINDOW, len(VOICES) * N_PITCHES))(layers.Permute((2, 1, 3))(Channels(1, 1 + len(VOICES), name="each_voice")(voiced)))
+    for _ in range(4):
+        together = layers.LeakyReLU(0.2)(layers.Conv1D(width // 2, 4, strides=2, padding="same")(together))
+    _, melody_onsets = BarViews(name="melody_bar_views")(melody)
+    rhythm = layers.LeakyReLU(0.2)(layers.Dense(64, name="melody_rhythm")(layers.Flatten()(melody_onsets)))
+    views = _structure_views(merged, width) + [layers.Flatten()(together), rhythm] + _melody_views(melody, "melody_")
+    return keras.Model(voiced, _logit(views), name="voices_discriminator")
 
 
 def melody_discriminator(width: int = 256) -> keras.Model:
@@ -374,8 +479,14 @@ ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], Callable[[], keras.Mo
     "default": (default_generator, default_discriminator),
     "bars": (bars_generator, bars_discriminator),
     "bars-melody": (bars_generator, melody_discriminator),
+    "bars-voices": (voices_generator, voices_discriminator),
     "seed": (seed_generator, seed_discriminator),
 }
+
+
+def is_voiced(arch: str) -> bool:
+    """Whether an architecture writes voices, and so trains on a voiced dataset (``prepare --voices``)."""
+    return ARCHITECTURES[arch][0] is voices_generator
 
 
 def build(arch: str, latent_dim: int = LATENT_DIM) -> tuple[keras.Model, keras.Model]:

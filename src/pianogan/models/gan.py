@@ -25,7 +25,7 @@ def straight_through_binarize(probabilities):
 
 
 def augment(rolls, params):
-    """Move each roll (B, 106, T, 1) in time and pitch and blank one bar, differentiably.
+    """Move each roll (B, 106, T, C) in time and pitch and blank one bar, differentiably.
 
     ``params`` (B, 3) ints: a time shift in columns (later is positive), a transposition in
     semitones (up is positive), and the first column of a blanked bar (negative: none).
@@ -39,13 +39,13 @@ def augment(rolls, params):
     pitches, steps = rolls.shape[1], rolls.shape[2]
     time_move = _moves(ops.arange(steps)[None, :] + params[:, :1], steps, rolls.dtype)  # (B, src, dst)
     pitch_move = _moves(ops.arange(pitches)[None, :] + params[:, 1:2], pitches, rolls.dtype)
-    moved = ops.einsum("bpt,bts->bps", rolls[..., 0], time_move)
-    moved = ops.einsum("bpt,bpq->bqt", moved, pitch_move)
+    moved = ops.einsum("bptc,bts->bpsc", rolls, time_move)  # every channel (a voiced roll's voices) moves alike
+    moved = ops.einsum("bptc,bpq->bqtc", moved, pitch_move)
     column = ops.arange(steps)[None, :]
     start = params[:, 2:3]
     outside = ops.logical_or(column < start, column >= start + BAR_COLUMNS)
     keep = ops.cast(ops.logical_or(outside, start < 0), rolls.dtype)  # start < 0: no bar blanked
-    return (moved * keep[:, None, :])[..., None]
+    return moved * keep[:, None, :, None]
 
 
 def _moves(targets, size: int, dtype):
@@ -100,8 +100,15 @@ class GAN(keras.Model):
         return self.ema_generator(z, training=training)
 
     def d_input(self, probabilities, params):
-        """What D sees of generated rolls: binarised (straight-through), augmented like the reals."""
+        """What D sees of generated rolls: binarised (straight-through), augmented like the reals.
+
+        A voiced roll's merged channel is made again from its voices as D sees them, so it is
+        their OR exactly, as in the real voiced windows.
+        """
         rolls = straight_through_binarize(probabilities) if self.hard_fakes else probabilities
+        if rolls.shape[-1] > 1:
+            voices = rolls[..., 1:]
+            rolls = ops.concatenate([ops.max(voices, axis=-1, keepdims=True), voices], axis=-1)
         return self.d_real(rolls, params)
 
     def d_real(self, rolls, params):

@@ -254,6 +254,11 @@ def _piano_only(config: dict, weights: dict, inputs: list) -> np.ndarray:
     return inputs[0] * (np.arange(N_PITCHES) < PIANO_ROWS).astype(inputs[0].dtype)
 
 
+def _voice_merge(config: dict, weights: dict, inputs: list) -> np.ndarray:
+    """``pianogan.models.architectures.VoiceMerge``: each pixel's most likely voice, an OR once thresholded."""
+    return inputs[0].max(axis=-1, keepdims=True)
+
+
 def _cropping_1d(config: dict, weights: dict, inputs: list) -> np.ndarray:
     start, end = _tuple(config.get("cropping", (1, 1)), 2)
     return inputs[0][:, start : inputs[0].shape[1] - end]
@@ -292,6 +297,7 @@ OPS: dict[str, Op] = {
     "pianogan>BarHarmonyBias": _bar_harmony_bias,
     "pianogan>Positions": _positions,
     "pianogan>PianoOnly": _piano_only,
+    "pianogan>VoiceMerge": _voice_merge,
 }
 
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from pianogan import __version__
 from pianogan.data import datasets
-from pianogan.data.batches import BatchMaker, pitch_bounds
+from pianogan.data.batches import BatchMaker, d_channels, pitch_bounds
 from pianogan.errors import PianoganError
 from pianogan.interrupt import StopRequest, stop_on_signal
 from pianogan.io.atomic import atomic_path, complete_png, complete_zip, write_text
@@ -139,7 +139,7 @@ def export_generator(gan, seed: int):
         generator = keras.models.clone_model(source)
     generator.set_weights(source.get_weights())
     latents = np.random.default_rng([seed, 5]).standard_normal((CALIBRATION_LATENTS, generator.input.shape[-1]), dtype=np.float32)
-    return architectures.recalibrate_batch_norm(generator, latents)
+    return architectures.voiced_to_roll(architectures.recalibrate_batch_norm(generator, latents))
 
 
 def save_generator(generator, run: Path, facts: dict) -> None:
@@ -191,6 +191,12 @@ class TrainingData:
     bar_aligned: bool  # windows start on beat 1 (``prepare`` aligned the pieces)
     keys: np.ndarray  # estimated key index (0..23) of each window
     fingerprint: str
+    voices: np.ndarray | None = None  # uint8 voice masks (N, 106, W) of the same windows, for a voiced generator
+
+    @property
+    def real(self) -> np.ndarray:
+        """What the batches are cut from: the voice masks when the run has them, else the rolls."""
+        return self.windows if self.voices is None else self.voices
 
 
 def successor_windows(dataset: Path, split: str, count: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -213,9 +219,9 @@ def successor_windows(dataset: Path, split: str, count: int, width: int) -> tupl
     return successors, strides
 
 
-def _load_data(dataset: Path, split: str, min_span: float) -> TrainingData:
+def _load_data(dataset: Path, split: str, min_span: float, voiced: bool = False) -> TrainingData:
     """A split's windows, those spanning at least ``min_span`` of their width to learn from,
-    with successors and keys.
+    with successors, keys and, when ``voiced``, their voices.
 
     Every window stays at hand, so that a window whose successor the filter leaves out
     (mostly the one before a song's last) still continues into it when shifted in time,
@@ -228,7 +234,8 @@ def _load_data(dataset: Path, split: str, min_span: float) -> TrainingData:
     keep = np.flatnonzero(music_span(windows) >= min_span)
     if len(keep) == 0:
         raise PianoganError(f"{dataset}: no window of split {split!r} has music across {min_span:.0%} of its width (--min-span)")
-    return TrainingData(windows, keep, successors, strides, datasets.bar_aligned(dataset), estimate_keys(windows), datasets.dataset_fingerprint(dataset))
+    voices = datasets.load_voice_masks(dataset, split) if voiced else None
+    return TrainingData(windows, keep, successors, strides, datasets.bar_aligned(dataset), estimate_keys(windows), datasets.dataset_fingerprint(dataset), voices)
 
 
 def key_normalising_shifts(windows: np.ndarray, window_keys: np.ndarray) -> np.ndarray:
@@ -246,21 +253,22 @@ def overfitting_probe(dataset: Path, data: TrainingData, config: TrainConfig) ->
     D's mean output on the two, logged at every checkpoint, measures its overfitting: when
     the first stays high while the second falls, D has memorised its few thousand windows
     (the measure Karras et al. 2020 used to motivate adaptive augmentation). Both sets are
-    key-normalised like the batches when the run is. None when the dataset has no
-    validation split.
+    key-normalised like the batches when the run is, and voiced when they are. None when
+    the dataset has no validation split.
     """
     try:
         validation = datasets.load_split(dataset, "validation")
+        voiced = datasets.load_voice_masks(dataset, "validation") if data.voices is not None else validation
     except PianoganError:
         return None
-    validation = validation[music_span(validation) >= config.min_span]
-    if len(validation) == 0:
+    voiced = voiced[music_span(validation) >= config.min_span]
+    if len(voiced) == 0:
         return None
     rng = np.random.default_rng([config.seed, 9])
-    seen = data.windows[rng.choice(data.trained, min(PROBE_WINDOWS, len(data.trained)), replace=False)]
-    unseen = validation[rng.choice(len(validation), min(PROBE_WINDOWS, len(validation)), replace=False)]
+    seen = data.real[rng.choice(data.trained, min(PROBE_WINDOWS, len(data.trained)), replace=False)]
+    unseen = voiced[rng.choice(len(voiced), min(PROBE_WINDOWS, len(voiced)), replace=False)]
     if config.key_mode == "normalise":
-        seen, unseen = (np.stack([transpose(w, int(s)) for w, s in zip(ws, key_normalising_shifts(ws, estimate_keys(ws)))]) for ws in (seen, unseen))
+        seen, unseen = (np.stack([transpose(w, int(s)) for w, s in zip(ws, key_normalising_shifts(ws, estimate_keys(ws > 0)))]) for ws in (seen, unseen))
     return seen, unseen
 
 
@@ -330,7 +338,7 @@ def _train(
     if resume:
         config, stored = _check_resume(run, config, explicit)
         check_resume_backend(run, keras.backend.backend())
-    data = _load_data(dataset, config.split, config.min_span)
+    data = _load_data(dataset, config.split, config.min_span, architectures.is_voiced(config.arch))
 
     backend = backends.load()
     backend.start(placement, config.batch_size)
@@ -343,7 +351,7 @@ def _train(
     shift_unit = BAR_COLUMNS if data.bar_aligned else COLUMNS_PER_QUARTER
     real_only = config.augment == "real"  # with "both", D's inputs move instead of the data
     maker = BatchMaker(
-        data.windows,
+        data.real,
         config.batch_size,
         config.latent_dim,
         config.seed,
@@ -475,7 +483,7 @@ class RunCallback(keras.callbacks.Callback):
         means = {}
         for name, windows in zip(("d_train_windows", "d_validation_windows"), self.probe):
             logits = [
-                keras.ops.convert_to_numpy(self.gan.discriminator(windows[i : i + 64, ..., None].astype("float32"), training=False))
+                keras.ops.convert_to_numpy(self.gan.discriminator(d_channels(windows[i : i + 64]), training=False))
                 for i in range(0, len(windows), 64)
             ]
             means[name] = f"{float(np.mean(1.0 / (1.0 + np.exp(-np.concatenate(logits))))):.5f}"

@@ -151,7 +151,7 @@ class Step:
             "r1": r1_penalty,
             "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
             "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
-            "fake_lit": jnp.mean((probabilities >= 0.5).astype("float32")),
-            "real_lit": jnp.mean(real),
+            "fake_lit": jnp.mean((probabilities[..., :1] >= 0.5).astype("float32")),
+            "real_lit": jnp.mean(real[..., :1]),
         }
         return [g_weights, g_state, d_weights, d_state, ema_weights, list(g_state), g_slots, d_slots, [step]], logs

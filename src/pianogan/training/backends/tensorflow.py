@@ -93,6 +93,6 @@ def gan_step(gan, real, z, noise, augment):
         "r1": r1_penalty,
         "d_real": ops.mean(ops.sigmoid(real_logits)),
         "d_fake": ops.mean(ops.sigmoid(fake_logits)),
-        "fake_lit": ops.mean(ops.cast(probabilities >= 0.5, "float32")),
-        "real_lit": ops.mean(real),
+        "fake_lit": ops.mean(ops.cast(probabilities[..., :1] >= 0.5, "float32")),
+        "real_lit": ops.mean(real[..., :1]),
     }

@@ -81,7 +81,7 @@ def gan_step(gan, batch: dict[str, np.ndarray]) -> dict[str, float]:
             "r1": r1_penalty,
             "d_real": torch.sigmoid(real_logits).mean(),
             "d_fake": torch.sigmoid(fake_logits).mean(),
-            "fake_lit": (probabilities >= 0.5).float().mean(),
-            "real_lit": real.mean(),
+            "fake_lit": (probabilities[..., :1] >= 0.5).float().mean(),
+            "real_lit": real[..., :1].mean(),
         }
         return {name: float(value) for name, value in logs.items()}
