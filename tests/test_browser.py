@@ -28,6 +28,13 @@ def version(page) -> int:
     return int(page.get_attribute("#roll", "data-version"))
 
 
+def settle(page, before: int) -> None:
+    """Wait until the roll was redrawn since version ``before`` and no request is under way,
+    so that it shows the latest input (an input can start two requests, whose answers land
+    in order)."""
+    page.wait_for_function(f"Number(document.getElementById('roll').dataset.version) > {before} && document.body.dataset.busy === '0'")
+
+
 def roll_pixels(page) -> str:
     return page.evaluate("document.getElementById('roll').toDataURL()")
 
@@ -36,7 +43,7 @@ def test_moving_a_slider_redraws_the_roll(page):
     before, pixels = version(page), roll_pixels(page)
     page.focus("#z3")
     page.keyboard.press("End")  # z4 to its maximum, as a person would with the keyboard
-    page.wait_for_function(f"Number(document.getElementById('roll').dataset.version) > {before}")
+    settle(page, before)
     assert page.input_value("#z3") == "4"
     assert roll_pixels(page) != pixels and int(page.get_attribute("#roll", "data-notes")) > 0
 
@@ -54,7 +61,7 @@ def test_the_midi_download_is_the_piece_on_screen(page, tmp_path):
     page.fill("#seed", "4")
     before = version(page)
     page.dispatch_event("#seed", "change")
-    page.wait_for_function(f"Number(document.getElementById('roll').dataset.version) > {before}")
+    settle(page, before)
     with page.expect_download() as download:
         page.click("#dl-midi")
     path = tmp_path / download.value.suggested_filename
@@ -69,7 +76,7 @@ def test_kept_pieces_morph_from_one_to_the_other(page):
     page.fill("#seed", "9")
     before = version(page)
     page.dispatch_event("#seed", "change")
-    page.wait_for_function(f"Number(document.getElementById('roll').dataset.version) > {before}")
+    settle(page, before)
     second = roll_pixels(page)
     page.click("#keep")
     assert page.locator("#list li").count() == 2
@@ -78,7 +85,7 @@ def test_kept_pieces_morph_from_one_to_the_other(page):
     for t in ("0", "1"):
         before = version(page)
         page.fill("#morph-t", t)  # sets the range and fires its input event
-        page.wait_for_function(f"Number(document.getElementById('roll').dataset.version) > {before}")
+        settle(page, before)
         if t == "0":
             assert roll_pixels(page) != second
     assert roll_pixels(page) == second
@@ -94,6 +101,6 @@ def test_uploading_a_midi_file_shows_the_nearest_piece_and_its_iou(page, model_p
     page.wait_for_function("document.querySelectorAll('#variations canvas').length === 4")
     before = version(page)
     page.click("#use-nearest")
-    page.wait_for_function(f"Number(document.getElementById('roll').dataset.version) > {before}")
+    settle(page, before)
     nearest = page.evaluate("[...document.querySelectorAll('#sliders input')].map((input) => Number(input.value))")
     assert np.allclose(nearest, [float(v) for v in page.get_attribute("#vary", "data-latent").split(",")], atol=0.006)

@@ -26,14 +26,16 @@ def run(args: argparse.Namespace) -> int:
 
     check_options({"latent_dim": args.latent_dim, "batch_size": args.batch_size})  # before Keras loads
 
-    from pianogan.models.architectures import build, count_flops
+    from pianogan.models.architectures import build, count_flops, voiced_to_roll
 
     generator, discriminator = build(args.arch, args.latent_dim)
     g_flops, d_flops = count_flops(generator), count_flops(discriminator)
     # Forward + backward is about 3x forward; a step runs G on one batch, D on two.
     step = 3 * args.batch_size * g_flops + 3 * 2 * args.batch_size * d_flops
     print(f"architecture: {args.arch} (latent {args.latent_dim})")
-    print(f"generator: {generator.count_params():,} parameters, output {tuple(generator.output.shape[1:])}")
+    voices = generator.output.shape[-1] - 1
+    merged = f" (merged from {voices} voices; the training output holds them too)" if voices else ""
+    print(f"generator: {generator.count_params():,} parameters, output {tuple(voiced_to_roll(generator).output.shape[1:])}{merged}")
     print(f"GFLOP per image: {g_flops / 1e9:.3f}")
     print(f"discriminator: {discriminator.count_params():,} parameters, {d_flops / 1e9:.3f} GFLOP per image")
     print(f"training step at batch {args.batch_size}: about {step / 1e9:.1f} GFLOP (3 x forward; G on {args.batch_size}, D on {2 * args.batch_size})")

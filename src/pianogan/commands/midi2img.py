@@ -99,7 +99,7 @@ def convert_file(path: Path, outputs: Outputs, stem: str, columns: int, pedal: b
 
     written: list[str] = []
     try:
-        windows, total, stats, _ = midi_to_windows(path, columns, pedal, align)
+        windows, total, stats, *_ = midi_to_windows(path, columns, pedal, align)
         if not windows:
             dropped = stats.dropped_drums + stats.dropped_out_of_range
             reason = (

@@ -56,7 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pianogan.data.datasets import REPORT, prepare
 
-    report = prepare(args.source, args.output, splits=args.splits, columns=args.columns, pedal=args.pedal, align=args.align, png=args.png, jobs=args.jobs, voices=args.voices)
+    report = prepare(
+        args.source, args.output, splits=args.splits, columns=args.columns, pedal=args.pedal, align=args.align, png=args.png, jobs=args.jobs, voices=args.voices
+    )
     windows = ", ".join(f"{split} {count:,}" for split, count in report["windows"].items())
     print(
         f"prepared {report['files_converted']:,} of {report['files']:,} files ({report['source_kind']}) in "

@@ -417,7 +417,7 @@ def voices_discriminator(width: int = 256) -> keras.Model:
         together = layers.LeakyReLU(0.2)(layers.Conv1D(width // 2, 4, strides=2, padding="same")(together))
     _, melody_onsets = BarViews(name="melody_bar_views")(melody)
     rhythm = layers.LeakyReLU(0.2)(layers.Dense(64, name="melody_rhythm")(layers.Flatten()(melody_onsets)))
-    views = _structure_views(merged, width) + [layers.Flatten()(together), rhythm] + _melody_views(melody, "melody_")
+    views = [*_structure_views(merged, width), layers.Flatten()(together), rhythm, *_melody_views(melody, "melody_")]
     return keras.Model(voiced, _logit(views), name="voices_discriminator")
 
 

@@ -235,7 +235,9 @@ def _load_data(dataset: Path, split: str, min_span: float, voiced: bool = False)
     if len(keep) == 0:
         raise PianoganError(f"{dataset}: no window of split {split!r} has music across {min_span:.0%} of its width (--min-span)")
     voices = datasets.load_voice_masks(dataset, split) if voiced else None
-    return TrainingData(windows, keep, successors, strides, datasets.bar_aligned(dataset), estimate_keys(windows), datasets.dataset_fingerprint(dataset), voices)
+    return TrainingData(
+        windows, keep, successors, strides, datasets.bar_aligned(dataset), estimate_keys(windows), datasets.dataset_fingerprint(dataset), voices
+    )
 
 
 def key_normalising_shifts(windows: np.ndarray, window_keys: np.ndarray) -> np.ndarray:
@@ -482,10 +484,7 @@ class RunCallback(keras.callbacks.Callback):
             return {}
         means = {}
         for name, windows in zip(("d_train_windows", "d_validation_windows"), self.probe):
-            logits = [
-                keras.ops.convert_to_numpy(self.gan.discriminator(d_channels(windows[i : i + 64]), training=False))
-                for i in range(0, len(windows), 64)
-            ]
+            logits = [keras.ops.convert_to_numpy(self.gan.discriminator(d_channels(windows[i : i + 64]), training=False)) for i in range(0, len(windows), 64)]
             means[name] = f"{float(np.mean(1.0 / (1.0 + np.exp(-np.concatenate(logits))))):.5f}"
         return means
 

@@ -33,7 +33,12 @@ async function getJSON(url, options) {
   return body;
 }
 
-let inFlight = false, pending = false, inputAt = 0;
+let inFlight = false, pending = false, inputAt = 0, busy = 0;
+
+function work(delta) { // requests under way, on the page for tests: 0 once the roll shows the latest input
+  busy += delta;
+  document.body.dataset.busy = busy;
+}
 
 function changed() { // an input moved: ask for the piece, at most one request at a time
   inputAt = performance.now();
@@ -43,6 +48,7 @@ function changed() { // an input moved: ask for the piece, at most one request a
 
 async function requestPiece() {
   inFlight = true; pending = false;
+  work(1);
   const asked = inputAt;
   try {
     const piece = await getJSON(`/api/piece?${query()}`);
@@ -53,6 +59,7 @@ async function requestPiece() {
   } finally {
     inFlight = false;
     if (pending) requestPiece();
+    work(-1);
   }
 }
 
@@ -287,11 +294,14 @@ function loadLatent(latent, seed) {
 }
 
 async function loadSeed(seed) {
+  work(1);
   try {
     const { latent } = await getJSON(`/api/latent?seed=${seed}`);
     loadLatent(latent, seed);
   } catch (error) {
     $("status").textContent = error.message;
+  } finally {
+    work(-1);
   }
 }
 
