@@ -2,8 +2,10 @@
 
 A dataset folder holds ``<split>.npz`` for each split that has windows (``rolls``: the
 windows bit-packed along time with ``np.packbits``, shape ``(N, 106, ceil(columns / 8))``
-uint8; ``columns``: the window width), ``manifest.csv`` (one row per window: where it came
-from) and ``prepare_report.json`` (what was converted, skipped and why). Packing bits stores a
+uint8; ``columns``: the window width; with ``prepare --voices``, ``voices``: each voice's
+windows packed the same way, ``(N, len(VOICES), 106, ceil(columns / 8))``),
+``manifest.csv`` (one row per window: where it came from) and ``prepare_report.json``
+(what was converted, skipped and why). Packing bits stores a
 pixel in one bit (MAESTRO's ~19,000 windows: 77 MB instead of 610 MB as bool), zip
 compression shrinks that again (POP909's 4,500 windows: 1.5 MB), and the ``.npz`` loads with
 ``allow_pickle=False``, so a dataset file cannot run code.
@@ -400,6 +402,8 @@ def prepare(
         raise OptionError("jobs", f"must be at least 1, got {jobs}")
     png_root = Path(out) / PNG_FOLDER
     found = find_source(source, splits, exclude=png_root)
+    if voices and found.kind == "PNG folder":
+        raise DatasetError(f"{found.root}: {{voices}} needs MIDI files, which name their tracks; roll images have one voice", mentions=["voices"])
     if png and found.root.resolve().is_relative_to(png_root.resolve()):
         raise DatasetError(f"{found.root}: lies inside {png_root}, where {{png}} writes; prepare from elsewhere or choose another {{out}}", mentions=["png", "out"])
     outputs = Outputs.at(out, inputs=[f.path for f in found.files])
@@ -410,8 +414,6 @@ def prepare(
     out = outputs.folder
     prefixes = _png_prefixes(found.files) if png else [None] * len(found.files)
     narrowed = outputs.narrowed(_png_group(p) for p in prefixes if p)
-    if voices and found.kind == "PNG folder":
-        raise DatasetError(f"{found.root}: {{voices}} needs MIDI files, which name their tracks; roll images have one voice", mentions=["voices"])
     tasks = [_Task(f.path, f.kind, columns, pedal, align, voices, p, narrowed[_png_group(p)] if p else None) for f, p in zip(found.files, prefixes)]
 
     packed: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
@@ -672,8 +674,11 @@ def load_voice_masks(dataset_dir: str | os.PathLike, split: str = "train") -> np
     arrays = npz_arrays(path, "pianogan dataset file")
     if "voices" not in arrays:
         raise DatasetError(f"{path}: the dataset has no voices (prepare it again with --voices)")
-    with np.load(path, allow_pickle=False) as data:
-        packed = data["voices"]
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            packed = data["voices"]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise DatasetError(f"{path}: its voices are not readable ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
     if packed.ndim != 4 or packed.shape[1:3] != (len(VOICES), N_PITCHES) or packed.shape[3] != -(-columns // 8):
         raise DatasetError(f"{path}: voices of shape {packed.shape} do not match its rolls")
     planes = np.unpackbits(packed, axis=-1, count=columns)
