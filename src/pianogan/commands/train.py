@@ -54,7 +54,7 @@ def register(subparsers) -> None:
         "--devices",
         default="1",
         metavar="N|all",
-        help="devices per process that share each batch (data parallel, same global batch; default 1); more than one needs --backend jax",
+        help="devices per process that share each batch (data parallel, same global batch; default 1); more than one needs --backend jax or tensorflow",
     )
     p.add_argument("--num-processes", type=int, default=1, metavar="N", help="processes training together, one per machine (--backend jax; default 1)")
     p.add_argument("--process-id", type=int, default=0, metavar="I", help="this process's number, 0 to N-1; process 0 writes the run folder (default 0)")

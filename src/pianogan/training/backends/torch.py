@@ -3,7 +3,8 @@
 Gradients come from ``torch.autograd.grad`` rather than ``backward()``, so neither net
 accumulates gradients it does not update; the R1 penalty's gradient with respect to the
 real rolls is taken with ``create_graph=True`` so that D's update differentiates through
-it. One device, one process: data parallelism runs under JAX (see ``backends.jax``).
+it. One device, one process: data parallelism runs under JAX and TensorFlow (see
+``backends.jax`` and ``backends.tensorflow``).
 """
 
 from __future__ import annotations
