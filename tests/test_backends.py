@@ -31,6 +31,7 @@ BACKENDS = [
     pytest.param("torch", marks=pytest.mark.skipif(not HAS_TORCH, reason="PyTorch not installed (pip install 'pianogan[torch]'); make test leaves it out")),
 ]
 needs_jax = pytest.mark.skipif(not HAS_JAX, reason="JAX not installed (pip install 'pianogan[jax]')")
+needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="PyTorch not installed (pip install 'pianogan[torch]'); make test leaves it out")
 
 
 @pytest.fixture(scope="module")
@@ -212,6 +213,35 @@ def test_two_processes_on_localhost_train_together_and_only_the_first_writes(dat
     assert (tmp_path / "run0" / "generator.keras").exists()
 
 
+@pytest.mark.slow
+@needs_torch
+def test_two_torch_processes_train_like_one_and_only_the_first_writes(dataset, tmp_path):
+    """Two gloo processes on localhost, the first started with our options and the second as
+    torchrun starts one (its environment variables): the one-process figures and weights
+    (measured: the logs equal to their 5 decimals, the weights within 1e-6)."""
+    options = ("--backend", "torch", "--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both")
+    _train(dataset, tmp_path / "one", *options)
+    port = str(_free_port())
+    first = _train(dataset, tmp_path / "run0", *options, "--num-processes", "2", "--process-id", "0", "--coordinator", f"127.0.0.1:{port}", wait=False)
+    torchrun = _env(WORLD_SIZE="2", RANK="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+    second = _train(dataset, tmp_path / "run1", *options, env=torchrun, wait=False)
+    for worker in (first, second):
+        _, err = worker.communicate(timeout=900)
+        assert worker.returncode == 0, err[-3000:]
+    assert not (tmp_path / "run1").exists()  # process 1 trained but wrote nothing
+    _same_training(tmp_path / "one", tmp_path / "run0")
+
+    bad = subprocess.run(
+        [sys.executable, "-m", "pianogan", "train", str(dataset), "-o", str(tmp_path / "bad"), "--backend", "torch", "--devices", "2", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=600,
+    )
+    assert bad.returncode == 2 and "--devices 2: under --backend torch each process trains on one device" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "bad").exists()
+
+
 BEFORE_KERAS = r"""
 import contextlib, io, json, sys
 from pianogan.cli import main
@@ -253,7 +283,7 @@ def test_missing_devices_several_processes_or_another_backend_are_one_line_error
     assert main(["train", str(dataset), "-o", str(tmp_path / "run"), "--devices", "2", "--quiet"]) == 2
     assert "--devices 2: this machine has 1 CPU device(s)" in capsys.readouterr().err
     assert main(["train", str(dataset), "-o", str(tmp_path / "run"), "--num-processes", "2", "--coordinator", "127.0.0.1:1", "--quiet"]) == 2
-    assert "--num-processes 2: training on several processes runs under --backend jax, not tensorflow" in capsys.readouterr().err
+    assert "--num-processes 2: training on several processes runs under --backend jax or torch, not tensorflow" in capsys.readouterr().err
     if HAS_JAX:
         assert main(["train", str(dataset), "-o", str(tmp_path / "run"), "--backend", "jax", "--quiet"]) == 2
         assert "Keras is already loaded here with tensorflow; start a new process with KERAS_BACKEND=jax" in capsys.readouterr().err

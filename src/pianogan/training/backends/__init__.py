@@ -91,14 +91,3 @@ def refuse_dropout(gan, option: str) -> None:
         raise PianoganError(
             f"{option}: dropout (the seed discriminator's) would draw the same mask on every share of the batch; train it unsplit or under --backend jax"
         )
-
-
-def single_device_only(name: str, placement: Placement, available: int) -> None:
-    """One-line error for a placement that a backend without data parallelism here cannot
-    take (``available``: how many accelerators it sees; ``--devices all`` is one when it sees
-    at most one)."""
-    if placement.processes > 1:
-        raise PianoganError(f"--num-processes {placement.processes}: training on several processes runs under --backend jax, not {name}")
-    wanted = available if placement.devices is None else placement.devices
-    if wanted > 1:
-        raise PianoganError(f"--devices {placement.devices or 'all'}: training on several devices runs under --backend jax or tensorflow, not {name}")

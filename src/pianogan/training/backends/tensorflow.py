@@ -43,7 +43,7 @@ def start(placement: Placement, batch_size: int) -> None:
     """Mirror the variables over the devices asked for (this machine's GPUs, else its CPUs
     as TensorFlow was configured to show them) by making the strategy the default."""
     if placement.processes > 1:
-        raise PianoganError(f"--num-processes {placement.processes}: training on several processes runs under --backend jax, not tensorflow")
+        raise PianoganError(f"--num-processes {placement.processes}: training on several processes runs under --backend jax or torch, not tensorflow")
     devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     count = check_batch_split(placement, batch_size, len(devices), devices[0].device_type)
     if count > 1:
