@@ -1,7 +1,8 @@
-"""Training under JAX and PyTorch, on two devices and in two processes, beside TensorFlow.
+"""Training under JAX and PyTorch beside TensorFlow, and on two devices or in two processes.
 
 Keras picks its backend once per process, so each run here is a ``pianogan train`` in a
-subprocess with its own ``KERAS_BACKEND``; this process (TensorFlow) then reads what they
+subprocess with its own ``KERAS_BACKEND`` (and, for TensorFlow on two devices, its CPU
+split in two before TensorFlow starts); this process (TensorFlow) then reads what they
 wrote. PyTorch is an extra that ``make test`` does not install: its tests skip without it.
 """
 
@@ -13,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -29,6 +31,7 @@ BACKENDS = [
     pytest.param("torch", marks=pytest.mark.skipif(not HAS_TORCH, reason="PyTorch not installed (pip install 'pianogan[torch]'); make test leaves it out")),
 ]
 needs_jax = pytest.mark.skipif(not HAS_JAX, reason="JAX not installed (pip install 'pianogan[jax]')")
+needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="PyTorch not installed (pip install 'pianogan[torch]'); make test leaves it out")
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +156,43 @@ def test_two_virtual_devices_train_like_one(dataset, one_device_jax_run, tmp_pat
     assert bad.returncode == 2 and "--batch-size 3 does not split evenly over 2 devices" in bad.stderr and not (tmp_path / "odd").exists()
 
 
+TWO_CPUS = r"""
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from pianogan.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _on_two_cpus(*argv: str) -> subprocess.CompletedProcess:
+    """``pianogan ARGV`` under TensorFlow in a new process whose CPU shows as two devices."""
+    return subprocess.run([sys.executable, "-c", TWO_CPUS, *argv], capture_output=True, text=True, env=_env(KERAS_BACKEND="tensorflow"), timeout=900)
+
+
+@pytest.mark.slow
+def test_two_tensorflow_devices_train_like_one(dataset, tmp_path):
+    """MirroredStrategy over two logical CPUs, with synchronized batch normalisation and the
+    minibatch deviation over both replicas: the one-device figures and weights (measured: the
+    logs equal to their 5 decimals, the weights within 1e-4)."""
+    options = ("--backend", "tensorflow", "--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both", "--quiet")
+    _train(dataset, tmp_path / "one", *options)
+    done = _on_two_cpus("train", str(dataset), "-o", str(tmp_path / "two"), "--devices", "2", *options)
+    assert done.returncode == 0, done.stderr[-3000:]
+    _same_training(tmp_path / "one", tmp_path / "two")
+    with zipfile.ZipFile(tmp_path / "two" / "generator.keras") as saved:  # loads under every backend
+        assert '"synchronized": true' not in saved.read("config.json").decode()
+
+    for extra, message in {
+        ("--batch-size", "3"): "--batch-size 3 does not split evenly over 2 devices",
+        ("--arch", "seed"): "--devices 2: dropout (the seed discriminator's) would draw the same mask on every share of the batch",
+    }.items():
+        bad = _on_two_cpus("train", str(dataset), "-o", str(tmp_path / "bad"), "--devices", "2", "--quiet", *extra)
+        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr[-3000:]
+        assert not (tmp_path / "bad").exists()
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -171,6 +211,35 @@ def test_two_processes_on_localhost_train_together_and_only_the_first_writes(dat
     assert not (tmp_path / "run1").exists()  # process 1 trained but wrote nothing
     _same_training(one_device_jax_run, tmp_path / "run0")
     assert (tmp_path / "run0" / "generator.keras").exists()
+
+
+@pytest.mark.slow
+@needs_torch
+def test_two_torch_processes_train_like_one_and_only_the_first_writes(dataset, tmp_path):
+    """Two gloo processes on localhost, the first started with our options and the second as
+    torchrun starts one (its environment variables): the one-process figures and weights
+    (measured: the logs equal to their 5 decimals, the weights within 1e-6)."""
+    options = ("--backend", "torch", "--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both")
+    _train(dataset, tmp_path / "one", *options)
+    port = str(_free_port())
+    first = _train(dataset, tmp_path / "run0", *options, "--num-processes", "2", "--process-id", "0", "--coordinator", f"127.0.0.1:{port}", wait=False)
+    torchrun = _env(WORLD_SIZE="2", RANK="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+    second = _train(dataset, tmp_path / "run1", *options, env=torchrun, wait=False)
+    for worker in (first, second):
+        _, err = worker.communicate(timeout=900)
+        assert worker.returncode == 0, err[-3000:]
+    assert not (tmp_path / "run1").exists()  # process 1 trained but wrote nothing
+    _same_training(tmp_path / "one", tmp_path / "run0")
+
+    bad = subprocess.run(
+        [sys.executable, "-m", "pianogan", "train", str(dataset), "-o", str(tmp_path / "bad"), "--backend", "torch", "--devices", "2", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=600,
+    )
+    assert bad.returncode == 2 and "--devices 2: under --backend torch each process trains on one device" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "bad").exists()
 
 
 BEFORE_KERAS = r"""
@@ -210,9 +279,11 @@ def test_backend_and_placement_options_are_checked_before_keras_loads(dataset, t
     assert not (tmp_path / "run").exists()
 
 
-def test_several_devices_or_another_backend_in_a_tensorflow_process_are_one_line_errors(dataset, tmp_path, capsys):
+def test_missing_devices_several_processes_or_another_backend_are_one_line_errors_in_a_tensorflow_process(dataset, tmp_path, capsys):
     assert main(["train", str(dataset), "-o", str(tmp_path / "run"), "--devices", "2", "--quiet"]) == 2
-    assert "--devices 2: training on several devices runs under --backend jax, not tensorflow" in capsys.readouterr().err
+    assert "--devices 2: this machine has 1 CPU device(s)" in capsys.readouterr().err
+    assert main(["train", str(dataset), "-o", str(tmp_path / "run"), "--num-processes", "2", "--coordinator", "127.0.0.1:1", "--quiet"]) == 2
+    assert "--num-processes 2: training on several processes runs under --backend jax or torch, not tensorflow" in capsys.readouterr().err
     if HAS_JAX:
         assert main(["train", str(dataset), "-o", str(tmp_path / "run"), "--backend", "jax", "--quiet"]) == 2
         assert "Keras is already loaded here with tensorflow; start a new process with KERAS_BACKEND=jax" in capsys.readouterr().err

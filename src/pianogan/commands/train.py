@@ -54,11 +54,28 @@ def register(subparsers) -> None:
         "--devices",
         default="1",
         metavar="N|all",
-        help="devices per process that share each batch (data parallel, same global batch; default 1); more than one needs --backend jax",
+        help="devices per process that share each batch (data parallel, same global batch; default 1); more than one needs --backend jax or tensorflow",
     )
-    p.add_argument("--num-processes", type=int, default=1, metavar="N", help="processes training together, one per machine (--backend jax; default 1)")
-    p.add_argument("--process-id", type=int, default=0, metavar="I", help="this process's number, 0 to N-1; process 0 writes the run folder (default 0)")
-    p.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="address where process 0 meets the others (with --num-processes)")
+    p.add_argument(
+        "--num-processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes training together: one per machine under --backend jax, one per device under torch (default 1; under torch, torchrun's WORLD_SIZE)",
+    )
+    p.add_argument(
+        "--process-id",
+        type=int,
+        default=None,
+        metavar="I",
+        help="this process's number, 0 to N-1; process 0 writes the run folder (default 0; under torch, torchrun's RANK)",
+    )
+    p.add_argument(
+        "--coordinator",
+        default=None,
+        metavar="HOST:PORT",
+        help="address where process 0 meets the others (with --num-processes; under torch, torchrun's MASTER_ADDR:MASTER_PORT)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -69,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
     explicit = {name: getattr(args, name) for name in TUNABLE}
     check_options({**explicit, "steps": args.steps, "time_limit": args.time_limit})  # all before Keras loads
-    placement = _placement(args)
     backend = args.backend or os.environ.get("KERAS_BACKEND") or "tensorflow"
+    placement = _placement(args, _torchrun_env(backend))
     check_backend(backend)
     if placement.writes or args.resume:
         check_run(args.dataset, args.output, args.split, args.resume)
@@ -91,21 +108,45 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _placement(args: argparse.Namespace):
-    """``--devices``, ``--num-processes``, ``--process-id`` and ``--coordinator`` as a ``Placement``."""
+def _torchrun_env(backend: str) -> dict[str, str]:
+    """What ``torchrun`` told this process (WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT), under
+    --backend torch, which trains one process per device as torchrun launches them; nothing
+    under JAX, whose processes are one per machine."""
+    names = ("WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT")
+    return {name: os.environ[name] for name in names if name in os.environ} if backend == "torch" else {}
+
+
+def _placement(args: argparse.Namespace, launcher: dict[str, str]):
+    """``--devices``, ``--num-processes``, ``--process-id`` and ``--coordinator`` as a ``Placement``;
+    the last three, where left out, from ``launcher`` (``_torchrun_env``)."""
     from pianogan.errors import PianoganError
     from pianogan.training.backends import Placement
 
     if args.devices != "all" and not (args.devices.isdigit() and int(args.devices) >= 1):
         raise PianoganError(f"--devices must be a whole number of at least 1 or 'all', got {args.devices!r}")
-    if args.num_processes < 1:
-        raise PianoganError(f"--num-processes must be at least 1, got {args.num_processes}")
-    if not 0 <= args.process_id < args.num_processes:
-        raise PianoganError(f"--process-id must be at least 0 and below --num-processes {args.num_processes}, got {args.process_id}")
-    if args.num_processes > 1 and not args.coordinator:
-        raise PianoganError(f"--num-processes {args.num_processes} needs --coordinator HOST:PORT (process 0's address)")
+    processes = args.num_processes if args.num_processes is not None else _whole(launcher, "WORLD_SIZE", 1)
+    process_id = args.process_id if args.process_id is not None else _whole(launcher, "RANK", 0)
+    coordinator = args.coordinator
+    if coordinator is None and "MASTER_ADDR" in launcher and "MASTER_PORT" in launcher:
+        coordinator = f"{launcher['MASTER_ADDR']}:{launcher['MASTER_PORT']}"
+    if processes < 1:
+        raise PianoganError(f"--num-processes must be at least 1, got {processes}")
+    if not 0 <= process_id < processes:
+        raise PianoganError(f"--process-id must be at least 0 and below --num-processes {processes}, got {process_id}")
+    if processes > 1 and not coordinator:
+        raise PianoganError(f"--num-processes {processes} needs --coordinator HOST:PORT (process 0's address)")
     devices = None if args.devices == "all" else int(args.devices)
-    return Placement(devices, args.num_processes, args.process_id, args.coordinator)
+    return Placement(devices, processes, process_id, coordinator)
+
+
+def _whole(launcher: dict[str, str], name: str, default: int) -> int:
+    """The whole number in ``launcher[name]``, ``default`` without one; a one-line error for anything else."""
+    from pianogan.errors import PianoganError
+
+    value = launcher.get(name, str(default))
+    if not value.isdigit():
+        raise PianoganError(f"{name}={value!r} (from the launcher) is not a whole number")
+    return int(value)
 
 
 def _choose_backend(backend: str) -> None:

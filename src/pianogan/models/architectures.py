@@ -272,11 +272,21 @@ class Channels(layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class MinibatchStd(layers.Layer):
-    """Append the batch's mean feature standard deviation to every example's features (N, F) -> (N, F + 1)."""
+    """Append the batch's mean feature standard deviation to every example's features (N, F) -> (N, F + 1).
+
+    A training step that splits the batch over devices or processes gives the layer its own
+    ``batch_variance``, over the whole batch (``pianogan.training.backends``), as it does
+    batch normalisation; the model code stays the same under every backend.
+    """
+
+    @staticmethod
+    def batch_variance(features):
+        """The variance over the first axis of the batch, as this call sees it."""
+        return ops.var(features, axis=0)
 
     def call(self, features):
         # The epsilon keeps the gradient finite where a feature is equal across the batch (sqrt'(0) is infinite).
-        spread = ops.mean(ops.sqrt(ops.var(features, axis=0) + 1e-8))
+        spread = ops.mean(ops.sqrt(self.batch_variance(features) + 1e-8))
         return ops.concatenate([features, ops.ones_like(features[:, :1]) * spread], axis=-1)
 
     def compute_output_shape(self, input_shape):

@@ -346,6 +346,7 @@ def _train(
     backend.start(placement, config.batch_size)
     backend.enable_determinism()
     gan = build_gan(config)
+    run_step = backend.make_step(gan)  # where the backend cannot train this model on these devices, before anything is written
     start = load_checkpoint(gan, run) if resume else 0
     if resume and stored.get("dataset_fingerprint") != data.fingerprint:
         raise PianoganError(f"{dataset}: not the dataset {run} was trained on (fingerprint differs)")
@@ -375,7 +376,7 @@ def _train(
         "key_distribution": key_distribution(data.keys[data.trained]),
     }
     if not writes:
-        _run_steps(gan, backend, maker, start, config.steps, keras.callbacks.CallbackList([], model=gan))
+        _run_steps(gan, backend, run_step, maker, start, config.steps, keras.callbacks.CallbackList([], model=gan))
         return run
     assert outputs is not None  # the writing process checked the run folder above
     outputs.create(subfolders=(SAMPLES,))  # also removes what a killed run left half-written
@@ -404,7 +405,7 @@ def _train(
     callbacks = keras.callbacks.CallbackList([callback, board], add_progbar=verbose != 0, model=gan, verbose=verbose, epochs=1, steps=config.steps - start)
     if not stop.requested:
         try:
-            _run_steps(gan, backend, maker, start, config.steps, callbacks)
+            _run_steps(gan, backend, run_step, maker, start, config.steps, callbacks)
         except KeyboardInterrupt:  # Ctrl-C where no handler could be set (not the main thread)
             stop.signum = signal.SIGINT
     callback.checkpoint()
@@ -417,12 +418,12 @@ def _train(
     return run
 
 
-def _run_steps(gan, backend, maker: BatchMaker, start: int, steps: int, callbacks: keras.callbacks.CallbackList) -> None:
+def _run_steps(gan, backend, run_step, maker: BatchMaker, start: int, steps: int, callbacks: keras.callbacks.CallbackList) -> None:
     """Steps ``start .. steps-1`` with the hooks ``fit()`` calls, until done or a callback
-    sets ``gan.stop_training`` (in process 0: every process stops at the same step).
+    sets ``gan.stop_training`` (in process 0: every process stops at the same step), each
+    by ``run_step`` (the backend's ``make_step(gan)``).
 
     The next batch is made on a thread while the current step runs."""
-    run_step = backend.make_step(gan)
     gan.stop_training = False
     logs: dict = {}
     callbacks.on_train_begin()

@@ -12,7 +12,10 @@ backend runs:
   resumed run equals an uninterrupted one.
 - ``make_step(gan)``: a function of one batch (``BatchMaker.batch``) that runs one D and
   one G update and returns the logged figures; the GAN's variables hold the new state
-  when it returns.
+  when it returns. Where it splits the batch, the step makes the layers with batch
+  statistics (batch normalisation, ``MinibatchStd``) compute them over the whole batch.
+  A one-line error where the backend cannot train these models on the devices ``start``
+  claimed (the trainer makes the step before it writes anything).
 - ``local()``: a context in which new models live on this process alone (for sampling
   and saving while the trained ones are spread over devices).
 - ``agree(flag)``: process 0's value of ``flag`` in every process, so that all of them
@@ -68,12 +71,23 @@ def load() -> ModuleType:
     return importlib.import_module(f"{__name__}.{keras.backend.backend()}")
 
 
-def single_device_only(name: str, placement: Placement, available: int) -> None:
-    """One-line error for a placement that a backend without data parallelism here cannot
-    take (``available``: how many accelerators it sees; ``--devices all`` is one when it sees
-    at most one)."""
-    if placement.processes > 1:
-        raise PianoganError(f"--num-processes {placement.processes}: training on several processes runs under --backend jax, not {name}")
-    wanted = available if placement.devices is None else placement.devices
-    if wanted > 1:
-        raise PianoganError(f"--devices {placement.devices or 'all'}: training on several devices runs under --backend jax, not {name}")
+def check_batch_split(placement: Placement, batch_size: int, available: int, kind: str) -> int:
+    """How many of this process's ``available`` devices (of ``kind``, e.g. GPU) train, or a
+    one-line error where it has too few or the batch does not split evenly over them."""
+    count = available if placement.devices is None else placement.devices
+    if count > available:
+        raise PianoganError(f"--devices {count}: this machine has {available} {kind} device(s)")
+    if batch_size % count:
+        raise PianoganError(f"--batch-size {batch_size} does not split evenly over {count} devices")
+    return count
+
+
+def refuse_dropout(gan, option: str) -> None:
+    """One-line error for G or D with dropout (the seed discriminator) where ``option`` splits
+    the batch: Keras seeds every share's dropout alike, so each share would get the same mask."""
+    import keras
+
+    if any(isinstance(layer, keras.layers.Dropout) for model in (gan.generator, gan.discriminator) for layer in model.layers):
+        raise PianoganError(
+            f"{option}: dropout (the seed discriminator's) would draw the same mask on every share of the batch; train it unsplit or under --backend jax"
+        )
