@@ -230,3 +230,37 @@ def test_the_training_options_offer_every_registered_architecture_loss_and_recip
 
     assert CHOICES["arch"] == tuple(architectures.ARCHITECTURES)
     assert CHOICES["loss"] == LOSSES and CHOICES["recipe"] == tuple(RECIPES)
+
+
+def test_stochastic_binary_draws_each_pixel_with_its_probability_and_keeps_real_rolls():
+    import keras
+
+    layer = architectures.StochasticBinary(seed=3)
+    probabilities = np.full((64, 106, 300, 1), 0.3, dtype="float32")
+    drawn = np.asarray(layer(probabilities, training=True))
+    assert set(np.unique(drawn)) == {0.0, 1.0} and abs(drawn.mean() - 0.3) < 0.01
+    assert not np.array_equal(drawn, np.asarray(layer(probabilities, training=True)))  # drawn anew each call
+    real = (np.random.default_rng(0).random((2, 106, 300, 1)) < 0.03).astype("float32")
+    assert np.array_equal(np.asarray(layer(real, training=True)), real)
+    assert np.asarray(layer(probabilities, training=False)).max() == 0.0  # the 0.5 threshold outside training
+    x = keras.Variable(probabilities[:1])
+    gradient = _gradient(lambda: keras.ops.sum(layer(x.value, training=True) * 2.0), x)
+    assert np.allclose(gradient, 2.0)  # straight through
+
+
+def _gradient(function, variable):
+    """d function / d variable under the running backend (TensorFlow in the tests)."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        value = function()
+    return np.asarray(tape.gradient(value, variable.value))
+
+
+def test_a_stochastic_discriminator_draws_the_voices_then_merges_them():
+    _, discriminator = architectures.build("bars-voices", stochastic=True)
+    layer = discriminator.get_layer("stochastic_binary")
+    probabilities = np.random.default_rng(1).random((4, 106, 300, 4)).astype("float32")
+    drawn = np.asarray(layer(probabilities, training=True))
+    assert np.array_equal(drawn[..., 0], drawn[..., 1:].max(axis=-1))
+    assert architectures.count_flops(discriminator) == architectures.count_flops(architectures.build("bars-voices")[1])

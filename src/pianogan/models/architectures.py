@@ -271,6 +271,43 @@ class Channels(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class StochasticBinary(layers.Layer):
+    """D's first layer with ``--fakes stochastic``: while training, each pixel of a roll
+    (N, 106, T, C) sounds with its probability, drawn anew at every call, and the gradient
+    passes straight through (BinaryMuseGAN's stochastic binary neurons, Dong & Yang 2018).
+
+    With a fixed threshold a pixel at 0.51 and one at 0.99 look the same to D, so nothing
+    asks the generator to decide its notes; undecided pixels flicker between samples and
+    break notes into fragments. Drawn, an undecided pixel is noise D can see. Real rolls
+    are 0 or 1 and pass unchanged. A voiced roll's merged channel is made again from its
+    drawn voices, so it stays their OR.
+    """
+
+    def __init__(self, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, rolls, training=False):
+        draw = keras.random.uniform(ops.shape(rolls), seed=self.seed_generator) if training else 0.5
+        drawn = rolls + ops.stop_gradient(ops.cast(rolls > draw, rolls.dtype) - rolls)
+        if rolls.shape[-1] == 1:
+            return drawn
+        voices = drawn[..., 1:]
+        return ops.concatenate([ops.max(voices, axis=-1, keepdims=True), voices], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+def _discriminator_input(channels: int = 1, stochastic: bool = False):
+    """D's input (N, 106, 300, channels), and the rolls its views read: the input itself,
+    or its pixels drawn by ``StochasticBinary``."""
+    roll = keras.Input((N_PITCHES, WINDOW, channels), name="roll")
+    return roll, StochasticBinary(name="stochastic_binary")(roll) if stochastic else roll
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class MinibatchStd(layers.Layer):
     """Append the batch's mean feature standard deviation to every example's features (N, F) -> (N, F + 1).
 
@@ -406,20 +443,20 @@ def _logit(views) -> keras.KerasTensor:
     return layers.Dense(1, name="logit", dtype="float32")(MinibatchStd(name="batch_spread")(layers.Concatenate()(views)))
 
 
-def bars_discriminator(width: int = 256, melody: bool = False) -> keras.Model:
+def bars_discriminator(width: int = 256, melody: bool = False, stochastic: bool = False) -> keras.Model:
     """Roll (106, 300, 1) -> one logit, from the default views plus bar chroma, folded onsets
     and batch spread; with ``melody``, also the top voice's intervals and the register."""
-    roll = keras.Input((N_PITCHES, WINDOW, 1), name="roll")
+    inputs, roll = _discriminator_input(stochastic=stochastic)
     views = _structure_views(roll, width) + (_melody_views(roll) if melody else [])
-    return keras.Model(roll, _logit(views), name="bars_discriminator")
+    return keras.Model(inputs, _logit(views), name="bars_discriminator")
 
 
-def voices_discriminator(width: int = 256) -> keras.Model:
+def voices_discriminator(width: int = 256, stochastic: bool = False) -> keras.Model:
     """Voiced roll (106, 300, 1 + len(VOICES)) -> one logit: the ``bars`` views of the merged
     roll, the voices side by side through a narrower trunk (which voice plays where, and
     with what), and the melody voice's intervals, register and rhythm in the bar, as
     MuseGAN's discriminator sees every track and their mix."""
-    voiced = keras.Input((N_PITCHES, WINDOW, 1 + len(VOICES)), name="roll")
+    inputs, voiced = _discriminator_input(1 + len(VOICES), stochastic)
     merged = Channels(0, 1, name="merged")(voiced)
     melody = Channels(1, 2, name="melody")(voiced)
     together = layers.Reshape((WINDOW, len(VOICES) * N_PITCHES))(layers.Permute((2, 1, 3))(Channels(1, 1 + len(VOICES), name="each_voice")(voiced)))
@@ -428,12 +465,12 @@ def voices_discriminator(width: int = 256) -> keras.Model:
     _, melody_onsets = BarViews(name="melody_bar_views")(melody)
     rhythm = layers.LeakyReLU(0.2)(layers.Dense(64, name="melody_rhythm")(layers.Flatten()(melody_onsets)))
     views = [*_structure_views(merged, width), layers.Flatten()(together), rhythm, *_melody_views(melody, "melody_")]
-    return keras.Model(voiced, _logit(views), name="voices_discriminator")
+    return keras.Model(inputs, _logit(views), name="voices_discriminator")
 
 
-def melody_discriminator(width: int = 256) -> keras.Model:
+def melody_discriminator(width: int = 256, stochastic: bool = False) -> keras.Model:
     """The ``bars`` discriminator with the top voice's intervals and the register in view."""
-    return bars_discriminator(width, melody=True)
+    return bars_discriminator(width, melody=True, stochastic=stochastic)
 
 
 def default_generator(latent_dim: int = LATENT_DIM, width: int = 256) -> keras.Model:
@@ -449,15 +486,15 @@ def default_generator(latent_dim: int = LATENT_DIM, width: int = 256) -> keras.M
     return keras.Model(z, _frames_to_roll(layers.Activation("sigmoid", dtype="float32")(logits)), name="default_generator")
 
 
-def default_discriminator(width: int = 256) -> keras.Model:
+def default_discriminator(width: int = 256, stochastic: bool = False) -> keras.Model:
     """Roll (106, 300, 1) -> one logit; about 0.15 GFLOP per image."""
-    roll = keras.Input((N_PITCHES, WINDOW, 1), name="roll")
+    inputs, roll = _discriminator_input(stochastic=stochastic)
     x, whole_window_chroma = _roll_features(roll, width)
     x = layers.Flatten()(x)
     key = layers.Dense(64, name="key_hidden")(whole_window_chroma)
     x = layers.Concatenate()([x, layers.LeakyReLU(0.2)(key)])
     logit = layers.Dense(1, name="logit", dtype="float32")(x)
-    return keras.Model(roll, logit, name="default_discriminator")
+    return keras.Model(inputs, logit, name="default_discriminator")
 
 
 def seed_generator(latent_dim: int = LATENT_DIM) -> keras.Model:
@@ -474,18 +511,18 @@ def seed_generator(latent_dim: int = LATENT_DIM) -> keras.Model:
     return keras.Model(z, roll, name="seed_generator")
 
 
-def seed_discriminator() -> keras.Model:
+def seed_discriminator(stochastic: bool = False) -> keras.Model:
     """The seed's discriminator, layer for layer (its final sigmoid is in the loss)."""
-    roll = keras.Input((N_PITCHES, WINDOW, 1), name="roll")
+    inputs, roll = _discriminator_input(stochastic=stochastic)
     x = layers.LeakyReLU(0.3)(layers.Conv2D(256, 3, padding="valid")(roll))
     for _ in range(4):
         x = layers.LeakyReLU(0.3)(layers.Conv2D(256, 4, strides=2, padding="valid")(x))
     x = layers.Dropout(0.4)(layers.Flatten()(x))
     logit = layers.Dense(1, name="logit", dtype="float32")(x)
-    return keras.Model(roll, logit, name="seed_discriminator")
+    return keras.Model(inputs, logit, name="seed_discriminator")
 
 
-ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], Callable[[], keras.Model]]] = {
+ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], Callable[..., keras.Model]]] = {
     "default": (default_generator, default_discriminator),
     "bars": (bars_generator, bars_discriminator),
     "bars-melody": (bars_generator, melody_discriminator),
@@ -499,10 +536,11 @@ def is_voiced(arch: str) -> bool:
     return ARCHITECTURES[arch][0] is voices_generator
 
 
-def build(arch: str, latent_dim: int = LATENT_DIM) -> tuple[keras.Model, keras.Model]:
-    """Build the (generator, discriminator) pair of a registered architecture."""
+def build(arch: str, latent_dim: int = LATENT_DIM, stochastic: bool = False) -> tuple[keras.Model, keras.Model]:
+    """Build the (generator, discriminator) pair of a registered architecture; with
+    ``stochastic``, D draws the pixels it sees (``StochasticBinary``)."""
     make_generator, make_discriminator = ARCHITECTURES[arch]
-    return make_generator(latent_dim), make_discriminator()
+    return make_generator(latent_dim), make_discriminator(stochastic=stochastic)
 
 
 def count_flops(model: keras.Model) -> int:

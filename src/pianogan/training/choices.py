@@ -9,6 +9,7 @@ from pianogan.constants import SPLITS
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "arch": ("default", "bars", "bars-melody", "bars-voices", "seed"),
+    "fakes": ("threshold", "stochastic"),
     "recipe": ("ours", "seed"),
     "loss": ("nonsaturating", "hinge", "seed"),
     "optimizer": ("adam", "rmsprop"),

@@ -47,6 +47,12 @@ class TrainConfig:
         "generator itself. It may change on --resume: G and D never read it",
     )
     hard_fakes: bool = True
+    fakes: str = option(
+        "threshold",
+        "how the discriminator sees generated notes: threshold (a pixel sounds at probability 0.5 or above) or "
+        "stochastic (it sounds with its probability, drawn anew at every step: stochastic binary neurons, so that an "
+        "undecided note is noise the discriminator can see)",
+    )
     shuffle: bool = True
     augment: str = option(
         "real",

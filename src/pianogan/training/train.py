@@ -70,7 +70,8 @@ def _make_optimizer(config: TrainConfig, learning_rate: float):
 def build_gan(config: TrainConfig):
     """G, D and the EMA generator with initial weights drawn from ``config.seed``."""
     keras.utils.set_random_seed(config.seed)
-    generator, discriminator = architectures.build(config.arch, config.latent_dim)
+    stochastic = config.fakes == "stochastic"
+    generator, discriminator = architectures.build(config.arch, config.latent_dim, stochastic)
     ema_generator = keras.models.clone_model(generator)
     ema_generator.set_weights(generator.get_weights())
     augment_both = config.augment == "both"
@@ -81,7 +82,7 @@ def build_gan(config: TrainConfig):
         loss=config.loss,
         r1_gamma=config.r1_gamma,
         ema_decay=config.ema_decay,
-        hard_fakes=config.hard_fakes,
+        hard_fakes=config.hard_fakes and not stochastic,  # drawn by D's first layer instead
         augment_both=augment_both,
     )
     gan.compile(_make_optimizer(config, config.lr_g), _make_optimizer(config, config.lr_d))
