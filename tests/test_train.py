@@ -158,13 +158,14 @@ def test_bars_architecture_with_both_sides_augmented_trains_and_resumes_exactly(
 @pytest.mark.slow
 def test_stochastic_fakes_train_and_resume_exactly(tmp_path, dataset):
     config = dict(arch="bars", augment="both", key_mode="normalise", fakes="stochastic")
-    train.train(dataset, tmp_path / "straight", small(6, **config), verbose=0)
-    train.train(dataset, tmp_path / "resumed", small(3, **config), verbose=0)
-    train.train(dataset, tmp_path / "resumed", small(6, **config), resume=True, verbose=0)
+    train.train(dataset, tmp_path / "straight", small(4, **config), verbose=0)
+    train.train(dataset, tmp_path / "resumed", small(2, **config), verbose=0)
+    train.train(dataset, tmp_path / "resumed", small(4, **config), resume=True, verbose=0)
     straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
     assert max(float(np.max(np.abs(straight[k].astype(np.float64) - resumed[k]))) for k in straight) < 1e-4
-    train.train(dataset, tmp_path / "threshold", small(6, arch="bars", augment="both", key_mode="normalise"), verbose=0)
-    assert set(_weights(tmp_path / "threshold")) < set(straight)  # the state of D's draws is in the checkpoint too
+    drawing = train.build_gan(small(1, **config)).discriminator
+    assert len(drawing.variables) == len(train.build_gan(small(1, arch="bars")).discriminator.variables) + 1  # the draws' state
+    assert len([k for k in straight if k.startswith("discriminator/")]) == len(drawing.variables)  # is in the checkpoint
 
 
 def test_one_step_changes_the_weights_and_the_ema(tmp_path, dataset):
