@@ -52,11 +52,17 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
 
 def write_piece(path: Path, notes: list[tuple[int, int, int]], tpq: int = 480, drums: list[tuple[int, int, int]] = ()) -> Path:
     """A MIDI file with notes (first column, length in columns, pitch) on one piano track."""
+    return write_tracks(path, {"piano": notes}, tpq, drums)
+
+
+def write_tracks(path: Path, tracks: dict[str, list[tuple[int, int, int]]], tpq: int = 480, drums: list[tuple[int, int, int]] = ()) -> Path:
+    """A MIDI file with one named track per entry of ``tracks`` (notes as in ``write_piece``), and drums when given."""
     score = symusic.Score(tpq)
-    track = symusic.Track("piano", 0, False)
-    for column, length, pitch in notes:
-        track.notes.append(symusic.Note(column * tpq // 4, length * tpq // 4, pitch, 80))
-    score.tracks.append(track)
+    for name, notes in tracks.items():
+        track = symusic.Track(name, 0, False)
+        for column, length, pitch in notes:
+            track.notes.append(symusic.Note(column * tpq // 4, length * tpq // 4, pitch, 80))
+        score.tracks.append(track)
     if drums:
         kit = symusic.Track("drums", 0, True)
         for column, length, pitch in drums:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import symusic
+from conftest import write_tracks
 
 from pianogan.cli import main
 from pianogan.data import batches, datasets
@@ -18,22 +18,7 @@ from pianogan.roll import VOICES
 from pianogan.training import train
 from pianogan.training.config import recipe_config
 
-TPQ = 480
 MELODY, BRIDGE, ACCOMPANIMENT = (1 << i for i in range(len(VOICES)))
-
-
-def write_song(path: Path, tracks: dict[str, list[tuple[int, int, int]]]) -> Path:
-    """A MIDI file with one named track per entry: notes as (column, columns, pitch)."""
-    score = symusic.Score(TPQ)
-    score.tempos.append(symusic.Tempo(0, qpm=120))
-    for name, notes in tracks.items():
-        track = symusic.Track(name, 0, False)
-        for column, length, pitch in notes:
-            track.notes.append(symusic.Note(column * TPQ // 4, length * TPQ // 4, pitch, 80))
-        score.tracks.append(track)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    score.dump_midi(str(path))
-    return path
 
 
 def pop_song(rng: np.random.Generator, bars: int = 40) -> dict[str, list[tuple[int, int, int]]]:
@@ -54,7 +39,7 @@ def pop_song(rng: np.random.Generator, bars: int = 40) -> dict[str, list[tuple[i
 
 
 def test_tracks_named_as_pop909_names_them_become_voices(tmp_path):
-    path = write_song(tmp_path / "song.mid", {"MELODY": [(0, 4, 72)], "BRIDGE": [(4, 4, 64)], "PIANO": [(0, 8, 48), (0, 4, 72)]})
+    path = write_tracks(tmp_path / "song.mid", {"MELODY": [(0, 4, 72)], "BRIDGE": [(4, 4, 64)], "PIANO": [(0, 8, 48), (0, 4, 72)]})
     masks, stats = midi.read_midi(path, voices=True)
     merged, _ = midi.read_midi(path)
     assert masks.dtype == np.uint8 and stats.melody_from == "tracks"
@@ -64,7 +49,7 @@ def test_tracks_named_as_pop909_names_them_become_voices(tmp_path):
 
 
 def test_without_a_melody_track_the_top_voice_is_the_melody(tmp_path):
-    path = write_song(tmp_path / "piano.mid", {"Piano": [(0, 8, 48), (0, 4, 60), (4, 4, 67)]})
+    path = write_tracks(tmp_path / "piano.mid", {"Piano": [(0, 8, 48), (0, 4, 60), (4, 4, 67)]})
     masks, stats = midi.read_midi(path, voices=True)
     assert stats.melody_from == "top voice"
     assert masks[60 - 21, :4].tolist() == [MELODY] * 4 and masks[67 - 21, 4:8].tolist() == [MELODY] * 4
@@ -76,8 +61,8 @@ def voiced(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("voiced")
     rng = np.random.default_rng(0)
     for i in range(3):
-        write_song(root / "midi" / f"song{i}.mid", pop_song(rng))
-    write_song(root / "midi" / "plain.mid", {"Piano": [(c * 4, 4, 60 + c % 5) for c in range(160)]})
+        write_tracks(root / "midi" / f"song{i}.mid", pop_song(rng))
+    write_tracks(root / "midi" / "plain.mid", {"Piano": [(c * 4, 4, 60 + c % 5) for c in range(160)]})
     assert main(["prepare", str(root / "midi"), "-o", str(root / "ds"), "--voices", "--jobs", "1"]) == 0
     return root / "ds"
 

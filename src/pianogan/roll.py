@@ -51,6 +51,7 @@ __all__ = [  # the constants come from pianogan.constants
     "pitch_name",
     "plot_roll",
     "transpose",
+    "voice_planes",
     "window_count",
     "windows",
 ]
@@ -113,6 +114,12 @@ def cut_windows(roll: np.ndarray, ks: list[int], columns: int, stride: int) -> n
         part = roll[:, k * stride : k * stride + columns]
         out[slot, :, : part.shape[1]] = part
     return out
+
+
+def voice_planes(masks: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Voice masks (uint8, bit ``i`` for ``VOICES[i]``) as one bool plane per voice, stacked along ``axis``."""
+    bits = np.arange(len(VOICES), dtype=np.uint8)
+    return np.stack([(masks >> bit) & 1 for bit in bits], axis=axis).astype(bool)
 
 
 def check_window_width(columns: int, parameter: str = "columns") -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pianogan.roll import COLUMNS_PER_QUARTER, PIANO_ROWS, VOICES, transpose
+from pianogan.roll import COLUMNS_PER_QUARTER, PIANO_ROWS, transpose, voice_planes
 
 # Stream tags keep the draws for different purposes independent of each other.
 _ORDER, _AUGMENT, _LATENT, _LABELS, _D_AUGMENT = 1, 2, 3, 4, 5
@@ -43,8 +43,7 @@ def d_channels(windows: np.ndarray) -> np.ndarray:
     1 + len(VOICES)), the merged roll and then each voice."""
     if windows.dtype == bool:
         return windows[..., None].astype(np.float32)
-    planes = (windows[..., None] >> np.arange(len(VOICES), dtype=np.uint8)) & 1
-    return np.concatenate([windows[..., None] > 0, planes.astype(bool)], axis=-1).astype(np.float32)
+    return np.concatenate([windows[..., None] > 0, voice_planes(windows)], axis=-1).astype(np.float32)
 
 
 def pitch_bounds(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

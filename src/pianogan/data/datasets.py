@@ -44,7 +44,7 @@ from pianogan.io.midi import midi_to_windows, roll_notes
 from pianogan.io.outputs import Outputs
 from pianogan.io.png import read_png, write_png
 from pianogan.music.keys import estimate_keys, key_name
-from pianogan.roll import LOWEST_PITCH, N_PITCHES, WINDOW, check_window_width, windows
+from pianogan.roll import LOWEST_PITCH, N_PITCHES, WINDOW, check_window_width, voice_planes, windows
 from pianogan.workers import cores, ordered_map
 
 MANIFEST = "manifest.csv"
@@ -588,8 +588,7 @@ def save_split(path: str | os.PathLike, packed: np.ndarray, columns: int, voices
 
 def pack_voice_masks(masks: np.ndarray) -> np.ndarray:
     """Voice masks (n, 106, W) uint8 -> one packed bit plane per voice, (n, len(VOICES), 106, ceil(W / 8)) uint8."""
-    planes = (masks[:, None] >> np.arange(len(VOICES), dtype=np.uint8)[None, :, None, None]) & 1
-    return np.packbits(planes.astype(bool), axis=-1)
+    return np.packbits(voice_planes(masks, axis=1), axis=-1)
 
 
 def npz_arrays(path: str | os.PathLike, kind: str = ".npz file") -> dict[str, tuple[tuple[int, ...], np.dtype]]:

@@ -290,14 +290,19 @@ class StochasticBinary(layers.Layer):
 
     def call(self, rolls, training=False):
         draw = keras.random.uniform(ops.shape(rolls), seed=self.seed_generator) if training else 0.5
-        drawn = rolls + ops.stop_gradient(ops.cast(rolls > draw, rolls.dtype) - rolls)
-        if rolls.shape[-1] == 1:
-            return drawn
-        voices = drawn[..., 1:]
-        return ops.concatenate([ops.max(voices, axis=-1, keepdims=True), voices], axis=-1)
+        return remerge(rolls + ops.stop_gradient(ops.cast(rolls > draw, rolls.dtype) - rolls))
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
+
+
+def remerge(rolls):
+    """A voiced roll (N, 106, T, 1 + V) with its merged channel made again from its voices
+    (their OR once binary), as the real voiced windows have it; a one-channel roll as it is."""
+    if rolls.shape[-1] == 1:
+        return rolls
+    voices = rolls[..., 1:]
+    return ops.concatenate([ops.max(voices, axis=-1, keepdims=True), voices], axis=-1)
 
 
 def _discriminator_input(channels: int = 1, stochastic: bool = False):

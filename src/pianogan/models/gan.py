@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from pianogan.models.architectures import remerge
 from pianogan.roll import COLUMNS_PER_BAR as BAR_COLUMNS
 
 
@@ -106,10 +107,7 @@ class GAN(keras.Model):
         their OR exactly, as in the real voiced windows.
         """
         rolls = straight_through_binarize(probabilities) if self.hard_fakes else probabilities
-        if rolls.shape[-1] > 1:
-            voices = rolls[..., 1:]
-            rolls = ops.concatenate([ops.max(voices, axis=-1, keepdims=True), voices], axis=-1)
-        return self.d_real(rolls, params)
+        return self.d_real(remerge(rolls), params)
 
     def d_real(self, rolls, params):
         """What D sees of real rolls: augmented when both sides are (``augment_both``)."""
