@@ -248,6 +248,16 @@ def test_stochastic_binary_draws_each_pixel_with_its_probability_and_keeps_real_
     assert np.allclose(gradient, 2.0)  # straight through
 
 
+def test_a_narrow_band_fixes_decided_pixels_and_draws_only_undecided_ones():
+    layer = architectures.StochasticBinary(seed=5, band=0.2)
+    levels = np.array([0.05, 0.29, 0.4, 0.5, 0.6, 0.71, 0.95], dtype="float32")
+    probabilities = np.broadcast_to(levels, (64, 106, 300, 7)).reshape(64, 106, 2100, 1)
+    sounding = np.asarray(layer(np.ascontiguousarray(probabilities), training=True)).reshape(64, 106, 300, 7).mean(axis=(0, 1, 2))
+    # Thresholds are uniform on [0.3, 0.7]: P(p > threshold) = (p - 0.3) / 0.4 inside the band.
+    assert np.allclose(sounding, [0, 0, 0.25, 0.5, 0.75, 1, 1], atol=0.01)
+    assert architectures.StochasticBinary.from_config(layer.get_config()).band == 0.2
+
+
 def _gradient(function, variable):
     """d function / d variable under the running backend (TensorFlow in the tests)."""
     import tensorflow as tf
@@ -258,7 +268,7 @@ def _gradient(function, variable):
 
 
 def test_a_stochastic_discriminator_draws_the_voices_then_merges_them():
-    _, discriminator = architectures.build("bars-voices", stochastic=True)
+    _, discriminator = architectures.build("bars-voices", draw_band=0.5)
     layer = discriminator.get_layer("stochastic_binary")
     probabilities = np.random.default_rng(1).random((4, 106, 300, 4)).astype("float32")
     drawn = np.asarray(layer(probabilities, training=True))

@@ -669,17 +669,18 @@ def load_voice_masks(dataset_dir: str | os.PathLike, split: str = "train") -> np
     """One split's voice masks, uint8 (N, 106, columns): bit ``i`` set where ``VOICES[i]``
     sounds, the same windows as ``load_split``; a one-line error for a dataset without voices."""
     path = _split_path(dataset_dir, split)
-    _, columns = _read_packed(path)
+    _check_split_file(path)
     arrays = npz_arrays(path, "pianogan dataset file")
     if "voices" not in arrays:
         raise DatasetError(f"{path}: the dataset has no voices (prepare it again with --voices)")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            packed = data["voices"]
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        with np.load(path, allow_pickle=False) as data:  # members load lazily: the rolls stay compressed
+            columns, packed = int(data["columns"]), data["voices"]
+    except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile, zlib.error) as error:
         raise DatasetError(f"{path}: its voices are not readable ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
-    if packed.ndim != 4 or packed.shape[1:3] != (len(VOICES), N_PITCHES) or packed.shape[3] != -(-columns // 8):
-        raise DatasetError(f"{path}: voices of shape {packed.shape} do not match its rolls")
+    rolls = arrays["rolls"][0]
+    if packed.ndim != 4 or packed.shape != (rolls[0], len(VOICES), N_PITCHES, -(-columns // 8)) or rolls[2] != -(-columns // 8):
+        raise DatasetError(f"{path}: voices of shape {packed.shape} do not match its rolls {rolls}")
     planes = np.unpackbits(packed, axis=-1, count=columns)
     return np.bitwise_or.reduce(planes << np.arange(len(VOICES), dtype=np.uint8)[None, :, None, None], axis=1)
 

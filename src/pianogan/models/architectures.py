@@ -281,19 +281,29 @@ class StochasticBinary(layers.Layer):
     break notes into fragments. Drawn, an undecided pixel is noise D can see. Real rolls
     are 0 or 1 and pass unchanged. A voiced roll's merged channel is made again from its
     drawn voices, so it stays their OR.
+
+    ``band`` narrows the draw: a pixel sounds where its probability exceeds a threshold
+    drawn uniformly from 0.5 +- ``band``. At 0.5 that is its own probability; below, a
+    pixel outside the band is fixed (a 0.05 never sounds, a 0.95 always does) and only
+    undecided ones flicker, so a generator is asked to decide its notes without every
+    faint pixel of an empty roll becoming noise for D to find.
     """
 
-    def __init__(self, seed: int | None = None, **kwargs):
+    def __init__(self, seed: int | None = None, band: float = 0.5, **kwargs):
         super().__init__(**kwargs)
-        self.seed = seed
+        self.seed, self.band = seed, band
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, rolls, training=False):
-        draw = keras.random.uniform(ops.shape(rolls), seed=self.seed_generator) if training else 0.5
+        if training:
+            uniform = keras.random.uniform(ops.shape(rolls), seed=self.seed_generator)
+            draw = (0.5 - self.band) + (2 * self.band) * uniform  # exactly ``uniform`` at band 0.5
+        else:
+            draw = 0.5
         return remerge(rolls + ops.stop_gradient(ops.cast(rolls > draw, rolls.dtype) - rolls))
 
     def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
+        return {**super().get_config(), "seed": self.seed, "band": self.band}
 
 
 def remerge(rolls):
@@ -305,11 +315,11 @@ def remerge(rolls):
     return ops.concatenate([ops.max(voices, axis=-1, keepdims=True), voices], axis=-1)
 
 
-def _discriminator_input(channels: int = 1, stochastic: bool = False):
+def _discriminator_input(channels: int = 1, draw_band: float | None = None):
     """D's input (N, 106, 300, channels), and the rolls its views read: the input itself,
-    or its pixels drawn by ``StochasticBinary``."""
+    or, given a ``draw_band``, its pixels drawn by ``StochasticBinary``."""
     roll = keras.Input((N_PITCHES, WINDOW, channels), name="roll")
-    return roll, StochasticBinary(name="stochastic_binary")(roll) if stochastic else roll
+    return roll, roll if draw_band is None else StochasticBinary(band=draw_band, name="stochastic_binary")(roll)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -448,20 +458,20 @@ def _logit(views) -> keras.KerasTensor:
     return layers.Dense(1, name="logit", dtype="float32")(MinibatchStd(name="batch_spread")(layers.Concatenate()(views)))
 
 
-def bars_discriminator(width: int = 256, melody: bool = False, stochastic: bool = False) -> keras.Model:
+def bars_discriminator(width: int = 256, melody: bool = False, draw_band: float | None = None) -> keras.Model:
     """Roll (106, 300, 1) -> one logit, from the default views plus bar chroma, folded onsets
     and batch spread; with ``melody``, also the top voice's intervals and the register."""
-    inputs, roll = _discriminator_input(stochastic=stochastic)
+    inputs, roll = _discriminator_input(draw_band=draw_band)
     views = _structure_views(roll, width) + (_melody_views(roll) if melody else [])
     return keras.Model(inputs, _logit(views), name="bars_discriminator")
 
 
-def voices_discriminator(width: int = 256, stochastic: bool = False) -> keras.Model:
+def voices_discriminator(width: int = 256, draw_band: float | None = None) -> keras.Model:
     """Voiced roll (106, 300, 1 + len(VOICES)) -> one logit: the ``bars`` views of the merged
     roll, the voices side by side through a narrower trunk (which voice plays where, and
     with what), and the melody voice's intervals, register and rhythm in the bar, as
     MuseGAN's discriminator sees every track and their mix."""
-    inputs, voiced = _discriminator_input(1 + len(VOICES), stochastic)
+    inputs, voiced = _discriminator_input(1 + len(VOICES), draw_band)
     merged = Channels(0, 1, name="merged")(voiced)
     melody = Channels(1, 2, name="melody")(voiced)
     together = layers.Reshape((WINDOW, len(VOICES) * N_PITCHES))(layers.Permute((2, 1, 3))(Channels(1, 1 + len(VOICES), name="each_voice")(voiced)))
@@ -473,9 +483,9 @@ def voices_discriminator(width: int = 256, stochastic: bool = False) -> keras.Mo
     return keras.Model(inputs, _logit(views), name="voices_discriminator")
 
 
-def melody_discriminator(width: int = 256, stochastic: bool = False) -> keras.Model:
+def melody_discriminator(width: int = 256, draw_band: float | None = None) -> keras.Model:
     """The ``bars`` discriminator with the top voice's intervals and the register in view."""
-    return bars_discriminator(width, melody=True, stochastic=stochastic)
+    return bars_discriminator(width, melody=True, draw_band=draw_band)
 
 
 def default_generator(latent_dim: int = LATENT_DIM, width: int = 256) -> keras.Model:
@@ -491,9 +501,9 @@ def default_generator(latent_dim: int = LATENT_DIM, width: int = 256) -> keras.M
     return keras.Model(z, _frames_to_roll(layers.Activation("sigmoid", dtype="float32")(logits)), name="default_generator")
 
 
-def default_discriminator(width: int = 256, stochastic: bool = False) -> keras.Model:
+def default_discriminator(width: int = 256, draw_band: float | None = None) -> keras.Model:
     """Roll (106, 300, 1) -> one logit; about 0.15 GFLOP per image."""
-    inputs, roll = _discriminator_input(stochastic=stochastic)
+    inputs, roll = _discriminator_input(draw_band=draw_band)
     x, whole_window_chroma = _roll_features(roll, width)
     x = layers.Flatten()(x)
     key = layers.Dense(64, name="key_hidden")(whole_window_chroma)
@@ -516,9 +526,9 @@ def seed_generator(latent_dim: int = LATENT_DIM) -> keras.Model:
     return keras.Model(z, roll, name="seed_generator")
 
 
-def seed_discriminator(stochastic: bool = False) -> keras.Model:
+def seed_discriminator(draw_band: float | None = None) -> keras.Model:
     """The seed's discriminator, layer for layer (its final sigmoid is in the loss)."""
-    inputs, roll = _discriminator_input(stochastic=stochastic)
+    inputs, roll = _discriminator_input(draw_band=draw_band)
     x = layers.LeakyReLU(0.3)(layers.Conv2D(256, 3, padding="valid")(roll))
     for _ in range(4):
         x = layers.LeakyReLU(0.3)(layers.Conv2D(256, 4, strides=2, padding="valid")(x))
@@ -541,11 +551,11 @@ def is_voiced(arch: str) -> bool:
     return ARCHITECTURES[arch][0] is voices_generator
 
 
-def build(arch: str, latent_dim: int = LATENT_DIM, stochastic: bool = False) -> tuple[keras.Model, keras.Model]:
-    """Build the (generator, discriminator) pair of a registered architecture; with
-    ``stochastic``, D draws the pixels it sees (``StochasticBinary``)."""
+def build(arch: str, latent_dim: int = LATENT_DIM, draw_band: float | None = None) -> tuple[keras.Model, keras.Model]:
+    """Build the (generator, discriminator) pair of a registered architecture; given a
+    ``draw_band``, D draws the pixels it sees (``StochasticBinary``)."""
     make_generator, make_discriminator = ARCHITECTURES[arch]
-    return make_generator(latent_dim), make_discriminator(stochastic=stochastic)
+    return make_generator(latent_dim), make_discriminator(draw_band=draw_band)
 
 
 def count_flops(model: keras.Model) -> int:

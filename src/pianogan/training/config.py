@@ -53,6 +53,12 @@ class TrainConfig:
         "stochastic (it sounds with its probability, drawn anew at every step: stochastic binary neurons, so that an "
         "undecided note is noise the discriminator can see)",
     )
+    draw_band: float = option(
+        0.5,
+        "with --fakes stochastic, a generated pixel sounds where its probability exceeds a threshold drawn anew from "
+        "0.5 +- this: 0.5 draws each pixel with its own probability; less fixes the pixels outside the band (0.2: "
+        "below 0.3 silent, above 0.7 sounding) and lets only undecided ones flicker",
+    )
     shuffle: bool = True
     augment: str = option(
         "real",

@@ -71,7 +71,7 @@ def build_gan(config: TrainConfig):
     """G, D and the EMA generator with initial weights drawn from ``config.seed``."""
     keras.utils.set_random_seed(config.seed)
     stochastic = config.fakes == "stochastic"
-    generator, discriminator = architectures.build(config.arch, config.latent_dim, stochastic)
+    generator, discriminator = architectures.build(config.arch, config.latent_dim, config.draw_band if stochastic else None)
     ema_generator = keras.models.clone_model(generator)
     ema_generator.set_weights(generator.get_weights())
     augment_both = config.augment == "both"
