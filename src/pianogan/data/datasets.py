@@ -620,11 +620,12 @@ def npz_arrays(path: str | os.PathLike, kind: str = ".npz file") -> dict[str, tu
     return arrays
 
 
-def _check_split_file(path: Path) -> None:
-    """Check a split file's arrays from their headers (nothing is decompressed)."""
+def _check_split_file(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Check a split file's arrays from their headers (nothing is decompressed); their shapes and dtypes."""
     arrays = npz_arrays(path, "pianogan dataset file")
     if {"rolls", "columns"} - set(arrays) or arrays["rolls"][1] != np.uint8 or len(arrays["rolls"][0]) != 3:
         raise DatasetError(f"{path}: not a pianogan dataset file (expected 'rolls' of uint8 (N, 106, W/8) and 'columns')")
+    return arrays
 
 
 def check_split(dataset_dir: str | os.PathLike, split: str) -> Path:
@@ -669,8 +670,7 @@ def load_voice_masks(dataset_dir: str | os.PathLike, split: str = "train") -> np
     """One split's voice masks, uint8 (N, 106, columns): bit ``i`` set where ``VOICES[i]``
     sounds, the same windows as ``load_split``; a one-line error for a dataset without voices."""
     path = _split_path(dataset_dir, split)
-    _check_split_file(path)
-    arrays = npz_arrays(path, "pianogan dataset file")
+    arrays = _check_split_file(path)
     if "voices" not in arrays:
         raise DatasetError(f"{path}: the dataset has no voices (prepare it again with --voices)")
     try:
@@ -678,8 +678,8 @@ def load_voice_masks(dataset_dir: str | os.PathLike, split: str = "train") -> np
             columns, packed = int(data["columns"]), data["voices"]
     except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile, zlib.error) as error:
         raise DatasetError(f"{path}: its voices are not readable ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
-    rolls = arrays["rolls"][0]
-    if packed.ndim != 4 or packed.shape != (rolls[0], len(VOICES), N_PITCHES, -(-columns // 8)) or rolls[2] != -(-columns // 8):
+    rolls, width = arrays["rolls"][0], -(-columns // 8)
+    if packed.ndim != 4 or packed.shape != (rolls[0], len(VOICES), N_PITCHES, width) or rolls[2] != width:
         raise DatasetError(f"{path}: voices of shape {packed.shape} do not match its rolls {rolls}")
     planes = np.unpackbits(packed, axis=-1, count=columns)
     return np.bitwise_or.reduce(planes << np.arange(len(VOICES), dtype=np.uint8)[None, :, None, None], axis=1)
