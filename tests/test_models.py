@@ -57,7 +57,7 @@ def test_default_generator_flops_match_a_hand_count_and_budget():
     assert architectures.count_flops(discriminator) < architectures.count_flops(generator)
 
 
-@pytest.mark.parametrize("arch", ["default", "bars", "bars-melody", "seed"])
+@pytest.mark.parametrize("arch", ["default", "bars", "bars-melody", "bars-lead", "seed"])
 def test_shapes(arch):
     generator, discriminator = architectures.build(arch, latent_dim=14)
     assert tuple(generator.input.shape) == (None, 14)
@@ -166,6 +166,32 @@ def test_bar_harmony_bias_acts_within_its_own_bar():
     c_rows = [r for r in range(106) if (21 + r) % 12 == 0]
     assert (out[0, 16:32][:, c_rows] == 5).all() and not out[0, :16].any() and not out[0, 32:].any()
     assert not np.delete(out[0, 16:32], c_rows, axis=1).any()
+
+
+def test_the_lead_line_sounds_one_pitch_or_none_and_only_in_its_register():
+    low, high = architectures.LEAD_ROWS
+    logits = np.zeros((1, 4, 106), dtype="float32")
+    rest = np.zeros((1, 4, 1), dtype="float32")
+    logits[0, 0, low + 5] = 8.0  # column 0: one pitch stands out
+    logits[0, 1, [low + 5, low + 7]] = 8.0  # column 1: two pitches tie, a chord a sigmoid head would sound
+    logits[0, 2, low - 1] = 20.0  # column 2: a pitch below the register
+    rest[0, 3] = 8.0  # column 3: the rest stands out
+    lead = np.asarray(architectures.LeadLine(low, high)([logits, rest]))
+    sounding = lead >= 0.5
+    assert sounding[0, 0].nonzero()[0].tolist() == [low + 5]
+    assert not sounding[0, 1:].any()  # the tie, the pitch outside the register and the rest sound nothing
+    assert lead[0, 1, low + 5] == pytest.approx(lead[0, 1, low + 7]) and lead[0, 1].sum() < 1.0
+    assert not lead[..., :low].any() and not lead[..., high:].any()
+
+
+def test_the_lead_generator_writes_a_line_over_the_accompaniment():
+    generator, _ = architectures.build("bars-lead")
+    z = np.random.default_rng(4).standard_normal((4, 14)).astype("float32")
+    rolls = np.asarray(generator(z))
+    lead = np.asarray(keras.Model(generator.input, generator.get_layer("lead_line").output)(z))
+    assert rolls.shape == (4, 106, 300, 1) and rolls[:, 88:].max() == 0.0
+    assert np.all(rolls[..., 0] >= np.transpose(lead, (0, 2, 1)) - 1e-6)  # the roll holds the lead
+    assert lead.sum(axis=-1).max() <= 1.0 and 0.3 < lead.sum(axis=-1).mean() < 0.7  # a rest about half the time at first
 
 
 def test_bar_views_give_each_bars_chroma_and_onsets_folded_onto_the_bar():

@@ -32,6 +32,13 @@ The architectures registered in ``ARCHITECTURES``:
     register (the share of the window each pitch sounds), so that a melody that leaps
     about, or notes scattered over six octaves, are plain to see.
 
+``bars-lead``
+    ``bars`` with a second pitch head that writes a lead line: a softmax over the melody's
+    register and a rest, so at most one pitch of a column can reach 0.5 and the lead,
+    thresholded, is a single line that sounds one pitch or none (``LeadLine``). The two
+    heads are merged by their maximum, an OR once thresholded. Its discriminator is
+    ``bars-melody``'s, which sees the top voice's intervals.
+
 ``bars-voices``
     ``bars`` that writes each voice of a voiced dataset (``prepare --voices``: melody,
     bridge, accompaniment) in its own channel, merged by OR into the one roll every command
@@ -161,6 +168,38 @@ class PianoOnly(layers.Layer):
 
     def call(self, frames):
         return frames * ops.cast(self.keys, frames.dtype)
+
+
+# The lead line's register, as rows: MIDI 52..91, where 99% of POP909's MELODY notes lie
+# once each window is moved to C major / A minor (their 1st and 99th percentiles, 56 and 86,
+# moved by up to 6 semitones either way, rounded out to whole semitones).
+LEAD_ROWS = (52 - LOWEST_PITCH, 92 - LOWEST_PITCH)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LeadLine(layers.Layer):
+    """A lead voice's pitch logits (N, T, 106) and rest logit (N, T, 1) -> its probabilities (N, T, 106).
+
+    A softmax over the rows ``low`` up to ``high`` and a rest: the probabilities of a column
+    sum to at most 1, so at most one pitch can reach 0.5, and the thresholded lead sounds
+    one pitch or none, a line a listener can follow. Independent sigmoids per pixel, as in
+    the accompaniment's head, promise no such thing. Rows outside the register are 0.
+    """
+
+    def __init__(self, low: int = LEAD_ROWS[0], high: int = LEAD_ROWS[1], **kwargs):
+        super().__init__(**kwargs)
+        self.low, self.high = int(low), int(high)
+
+    def call(self, inputs):
+        logits, rest = inputs
+        choices = ops.softmax(ops.concatenate([logits[..., self.low : self.high], rest], axis=-1), axis=-1)
+        return ops.pad(choices[..., :-1], ((0, 0), (0, 0), (self.low, N_PITCHES - self.high)))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "low": self.low, "high": self.high}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -397,6 +436,31 @@ def bars_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: in
     return keras.Model(z, _frames_to_roll(_pitch_head(frames, _key_path(z), harmony)), name="bars_generator")
 
 
+def _lead_head(frames, key, harmony):
+    """Frames -> the lead line's probabilities (N, 300, 106) under the window's key and each bar's harmony.
+
+    The rest starts as likely as all pitches together (its bias is log of the register's
+    size), as POP909's melody sounds in about half of all columns.
+    """
+    crop = layers.Cropping1D((0, BARS * BAR - WINDOW))
+    logits = crop(layers.Dense(N_PITCHES, name="lead_pitches")(frames))
+    logits = KeyBias(name="lead_key_bias")([logits, key])
+    logits = BarHarmonyBias(name="lead_bar_harmony_bias")([logits, harmony])
+    rest_bias = keras.initializers.Constant(float(np.log(LEAD_ROWS[1] - LEAD_ROWS[0])))
+    rest = layers.Cropping1D((0, BARS * BAR - WINDOW))(layers.Dense(1, bias_initializer=rest_bias, name="lead_rest")(frames))
+    return LeadLine(*LEAD_ROWS, name="lead_line")([logits, rest])
+
+
+def lead_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
+    """``bars`` with a lead line: the accompaniment's head and the lead's share the bar codes,
+    the key and each bar's harmony, and the roll is their maximum (an OR once thresholded)."""
+    z = keras.Input((latent_dim,), name="latent")
+    frames, harmony = _bar_frames(z, width, bar_width)
+    key = _key_path(z)
+    both = layers.Maximum(name="with_lead")([_pitch_head(frames, key, harmony), _lead_head(frames, key, harmony)])
+    return keras.Model(z, _frames_to_roll(both), name="lead_generator")
+
+
 def voices_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
     """Latent -> (106, 300, 1 + len(VOICES)): the merged roll, then one channel per voice.
 
@@ -541,6 +605,7 @@ ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], Callable[..., keras.M
     "default": (default_generator, default_discriminator),
     "bars": (bars_generator, bars_discriminator),
     "bars-melody": (bars_generator, melody_discriminator),
+    "bars-lead": (lead_generator, melody_discriminator),
     "bars-voices": (voices_generator, voices_discriminator),
     "seed": (seed_generator, seed_discriminator),
 }

@@ -259,6 +259,16 @@ def _voice_merge(config: dict, weights: dict, inputs: list) -> np.ndarray:
     return inputs[0].max(axis=-1, keepdims=True)
 
 
+def _lead_line(config: dict, weights: dict, inputs: list) -> np.ndarray:
+    """``pianogan.models.architectures.LeadLine``: a softmax over the lead's rows and a rest, 0 elsewhere."""
+    logits, rest = inputs[0]
+    low, high = config["low"], config["high"]
+    choices = np.concatenate([logits[..., low:high], rest], axis=-1)
+    choices = np.exp(choices - choices.max(axis=-1, keepdims=True))
+    choices /= choices.sum(axis=-1, keepdims=True)
+    return np.pad(choices[..., :-1], ((0, 0), (0, 0), (low, N_PITCHES - high)))
+
+
 def _cropping_1d(config: dict, weights: dict, inputs: list) -> np.ndarray:
     start, end = _tuple(config.get("cropping", (1, 1)), 2)
     return inputs[0][:, start : inputs[0].shape[1] - end]
@@ -288,6 +298,7 @@ OPS: dict[str, Op] = {
     "Add": _merge(np.add),
     "Multiply": _merge(np.multiply),
     "Subtract": _merge(np.subtract),
+    "Maximum": _merge(np.maximum),
     "Dropout": _identity,  # inference: no dropout
     "SpatialDropout1D": _identity,
     "GaussianNoise": _identity,
@@ -298,6 +309,7 @@ OPS: dict[str, Op] = {
     "pianogan>Positions": _positions,
     "pianogan>PianoOnly": _piano_only,
     "pianogan>VoiceMerge": _voice_merge,
+    "pianogan>LeadLine": _lead_line,
 }
 
 
