@@ -235,6 +235,9 @@ def test_bad_inputs_are_one_line_errors_and_change_nothing(tmp_path, dataset, ca
     assert not (tmp_path / "r0").exists()
     assert main(["train", str(dataset), "-o", str(tmp_path / "r1"), "--steps", "1", "--split", "test"]) == 2
     assert "no 'test' split" in capsys.readouterr().err
+    assert main(["train", str(dataset), "-o", str(tmp_path / "r2"), "--steps", "1", "--draw-band", "0.2"]) == 2
+    assert "--draw-band applies only to drawn notes; add --fakes stochastic" in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()
 
     run = tmp_path / "run"
     assert main(["train", str(dataset), "-o", str(run), "--steps", "2", "--batch-size", "2", "--quiet"]) == 0

@@ -341,6 +341,8 @@ def _train(
     if resume:
         config, stored = _check_resume(run, config, explicit)
         check_resume_backend(run, keras.backend.backend())
+    if explicit.get("draw_band") is not None and config.fakes != "stochastic":
+        raise PianoganError("--draw-band applies only to drawn notes; add --fakes stochastic")
     data = _load_data(dataset, config.split, config.min_span, architectures.is_voiced(config.arch))
 
     backend = backends.load()
