@@ -101,6 +101,23 @@ def test_the_discriminator_sees_the_merged_roll_then_each_voice():
     assert channels[0, 10, :, 0].tolist() == [1, 1, 0, 0] and channels[0, 10, 0, 1:].tolist() == [1, 0, 1]
     assert channels[0, 3, 3].tolist() == [1, 0, 1, 0]
     assert batches.d_channels(masks > 0).shape == (1, 106, 4, 1)
+    lead_and_rest = batches.d_channels(masks, architectures.VOICE_GROUPS["bars-lead-voices"])  # melody | bridge or accompaniment
+    assert lead_and_rest.shape == (1, 106, 4, 3)
+    assert lead_and_rest[0, 10, 0].tolist() == [1, 1, 1] and lead_and_rest[0, 3, 3].tolist() == [1, 0, 1]
+
+
+def test_the_lead_voices_generator_writes_the_lead_and_the_accompaniment_apart():
+    generator, discriminator = architectures.build("bars-lead-voices")
+    z = np.random.default_rng(5).standard_normal((4, 14)).astype("float32")
+    out = np.asarray(generator(z))
+    assert out.shape == (4, 106, 300, 3)
+    np.testing.assert_array_equal(out[..., 0], out[..., 1:].max(axis=-1))
+    low, high = architectures.LEAD_ROWS
+    lead = out[..., 1]
+    assert lead.sum(axis=1).max() <= 1.0 and not lead[:, :low].any() and not lead[:, high:].any()  # one line, in its register
+    np.testing.assert_allclose(np.asarray(architectures.voiced_to_roll(generator)(z)), out[..., :1], atol=1e-6)
+    assert np.asarray(discriminator(out)).shape == (4, 1)
+    assert architectures.is_voiced("bars-lead-voices") and not architectures.is_voiced("bars-lead")
 
 
 def test_the_voiced_generator_merges_its_voices_by_or_and_samples_the_merge_alone():
@@ -138,8 +155,9 @@ def test_augmentation_moves_every_voice_alike():
 
 
 @pytest.mark.slow
-def test_a_voiced_run_trains_resumes_and_exports_a_one_channel_generator(tmp_path, voiced):
-    config = recipe_config("ours", steps=4, batch_size=4, sample_every=2, checkpoint_every=2, arch="bars-voices", augment="both", key_mode="normalise")
+@pytest.mark.parametrize("arch", ["bars-voices", "bars-lead-voices"])
+def test_a_voiced_run_trains_and_exports_a_one_channel_generator(tmp_path, voiced, arch):
+    config = recipe_config("ours", steps=4, batch_size=4, sample_every=2, checkpoint_every=2, arch=arch, augment="both", key_mode="normalise")
     train.train(voiced, tmp_path / "run", config, verbose=0)
     generator = modelio.load_generator(tmp_path / "run" / "generator.keras")
     assert tuple(generator.output_shape) == (None, 106, 300, 1)

@@ -37,13 +37,18 @@ def batch_indices(n_windows: int, batch_size: int, step: int, seed: int, shuffle
     return indices
 
 
-def d_channels(windows: np.ndarray) -> np.ndarray:
+def d_channels(windows: np.ndarray, groups: tuple[tuple[int, ...], ...] | None = None) -> np.ndarray:
     """Windows (B, 106, T) as the discriminator takes them, float32 in {0, 1}: a bool roll as
     (B, 106, T, 1); a uint8 voice mask (``datasets.load_voice_masks``) as (B, 106, T,
-    1 + len(VOICES)), the merged roll and then each voice."""
+    1 + len(VOICES)), the merged roll and then each voice, or, given ``groups`` (indices
+    into ``VOICES``), the merged roll and then one channel per group, sounding where any
+    of its voices does."""
     if windows.dtype == bool:
         return windows[..., None].astype(np.float32)
-    return np.concatenate([windows[..., None] > 0, voice_planes(windows)], axis=-1).astype(np.float32)
+    planes = voice_planes(windows)
+    if groups is not None:
+        planes = np.stack([planes[..., list(group)].any(axis=-1) for group in groups], axis=-1)
+    return np.concatenate([windows[..., None] > 0, planes], axis=-1).astype(np.float32)
 
 
 def pitch_bounds(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +73,8 @@ class BatchMaker:
     window moves by ``key_shifts[i]`` semitones (key normalisation: the same move for every
     draw of that window) when given, else by a random transposition of up to
     ``max_transpose`` semitones that keeps every note on the piano. ``windows`` are bool
-    rolls, or uint8 voice masks for a voiced generator (see ``d_channels``).
+    rolls, or uint8 voice masks for a voiced generator, whose ``voice_groups`` make its
+    channels (see ``d_channels``).
     """
 
     def __init__(
@@ -85,6 +91,7 @@ class BatchMaker:
         shift_unit: int = COLUMNS_PER_QUARTER,
         key_shifts: np.ndarray | None = None,
         trained: np.ndarray | None = None,
+        voice_groups: tuple[tuple[int, ...], ...] | None = None,
     ):
         self.windows = windows
         self.batch_size = batch_size
@@ -98,6 +105,7 @@ class BatchMaker:
         self.shift_unit = shift_unit
         self.key_shifts = key_shifts
         self.trained = np.arange(len(windows)) if trained is None else np.asarray(trained)
+        self.voice_groups = voice_groups
         self.low, self.high = pitch_bounds(windows)
 
     def real(self, step: int) -> np.ndarray:
@@ -121,7 +129,7 @@ class BatchMaker:
                 up = max(0, min(self.max_transpose, PIANO_ROWS - 1 - int(self.high[index])))
                 window = transpose(window, int(rng.integers(-down, up + 1)))
             batch[slot] = window
-        return d_channels(batch)
+        return d_channels(batch, self.voice_groups)
 
     def latents(self, step: int) -> np.ndarray:
         """Standard normal latents (B, latent_dim) of batch ``step``."""

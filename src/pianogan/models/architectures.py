@@ -39,6 +39,13 @@ The architectures registered in ``ARCHITECTURES``:
     heads are merged by their maximum, an OR once thresholded. Its discriminator is
     ``bars-melody``'s, which sees the top voice's intervals.
 
+``bars-lead-voices``
+    ``bars-lead`` taught by POP909's MELODY track: it writes the lead and the accompaniment
+    in channels of their own, merged by OR, and trains on a dataset prepared with
+    ``--voices``, whose melody is the real lead and whose bridge and accompaniment together
+    are the real accompaniment (``VOICE_GROUPS``); its discriminator is ``bars-voices``'s
+    for these two voices, so it hears the lead alone beside the melodies of real songs.
+
 ``bars-voices``
     ``bars`` that writes each voice of a voiced dataset (``prepare --voices``: melody,
     bridge, accompaniment) in its own channel, merged by OR into the one roll every command
@@ -461,6 +468,22 @@ def lead_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: in
     return keras.Model(z, _frames_to_roll(both), name="lead_generator")
 
 
+def lead_voices_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
+    """Latent -> (106, 300, 3): the merged roll, the lead line, the accompaniment.
+
+    ``lead_generator``'s heads, written apart as the voices of a voiced dataset are: the
+    merged roll (layer ``roll``) is their maximum, what ``voiced_to_roll`` samples.
+    """
+    z = keras.Input((latent_dim,), name="latent")
+    frames, harmony = _bar_frames(z, width, bar_width)
+    key = _key_path(z)
+    lead = _frames_to_roll(_lead_head(frames, key, harmony), "roll_lead")
+    accompaniment = _frames_to_roll(_pitch_head(frames, key, harmony), "roll_accompaniment")
+    voices = layers.Concatenate(axis=-1, name="voices")([lead, accompaniment])
+    roll = VoiceMerge(name="roll")(voices)
+    return keras.Model(z, layers.Concatenate(axis=-1, name="roll_and_voices")([roll, voices]), name="lead_voices_generator")
+
+
 def voices_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
     """Latent -> (106, 300, 1 + len(VOICES)): the merged roll, then one channel per voice.
 
@@ -530,21 +553,26 @@ def bars_discriminator(width: int = 256, melody: bool = False, draw_band: float 
     return keras.Model(inputs, _logit(views), name="bars_discriminator")
 
 
-def voices_discriminator(width: int = 256, draw_band: float | None = None) -> keras.Model:
-    """Voiced roll (106, 300, 1 + len(VOICES)) -> one logit: the ``bars`` views of the merged
+def voices_discriminator(width: int = 256, draw_band: float | None = None, voices: int = len(VOICES)) -> keras.Model:
+    """Voiced roll (106, 300, 1 + ``voices``) -> one logit: the ``bars`` views of the merged
     roll, the voices side by side through a narrower trunk (which voice plays where, and
-    with what), and the melody voice's intervals, register and rhythm in the bar, as
-    MuseGAN's discriminator sees every track and their mix."""
-    inputs, voiced = _discriminator_input(1 + len(VOICES), draw_band)
+    with what), and the first voice's (the melody's) intervals, register and rhythm in the
+    bar, as MuseGAN's discriminator sees every track and their mix."""
+    inputs, voiced = _discriminator_input(1 + voices, draw_band)
     merged = Channels(0, 1, name="merged")(voiced)
     melody = Channels(1, 2, name="melody")(voiced)
-    together = layers.Reshape((WINDOW, len(VOICES) * N_PITCHES))(layers.Permute((2, 1, 3))(Channels(1, 1 + len(VOICES), name="each_voice")(voiced)))
+    together = layers.Reshape((WINDOW, voices * N_PITCHES))(layers.Permute((2, 1, 3))(Channels(1, 1 + voices, name="each_voice")(voiced)))
     for _ in range(4):
         together = layers.LeakyReLU(0.2)(layers.Conv1D(width // 2, 4, strides=2, padding="same")(together))
     _, melody_onsets = BarViews(name="melody_bar_views")(melody)
     rhythm = layers.LeakyReLU(0.2)(layers.Dense(64, name="melody_rhythm")(layers.Flatten()(melody_onsets)))
     views = [*_structure_views(merged, width), layers.Flatten()(together), rhythm, *_melody_views(melody, "melody_")]
     return keras.Model(inputs, _logit(views), name="voices_discriminator")
+
+
+def lead_voices_discriminator(width: int = 256, draw_band: float | None = None) -> keras.Model:
+    """``voices_discriminator`` for two voices: the lead (melody) and the accompaniment."""
+    return voices_discriminator(width, draw_band, voices=2)
 
 
 def melody_discriminator(width: int = 256, draw_band: float | None = None) -> keras.Model:
@@ -606,14 +634,24 @@ ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], Callable[..., keras.M
     "bars": (bars_generator, bars_discriminator),
     "bars-melody": (bars_generator, melody_discriminator),
     "bars-lead": (lead_generator, melody_discriminator),
+    "bars-lead-voices": (lead_voices_generator, lead_voices_discriminator),
     "bars-voices": (voices_generator, voices_discriminator),
     "seed": (seed_generator, seed_discriminator),
 }
 
 
+# The voices each voiced architecture writes, as groups of a voiced dataset's voices
+# (indices into ``VOICES``): the real windows' channel for a group sounds where any of
+# them does. An architecture not listed writes one roll.
+VOICE_GROUPS: dict[str, tuple[tuple[int, ...], ...]] = {
+    "bars-voices": ((0,), (1,), (2,)),  # melody, bridge, accompaniment
+    "bars-lead-voices": ((0,), (1, 2)),  # the lead is the melody; bridge and accompaniment accompany it
+}
+
+
 def is_voiced(arch: str) -> bool:
     """Whether an architecture writes voices, and so trains on a voiced dataset (``prepare --voices``)."""
-    return ARCHITECTURES[arch][0] is voices_generator
+    return arch in VOICE_GROUPS
 
 
 def build(arch: str, latent_dim: int = LATENT_DIM, draw_band: float | None = None) -> tuple[keras.Model, keras.Model]:

@@ -369,6 +369,7 @@ def _train(
         shift_unit,
         key_shifts,
         data.trained,
+        architectures.VOICE_GROUPS.get(config.arch),
     )
     facts = {
         "dataset": str(dataset),
@@ -486,9 +487,11 @@ class RunCallback(keras.callbacks.Callback):
         """D's mean output (0 fake .. 1 real) on the probe's training and validation windows."""
         if self.probe is None:
             return {}
-        means = {}
+        means, groups = {}, architectures.VOICE_GROUPS.get(self.config.arch)
         for name, windows in zip(("d_train_windows", "d_validation_windows"), self.probe):
-            logits = [keras.ops.convert_to_numpy(self.gan.discriminator(d_channels(windows[i : i + 64]), training=False)) for i in range(0, len(windows), 64)]
+            logits = [
+                keras.ops.convert_to_numpy(self.gan.discriminator(d_channels(windows[i : i + 64], groups), training=False)) for i in range(0, len(windows), 64)
+            ]
             means[name] = f"{float(np.mean(1.0 / (1.0 + np.exp(-np.concatenate(logits))))):.5f}"
         return means
 
