@@ -427,12 +427,21 @@ def _bar_frames(z, width: int, bar_width: int):
     return Positions(BAR, name="sixteenth_in_bar")(x), harmony
 
 
+def _to_window(frames):
+    """The 304 frames of 19 whole bars (N, 304, C) cut to the window's 300 (N, 300, C)."""
+    return layers.Cropping1D((0, BARS * BAR - WINDOW))(frames)
+
+
+def _pitch_logits(frames, key, harmony, suffix: str, bias: float = 0.0):
+    """Frames -> pitch logits (N, 300, 106) under the window's key and each bar's harmony."""
+    frame_logits = _to_window(layers.Dense(N_PITCHES, bias_initializer=keras.initializers.Constant(bias), name=f"pitches{suffix}")(frames))
+    logits = KeyBias(name=f"key_bias{suffix}")([frame_logits, key])
+    return BarHarmonyBias(name=f"bar_harmony_bias{suffix}")([logits, harmony])
+
+
 def _pitch_head(frames, key, harmony, suffix: str = ""):
     """Frames -> one voice's pitch probabilities (N, 300, 106) under the window's key and each bar's harmony."""
-    frame_logits = layers.Dense(N_PITCHES, bias_initializer=keras.initializers.Constant(-3.5), name=f"pitches{suffix}")(frames)
-    frame_logits = layers.Cropping1D((0, BARS * BAR - WINDOW))(frame_logits)
-    logits = KeyBias(name=f"key_bias{suffix}")([frame_logits, key])
-    logits = BarHarmonyBias(name=f"bar_harmony_bias{suffix}")([logits, harmony])
+    logits = _pitch_logits(frames, key, harmony, suffix, bias=-3.5)
     return PianoOnly(name=f"piano_only{suffix}")(layers.Activation("sigmoid", dtype="float32")(logits))
 
 
@@ -449,12 +458,9 @@ def _lead_head(frames, key, harmony):
     The rest starts as likely as all pitches together (its bias is log of the register's
     size), as POP909's melody sounds in about half of all columns.
     """
-    crop = (0, BARS * BAR - WINDOW)
-    logits = layers.Cropping1D(crop)(layers.Dense(N_PITCHES, name="lead_pitches")(frames))
-    logits = KeyBias(name="lead_key_bias")([logits, key])
-    logits = BarHarmonyBias(name="lead_bar_harmony_bias")([logits, harmony])
+    logits = _pitch_logits(frames, key, harmony, "_lead")
     rest_bias = keras.initializers.Constant(float(np.log(LEAD_ROWS[1] - LEAD_ROWS[0])))
-    rest = layers.Cropping1D(crop)(layers.Dense(1, bias_initializer=rest_bias, name="lead_rest")(frames))
+    rest = _to_window(layers.Dense(1, bias_initializer=rest_bias, name="rest_lead")(frames))
     return LeadLine(*LEAD_ROWS, name="lead_line")([logits, rest])
 
 
@@ -479,9 +485,7 @@ def lead_voices_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_wi
     key = _key_path(z)
     lead = _frames_to_roll(_lead_head(frames, key, harmony), "roll_lead")
     accompaniment = _frames_to_roll(_pitch_head(frames, key, harmony), "roll_accompaniment")
-    voices = layers.Concatenate(axis=-1, name="voices")([lead, accompaniment])
-    roll = VoiceMerge(name="roll")(voices)
-    return keras.Model(z, layers.Concatenate(axis=-1, name="roll_and_voices")([roll, voices]), name="lead_voices_generator")
+    return keras.Model(z, _merged_and_voices([lead, accompaniment]), name="lead_voices_generator")
 
 
 def voices_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
@@ -496,9 +500,15 @@ def voices_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: 
     frames, harmony = _bar_frames(z, width, bar_width)
     key = _key_path(z)
     voices = [_frames_to_roll(_pitch_head(frames, key, harmony, f"_{voice}"), f"roll_{voice}") for voice in VOICES]
+    return keras.Model(z, _merged_and_voices(voices), name="voices_generator")
+
+
+def _merged_and_voices(voices: list):
+    """Voice rolls, each (N, 106, 300, 1) -> (N, 106, 300, 1 + voices): their merge (layer
+    ``roll``, what ``voiced_to_roll`` samples), then the voices."""
     voices = layers.Concatenate(axis=-1, name="voices")(voices)
     roll = VoiceMerge(name="roll")(voices)
-    return keras.Model(z, layers.Concatenate(axis=-1, name="roll_and_voices")([roll, voices]), name="voices_generator")
+    return layers.Concatenate(axis=-1, name="roll_and_voices")([roll, voices])
 
 
 def voiced_to_roll(generator: keras.Model) -> keras.Model:
