@@ -74,11 +74,27 @@ print(rolls.shape, bool(np.isfinite(rolls).all()))
 SMALL = ("--batch-size", "4", "--checkpoint-every", "2", "--sample-every", "4", "--arch", "bars", "--augment", "both")
 
 
+@pytest.fixture(scope="module")
+def straight_run(dataset, tmp_path_factory):
+    """``straight_run(backend)``: 4 uninterrupted steps at batch 4 under a backend, trained
+    when first asked for, with every batch-wide statistic in play (the generator's batch
+    normalisation, the discriminator's minibatch deviation). Resumed runs, and runs on two
+    devices or in two processes, must train like it."""
+    runs: dict[str, object] = {}
+
+    def run(backend: str):
+        if backend not in runs:
+            runs[backend] = tmp_path_factory.mktemp(backend) / "straight"
+            _train(dataset, runs[backend], "--backend", backend, "--steps", "4", *SMALL)
+        return runs[backend]
+
+    return run
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_backend_trains_resumes_exactly_and_its_generator_samples_under_the_others(backend, dataset, tmp_path):
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    _train(dataset, straight, "--backend", backend, "--steps", "4", *SMALL)
+def test_a_backend_trains_resumes_exactly_and_its_generator_samples_under_the_others(backend, dataset, straight_run, tmp_path):
+    straight, resumed = straight_run(backend), tmp_path / "resumed"
     _train(dataset, resumed, "--backend", backend, "--steps", "2", *SMALL)
     _train(dataset, resumed, "--backend", backend, "--steps", "4", "--resume", *SMALL)
     a, b = _state(straight), _state(resumed)
@@ -103,34 +119,23 @@ def test_a_backend_trains_resumes_exactly_and_its_generator_samples_under_the_ot
     assert main(["train", str(dataset), "-o", str(resumed), "--steps", "6", "--resume", "--backend", "tensorflow", "--quiet"]) == 2
 
 
-@pytest.fixture(scope="module")
-def one_device_jax_run(dataset, tmp_path_factory):
-    """3 steps of JAX on one device at batch 4, with every batch-wide statistic in play
-    (the generator's batch normalisation, the discriminator's minibatch deviation)."""
-    if not HAS_JAX:
-        pytest.skip("JAX not installed (pip install 'pianogan[jax]')")
-    run = tmp_path_factory.mktemp("jax") / "one"
-    _train(dataset, run, "--backend", "jax", "--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both")
-    return run
-
-
 def _same_training(one, other) -> None:
     """Same logged figures to 1e-5, and the same weights within what float round-off can
-    move them in 3 steps: Adam's first updates are near ±lr (2e-4) whatever the gradient's
+    move them in 4 steps: Adam's first updates are near ±lr (2e-4) whatever the gradient's
     size, so a gradient that rounds across zero moves a weight by up to 2 lr a step."""
     logs = [np.loadtxt(run / "train_log.csv", delimiter=",", skiprows=1, usecols=range(len(runlog.LOG_FIELDS)))[:, 2:] for run in (one, other)]
     assert np.allclose(logs[0], logs[1], rtol=1e-5, atol=1e-5)
     a, b = _state(one), _state(other)
     worst = max(float(np.abs(a[key].astype(np.float64) - b[key]).max()) for key in a)
-    assert worst < 3 * 2 * 2e-4, worst
+    assert worst < 4 * 2 * 2e-4, worst
 
 
 @pytest.mark.slow
 @needs_jax
-def test_two_virtual_devices_train_like_one(dataset, one_device_jax_run, tmp_path):
+def test_two_virtual_devices_train_like_one(dataset, straight_run, tmp_path):
     env = _env(XLA_FLAGS="--xla_force_host_platform_device_count=2")
-    _train(dataset, tmp_path / "two", "--backend", "jax", "--devices", "2", "--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both", env=env)
-    _same_training(one_device_jax_run, tmp_path / "two")
+    _train(dataset, tmp_path / "two", "--backend", "jax", "--devices", "2", "--steps", "4", *SMALL, env=env)
+    _same_training(straight_run("jax"), tmp_path / "two")
     bad = subprocess.run(
         [
             sys.executable,
@@ -201,26 +206,24 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 @needs_jax
-def test_two_processes_on_localhost_train_together_and_only_the_first_writes(dataset, one_device_jax_run, tmp_path):
+def test_two_processes_on_localhost_train_together_and_only_the_first_writes(dataset, straight_run, tmp_path):
     cluster = ("--num-processes", "2", "--coordinator", f"127.0.0.1:{_free_port()}", "--backend", "jax")
-    options = ("--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both")
-    workers = [_train(dataset, tmp_path / f"run{i}", *cluster, "--process-id", str(i), *options, wait=False) for i in range(2)]
+    workers = [_train(dataset, tmp_path / f"run{i}", *cluster, "--process-id", str(i), "--steps", "4", *SMALL, wait=False) for i in range(2)]
     for worker in workers:
         _, err = worker.communicate(timeout=900)
         assert worker.returncode == 0, err[-3000:]
     assert not (tmp_path / "run1").exists()  # process 1 trained but wrote nothing
-    _same_training(one_device_jax_run, tmp_path / "run0")
+    _same_training(straight_run("jax"), tmp_path / "run0")
     assert (tmp_path / "run0" / "generator.keras").exists()
 
 
 @pytest.mark.slow
 @needs_torch
-def test_two_torch_processes_train_like_one_and_only_the_first_writes(dataset, tmp_path):
+def test_two_torch_processes_train_like_one_and_only_the_first_writes(dataset, straight_run, tmp_path):
     """Two gloo processes on localhost, the first started with our options and the second as
     torchrun starts one (its environment variables): the one-process figures and weights
     (measured: the logs equal to their 5 decimals, the weights within 1e-6)."""
-    options = ("--backend", "torch", "--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both")
-    _train(dataset, tmp_path / "one", *options)
+    options = ("--backend", "torch", "--steps", "4", *SMALL)
     port = str(_free_port())
     first = _train(dataset, tmp_path / "run0", *options, "--num-processes", "2", "--process-id", "0", "--coordinator", f"127.0.0.1:{port}", wait=False)
     torchrun = _env(WORLD_SIZE="2", RANK="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
@@ -229,7 +232,7 @@ def test_two_torch_processes_train_like_one_and_only_the_first_writes(dataset, t
         _, err = worker.communicate(timeout=900)
         assert worker.returncode == 0, err[-3000:]
     assert not (tmp_path / "run1").exists()  # process 1 trained but wrote nothing
-    _same_training(tmp_path / "one", tmp_path / "run0")
+    _same_training(straight_run("torch"), tmp_path / "run0")
 
     bad = subprocess.run(
         [sys.executable, "-m", "pianogan", "train", str(dataset), "-o", str(tmp_path / "bad"), "--backend", "torch", "--devices", "2", "--quiet"],
