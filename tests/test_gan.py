@@ -89,18 +89,3 @@ def test_augment_is_differentiable_towards_the_rolls():
         loss = tf.reduce_sum(out * one_note(42, 23))
     gradient = tape.gradient(loss, rolls).numpy()
     assert lit(gradient) == [(40, 20)]
-
-
-@pytest.mark.parametrize("arch", ["default", "bars-lead-voices"])
-def test_the_discriminator_with_features_gives_its_logits_and_what_its_last_layer_reads(arch):
-    from pianogan.models import architectures
-    from pianogan.models.gan import GAN
-
-    generator, discriminator = architectures.build(arch)
-    gan = GAN(generator, discriminator, generator, feature_matching=1.0)
-    rolls = (np.random.default_rng(0).random((4, *discriminator.input.shape[1:])) < 0.05).astype(np.float32)
-    features, logits = gan.d_with_features(rolls)
-    np.testing.assert_allclose(np.asarray(logits), np.asarray(discriminator(rolls)), rtol=1e-5, atol=1e-5)
-    assert features.shape == (4, discriminator.get_layer("logit").input.shape[-1])
-    assert [id(v) for v in gan.d_with_features.trainable_variables] == [id(v) for v in discriminator.trainable_variables]
-    assert GAN(generator, discriminator, generator).d_with_features is None  # built only when used

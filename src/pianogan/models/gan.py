@@ -58,20 +58,6 @@ def _moves(targets, size: int, dtype):
     return ops.cast(ops.equal(targets[:, :, None], ops.arange(size)[None, None, :]), dtype)
 
 
-def _with_features(discriminator):
-    """D as a model of two outputs, the features its last layer reads and its logits, in one pass.
-
-    It shares D's layers, and its variables come in D's order, so every backend's step can
-    call it with D's weights (checked here rather than assumed).
-    """
-    logit = discriminator.get_layer("logit")
-    both = keras.Model(discriminator.input, [logit.input, discriminator.outputs[0]], name="discriminator_with_features")
-    for mine, theirs in ((both.trainable_variables, discriminator.trainable_variables), (both.non_trainable_variables, discriminator.non_trainable_variables)):
-        if [id(v) for v in mine] != [id(v) for v in theirs]:
-            raise ValueError(f"{discriminator.name}: its features model orders the weights otherwise")
-    return both
-
-
 def ema_decay_at(ema_decay: float, step):
     """The weight average's decay after ``step`` steps: a warm-up of (1+t)/(10+t) up to ``ema_decay``."""
     t = ops.cast(step, "float32")
@@ -88,7 +74,6 @@ class GAN(keras.Model):
         ema_generator,
         loss="nonsaturating",
         r1_gamma=0.0,
-        feature_matching=0.0,
         ema_decay=0.0,
         hard_fakes=True,
         augment_both=False,
@@ -100,8 +85,6 @@ class GAN(keras.Model):
         self.ema_generator = ema_generator
         self.loss_kind = loss
         self.r1_gamma = float(r1_gamma)
-        self.feature_matching = float(feature_matching)
-        self.d_with_features = _with_features(discriminator) if feature_matching else None
         self.ema_decay = float(ema_decay)
         self.hard_fakes = bool(hard_fakes)
         self.augment_both = bool(augment_both)

@@ -44,18 +44,6 @@ def generator_loss(kind: str, fake_logits):
     return ops.mean(_bce(ops.zeros_like(fake_logits), fake_logits))
 
 
-def feature_matching_loss(real_means, fake_means):
-    """Squared gap between D's mean features on real and on generated windows, averaged over features.
-
-    Salimans et al., "Improved techniques for training GANs" (NeurIPS 2016): G matches the
-    statistics D has learnt to tell the two apart by, not only D's verdict, which pulls
-    first-order figures (note lengths, onsets per column) towards the data's. The means are
-    over the whole batch (each backend's step takes them across its devices); the real ones
-    are a fixed target, so no gradient reaches D through them.
-    """
-    return ops.mean(ops.square(ops.stop_gradient(real_means) - fake_means))
-
-
 def _bce(labels, logits):
     """Binary cross-entropy on logits, numerically stable, labels may be soft."""
     return ops.relu(logits) - logits * labels + ops.softplus(-ops.abs(logits))

@@ -43,11 +43,6 @@ class TrainConfig:
     beta_2: float = 0.99
     clipvalue: float | None = None
     r1_gamma: float = option(1.0, "weight of the R1 gradient penalty on real data; 0 turns it off")
-    feature_matching: float = option(
-        0.0,
-        "weight of feature matching in the generator's loss: the squared gap between the batch means of the "
-        "discriminator's last features on real and generated windows (Salimans et al. 2016); 0 turns it off",
-    )
     ema_decay: float = option(
         0.0,
         "decay of the exponential moving average of the generator's weights, which is what gets saved; 0 saves the "

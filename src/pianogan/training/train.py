@@ -56,7 +56,7 @@ from pianogan.training.options import (
     check_run,
     read_config,
 )
-from pianogan.training.runlog import LOG_FIELDS, TERM_FIELDS, read_log, write_log
+from pianogan.training.runlog import LOG_FIELDS, read_log, write_log
 
 SAMPLE_GRID = 16
 
@@ -81,7 +81,6 @@ def build_gan(config: TrainConfig):
         ema_generator,
         loss=config.loss,
         r1_gamma=config.r1_gamma,
-        feature_matching=config.feature_matching,
         ema_decay=config.ema_decay,
         hard_fakes=config.hard_fakes and not stochastic,  # drawn by D's first layer instead
         augment_both=augment_both,
@@ -475,9 +474,7 @@ class RunCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.gan.step_counter.numpy())
-        self.rows.append(
-            {"step": step, "seconds": f"{time.time() - self.began:.2f}", **{k: f"{float(logs[k]):.5f}" for k in LOG_FIELDS[2:] + TERM_FIELDS if k in logs}}
-        )
+        self.rows.append({"step": step, "seconds": f"{time.time() - self.began:.2f}", **{k: f"{float(logs[k]):.5f}" for k in LOG_FIELDS[2:] if k in logs}})
         if step % self.config.sample_every == 0:
             self.samples(step)
         if step % self.config.checkpoint_every == 0:

@@ -27,7 +27,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from pianogan.errors import PianoganError
 from pianogan.models.gan import ema_decay_at
-from pianogan.models.losses import discriminator_loss, feature_matching_loss, generator_loss
+from pianogan.models.losses import discriminator_loss, generator_loss
 from pianogan.training.backends import Placement
 
 SPLIT = ("real", "z", "noise")  # batch entries split over the devices; the moves (2, B, 3) are replicated
@@ -136,19 +136,10 @@ class Step:
 
         def g_objective(g_weights, g_state, d_state):
             probabilities, g_state = generator.stateless_call(g_weights, g_state, z, training=True)
-            fake = gan.d_input(probabilities, fake_moves)
-            if not gan.feature_matching:
-                logits, d_state = discriminator.stateless_call(d_weights, d_state, fake, training=True)
-                g_loss = generator_loss(gan.loss_kind, logits)
-                return g_loss, (g_loss, None, probabilities, g_state, d_state)
-            # the batch is global here, so the feature means are the whole batch's on any number of devices
-            (fake_features, logits), d_state = gan.d_with_features.stateless_call(d_weights, d_state, fake, training=True)
-            (real_features, _), d_state = gan.d_with_features.stateless_call(d_weights, d_state, real, training=True)
-            g_loss = generator_loss(gan.loss_kind, logits)
-            gap = feature_matching_loss(jnp.mean(real_features, axis=0), jnp.mean(fake_features, axis=0))
-            return g_loss + gan.feature_matching * gap, (g_loss, gap, probabilities, g_state, d_state)
+            logits, d_state = discriminator.stateless_call(d_weights, d_state, gan.d_input(probabilities, fake_moves), training=True)
+            return generator_loss(gan.loss_kind, logits), (probabilities, g_state, d_state)
 
-        (_, (g_loss, gap, probabilities, g_state, d_state)), gradients = jax.value_and_grad(g_objective, has_aux=True)(g_weights, g_state, d_state)
+        (g_loss, (probabilities, g_state, d_state)), gradients = jax.value_and_grad(g_objective, has_aux=True)(g_weights, g_state, d_state)
         g_weights, g_slots = gan.g_optimizer.stateless_apply(g_slots, gradients, g_weights)
 
         step = step + 1
@@ -162,5 +153,5 @@ class Step:
             "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
             "fake_lit": jnp.mean((probabilities[..., :1] >= 0.5).astype("float32")),
             "real_lit": jnp.mean(real[..., :1]),
-        } | ({"feature_gap": gap} if gan.feature_matching else {})
+        }
         return [g_weights, g_state, d_weights, d_state, ema_weights, list(g_state), g_slots, d_slots, [step]], logs

@@ -33,7 +33,7 @@ from keras import ops
 
 from pianogan.errors import PianoganError
 from pianogan.models.architectures import MinibatchStd
-from pianogan.models.losses import discriminator_loss, feature_matching_loss, generator_loss
+from pianogan.models.losses import discriminator_loss, generator_loss
 from pianogan.training.backends import Placement, check_batch_split, refuse_dropout
 
 MEAN = tf.distribute.ReduceOp.MEAN
@@ -119,13 +119,6 @@ def _batch_variance(x):
     return replica.all_reduce(MEAN, ops.mean(ops.square(x - mean), axis=0))
 
 
-def _batch_mean(x):
-    """The mean over the first axis of the whole batch, on one device or shared by several."""
-    replica = tf.distribute.get_replica_context()
-    mean = ops.mean(x, axis=0)
-    return mean if replica is None or replica.num_replicas_in_sync == 1 else replica.all_reduce(MEAN, mean)
-
-
 def _layers(gan, kind: type) -> list:
     """The layers of G and D that are ``kind``."""
     return [layer for model in (gan.generator, gan.discriminator) for layer in model.layers if isinstance(layer, kind)]
@@ -171,7 +164,7 @@ def gan_step(gan, real, z, noise, augment, strategy=None):
     strategy = strategy or tf.distribute.get_strategy()
     real, z, noise = (tf.convert_to_tensor(x, tf.float32) for x in (real, z, noise))
     figures = _on_replicas(strategy, lambda *share: _discriminator_update(gan, *share), real, z, noise, augment)
-    figures |= _on_replicas(strategy, lambda *share: _generator_update(gan, *share), real, z, augment)
+    figures |= _on_replicas(strategy, lambda *share: _generator_update(gan, *share), z, augment)
     gan.step_counter.assign_add(1)
     gan.update_ema()
     return figures
@@ -208,24 +201,16 @@ def _discriminator_update(gan, real, z, noise, augment) -> dict:
     }
 
 
-def _generator_update(gan, real, z, augment) -> dict:
+def _generator_update(gan, z, augment) -> dict:
     """One update of G on a batch, against the updated D; returns its figures (G loss, lit share)."""
     generator = gan.generator
     with tf.GradientTape() as g_tape:
         probabilities = generator(z, training=True)
-        fake = gan.d_input(probabilities, augment[1])
-        if gan.feature_matching:
-            fake_features, fake_logits = gan.d_with_features(fake, training=True)
-            g_loss = generator_loss(gan.loss_kind, fake_logits)
-            real_features, _ = gan.d_with_features(gan.d_real(real, augment[0]), training=True)
-            gap = feature_matching_loss(_batch_mean(real_features), _batch_mean(fake_features))
-            g_total = g_loss + gan.feature_matching * gap
-        else:
-            g_loss = g_total = generator_loss(gan.loss_kind, gan.discriminator(fake, training=True))
+        g_logits = gan.discriminator(gan.d_input(probabilities, augment[1]), training=True)
+        g_loss = generator_loss(gan.loss_kind, g_logits)
     g_weights = generator.trainable_variables
-    _apply(gan.g_optimizer, g_tape.gradient(g_total, g_weights), g_weights)
-    figures = {
+    _apply(gan.g_optimizer, g_tape.gradient(g_loss, g_weights), g_weights)
+    return {
         "g_loss": g_loss,
         "fake_lit": ops.mean(ops.cast(probabilities[..., :1] >= 0.5, "float32")),
     }
-    return figures | ({"feature_gap": gap} if gan.feature_matching else {})
