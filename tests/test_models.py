@@ -57,7 +57,7 @@ def test_default_generator_flops_match_a_hand_count_and_budget():
     assert architectures.count_flops(discriminator) < architectures.count_flops(generator)
 
 
-@pytest.mark.parametrize("arch", ["default", "bars", "bars-melody", "bars-lengths", "bars-lead", "seed"])
+@pytest.mark.parametrize("arch", ["default", "bars", "bars-melody", "bars-lead", "seed"])
 def test_shapes(arch):
     generator, discriminator = architectures.build(arch, latent_dim=14)
     assert tuple(generator.input.shape) == (None, 14)
@@ -204,29 +204,6 @@ def test_bar_views_give_each_bars_chroma_and_onsets_folded_onto_the_bar():
     assert chroma[0, 0, 0] == 0.5 and chroma[0, 1, 7] == 1 / 16 and chroma[0, 0, 7] == 0
     assert folded[0, 0, 60 - 21] == pytest.approx(1 / 3) and folded[0, 4, 67 - 21] == pytest.approx(2 / 3)
     assert folded.sum() == pytest.approx(1.0)
-
-
-def test_note_lengths_count_each_bars_notes_by_length_from_their_onsets():
-    roll = np.zeros((1, 106, 32, 1), np.float32)
-    roll[0, 10, 0:2] = 1  # an eighth
-    roll[0, 10, 3] = 1  # a sixteenth on the same pitch
-    roll[0, 20, 5:12] = 1  # seven columns, counted in the bar it starts in
-    roll[0, 30, 14:18] = 1  # a quarter across the bar line
-    roll[0, 40, 29:32] = 1  # three columns, cut by the window's end
-    lengths = np.asarray(architectures.NoteLengths(bar=16)(roll))[0] * 16  # notes a bar
-    assert lengths.tolist() == [[1, 1, 0, 1, 1], [0, 0, 1, 0, 0]]
-
-
-def test_note_lengths_pass_the_gradient_to_the_columns_that_end_a_note():
-    roll = np.zeros((1, 106, 16, 1), np.float32)
-    roll[0, 5, 4:6] = 1
-    tf = pytest.importorskip("tensorflow")
-    variable = tf.Variable(roll)
-    with tf.GradientTape() as tape:
-        eighths = architectures.NoteLengths(bar=16)(variable)[0, 0, 1]
-    gradient = tape.gradient(eighths, variable).numpy()[0, 5, :, 0]
-    assert gradient[3] < 0 and gradient[6] < 0  # sounding before or after would make it no eighth
-    assert gradient[4] > 0 and gradient[5] > 0
 
 
 def test_minibatch_std_appends_the_batch_spread():

@@ -245,46 +245,6 @@ class BarViews(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class NoteLengths(layers.Layer):
-    """Roll (N, 106, T, 1) -> (N, bars, 5): notes a column starting in each bar, by length
-    (1, 2, 3, 4, and 5 or more columns), summed over pitches.
-
-    The counts the classifier tells generated windows apart by most (real accompaniment
-    moves in eighths: a quarter of its notes are two columns long), as products of the
-    roll's neighbouring columns, so G's gradient reaches them through D's binary input. A
-    note's length is counted from its onset; one that runs past the window ends there.
-    """
-
-    LENGTHS = 5
-
-    def __init__(self, bar: int = BAR, **kwargs):
-        super().__init__(**kwargs)
-        self.bar = int(bar)
-
-    def call(self, roll):
-        frames = ops.transpose(ops.squeeze(roll, -1), (0, 2, 1))  # (N, T, 106)
-        steps = frames.shape[1]
-        padded = ops.pad(frames, ((0, 0), (1, self.LENGTHS), (0, 0)))  # silence before and after
-        running = padded[:, 1 : steps + 1] * (1.0 - padded[:, :steps])  # onsets
-        counts = []
-        for length in range(1, self.LENGTHS):
-            following = padded[:, 1 + length : steps + 1 + length]
-            counts.append(ops.sum(running * (1.0 - following), axis=-1))  # ends after exactly `length`
-            running = running * following
-        counts.append(ops.sum(running, axis=-1))  # still sounding after LENGTHS - 1 more columns
-        per_column = ops.stack(counts, axis=-1)  # (N, T, 5)
-        bars = -(-steps // self.bar)
-        per_column = ops.pad(per_column, ((0, 0), (0, bars * self.bar - steps), (0, 0)))
-        return ops.mean(ops.reshape(per_column, (-1, bars, self.bar, self.LENGTHS)), axis=2)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], -(-input_shape[2] // self.bar), self.LENGTHS)
-
-    def get_config(self):
-        return {**super().get_config(), "bar": self.bar}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
 class MelodyViews(layers.Layer):
     """Roll (N, 106, T, 1) -> ((N, 2 * span + 1) top-voice intervals, (N, 106) register).
 
@@ -595,24 +555,12 @@ def _logit(views) -> keras.KerasTensor:
     return layers.Dense(1, name="logit", dtype="float32")(MinibatchStd(name="batch_spread")(layers.Concatenate()(views)))
 
 
-def _length_views(roll) -> list:
-    """Each bar's notes by length (``NoteLengths``) in sequence, through a small convolution."""
-    lengths = NoteLengths(name="note_lengths")(roll)
-    return [layers.Flatten()(layers.LeakyReLU(0.2)(layers.Conv1D(32, 3, padding="same", name="note_lengths_conv")(lengths)))]
-
-
-def bars_discriminator(width: int = 256, melody: bool = False, draw_band: float | None = None, lengths: bool = False) -> keras.Model:
+def bars_discriminator(width: int = 256, melody: bool = False, draw_band: float | None = None) -> keras.Model:
     """Roll (106, 300, 1) -> one logit, from the default views plus bar chroma, folded onsets
-    and batch spread; with ``melody``, also the top voice's intervals and the register; with
-    ``lengths``, each bar's notes by length."""
+    and batch spread; with ``melody``, also the top voice's intervals and the register."""
     inputs, roll = _discriminator_input(draw_band=draw_band)
-    views = _structure_views(roll, width) + (_melody_views(roll) if melody else []) + (_length_views(roll) if lengths else [])
+    views = _structure_views(roll, width) + (_melody_views(roll) if melody else [])
     return keras.Model(inputs, _logit(views), name="bars_discriminator")
-
-
-def lengths_discriminator(width: int = 256, draw_band: float | None = None) -> keras.Model:
-    """The ``bars`` discriminator with each bar's notes by length in view."""
-    return bars_discriminator(width, lengths=True, draw_band=draw_band)
 
 
 def voices_discriminator(width: int = 256, draw_band: float | None = None, voices: int = len(VOICES)) -> keras.Model:
@@ -695,7 +643,6 @@ ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], Callable[..., keras.M
     "default": (default_generator, default_discriminator),
     "bars": (bars_generator, bars_discriminator),
     "bars-melody": (bars_generator, melody_discriminator),
-    "bars-lengths": (bars_generator, lengths_discriminator),
     "bars-lead": (lead_generator, melody_discriminator),
     "bars-lead-voices": (lead_voices_generator, lead_voices_discriminator),
     "bars-voices": (voices_generator, voices_discriminator),

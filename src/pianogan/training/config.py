@@ -25,8 +25,7 @@ class TrainConfig:
     arch: str = option(
         "default",
         "architecture: default; bars: per-bar codes and harmony, for bar-aligned data; bars-melody: bars whose "
-        "discriminator also sees the top voice's intervals and the register; bars-lengths: bars whose discriminator also sees each "
-        "bar's notes by length; bars-lead: bars-melody whose generator also writes "
+        "discriminator also sees the top voice's intervals and the register; bars-lead: bars-melody whose generator also writes "
         "a lead line, one pitch or a rest a column; bars-lead-voices: bars-lead taught by the melody of a dataset prepared with "
         "--voices; bars-voices: bars writing melody, bridge and "
         "accompaniment apart, for a dataset prepared with --voices",
