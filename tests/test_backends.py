@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,7 +81,7 @@ def straight_run(dataset, tmp_path_factory):
     when first asked for, with every batch-wide statistic in play (the generator's batch
     normalisation, the discriminator's minibatch deviation). Resumed runs, and runs on two
     devices or in two processes, must train like it."""
-    runs: dict[str, object] = {}
+    runs: dict[str, Path] = {}
 
     def run(backend: str):
         if backend not in runs:
