@@ -1,9 +1,9 @@
 """Training under JAX and PyTorch beside TensorFlow, and on two devices or in two processes.
 
-Keras picks its backend once per process, so each run here is a ``pianogan train`` in a
-subprocess with its own ``KERAS_BACKEND`` (and, for TensorFlow on two devices, its CPU
-split in two before TensorFlow starts); this process (TensorFlow) then reads what they
-wrote. PyTorch is an extra that ``make test`` does not install: its tests skip without it.
+Keras picks its backend once per process, so each run under another backend is a
+``pianogan train`` in a subprocess with its own ``KERAS_BACKEND`` (and, for TensorFlow on
+two devices, its CPU split in two before TensorFlow starts); this process (TensorFlow,
+one device) trains the TensorFlow references and reads what the others wrote. PyTorch is an extra that ``make test`` does not install: its tests skip without it.
 """
 
 from __future__ import annotations
@@ -38,6 +38,18 @@ needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="PyTorch not installed (p
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     return prepare_chord_dataset(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def jax_compilation_cache(tmp_path_factory):
+    """One persistent compilation cache for this module's JAX processes, so a training step
+    that one process compiled (half a minute on 2 cores) the next one loads: a resumed run
+    is the same program as the run it continues."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path_factory.mktemp("jax_cache")))
+        patch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+        patch.setenv("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+        yield
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -163,18 +175,30 @@ def test_two_virtual_devices_train_like_one(dataset, straight_run, tmp_path):
 
 
 TWO_CPUS = r"""
-import sys
+import contextlib, io, json, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from pianogan.cli import main
-sys.exit(main(sys.argv[1:]))
+report = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(argv)
+    report.append([code, err.getvalue()])
+print(json.dumps(report))
 """
 
 
-def _on_two_cpus(*argv: str) -> subprocess.CompletedProcess:
-    """``pianogan ARGV`` under TensorFlow in a new process whose CPU shows as two devices."""
-    return subprocess.run([sys.executable, "-c", TWO_CPUS, *argv], capture_output=True, text=True, env=_env(KERAS_BACKEND="tensorflow"), timeout=900)
+def _on_two_cpus(*argvs: list[str]) -> list[tuple[int, str]]:
+    """``pianogan ARGV`` for each argument list, one after the other, under TensorFlow in one
+    new process whose CPU shows as two devices (TensorFlow starts once: seconds each):
+    each one's exit code and standard error."""
+    done = subprocess.run(
+        [sys.executable, "-c", TWO_CPUS, json.dumps(argvs)], capture_output=True, text=True, env=_env(KERAS_BACKEND="tensorflow"), timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [(code, err) for code, err in json.loads(done.stdout.strip().splitlines()[-1])]
 
 
 @pytest.mark.slow
@@ -182,21 +206,23 @@ def test_two_tensorflow_devices_train_like_one(dataset, tmp_path):
     """MirroredStrategy over two logical CPUs, with synchronized batch normalisation and the
     minibatch deviation over both replicas: the one-device figures and weights (measured: the
     logs equal to their 5 decimals, the weights within 1e-4)."""
-    options = ("--backend", "tensorflow", "--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both", "--quiet")
-    _train(dataset, tmp_path / "one", *options)
-    done = _on_two_cpus("train", str(dataset), "-o", str(tmp_path / "two"), "--devices", "2", *options)
-    assert done.returncode == 0, done.stderr[-3000:]
+    options = ["--backend", "tensorflow", "--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both", "--quiet"]
+    assert main(["train", str(dataset), "-o", str(tmp_path / "one"), *options]) == 0  # this process has one device
+    refused = {
+        ("--batch-size", "3"): "--batch-size 3 does not split evenly over 2 devices",
+        ("--arch", "seed"): "--devices 2: dropout (the seed discriminator's) would draw the same mask on every share of the batch",
+    }
+    bad = ["train", str(dataset), "-o", str(tmp_path / "bad"), "--devices", "2", "--quiet"]
+    (code, err), *refusals = _on_two_cpus(
+        ["train", str(dataset), "-o", str(tmp_path / "two"), "--devices", "2", *options], *[bad + list(extra) for extra in refused]
+    )
+    assert code == 0, err[-3000:]
     _same_training(tmp_path / "one", tmp_path / "two")
     with zipfile.ZipFile(tmp_path / "two" / "generator.keras") as saved:  # loads under every backend
         assert '"synchronized": true' not in saved.read("config.json").decode()
-
-    for extra, message in {
-        ("--batch-size", "3"): "--batch-size 3 does not split evenly over 2 devices",
-        ("--arch", "seed"): "--devices 2: dropout (the seed discriminator's) would draw the same mask on every share of the batch",
-    }.items():
-        bad = _on_two_cpus("train", str(dataset), "-o", str(tmp_path / "bad"), "--devices", "2", "--quiet", *extra)
-        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr[-3000:]
-        assert not (tmp_path / "bad").exists()
+    for message, (code, err) in zip(refused.values(), refusals):
+        assert code == 2 and message in err and "Traceback" not in err, err[-3000:]
+    assert not (tmp_path / "bad").exists()
 
 
 def _free_port() -> int:

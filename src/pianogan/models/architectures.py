@@ -46,6 +46,13 @@ The architectures registered in ``ARCHITECTURES``:
     are the real accompaniment (``VOICE_GROUPS``); its discriminator is ``bars-voices``'s
     for these two voices, so it hears the lead alone beside the melodies of real songs.
 
+``bars-lead-under``
+    ``bars-lead-voices`` whose accompaniment is kept under the lead (``UnderLead``): where
+    the lead sounds, nothing of the accompaniment sounds above it, so the merged roll's top
+    voice is the line the lead head writes. Its discriminator leaves out the voices'
+    side-by-side trunk (``lead_under_discriminator``), which the construction makes
+    redundant and which cost a step more than the budget allows.
+
 ``bars-voices``
     ``bars`` that writes each voice of a voiced dataset (``prepare --voices``: melody,
     bridge, accompaniment) in its own channel, merged by OR into the one roll every command
@@ -207,6 +214,25 @@ class LeadLine(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "low": self.low, "high": self.high}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class UnderLead(layers.Layer):
+    """The accompaniment's probabilities and the lead's, each (N, T, 106) -> the accompaniment kept under the lead.
+
+    Each pixel of the accompaniment is scaled by the chance that the lead rests or sounds
+    higher (1 minus the lead's probabilities summed up to that pitch), so where the lead
+    plays a note nothing of the accompaniment's sounds above it: the top voice of the
+    merged roll is the lead, the melody a listener follows. Independent sigmoids left to
+    themselves put chords above the line as often as under it.
+    """
+
+    def call(self, inputs):
+        accompaniment, lead = inputs
+        return accompaniment * ops.relu(1.0 - ops.cumsum(lead, axis=-1))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -474,18 +500,27 @@ def lead_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: in
     return keras.Model(z, _frames_to_roll(both), name="lead_generator")
 
 
-def lead_voices_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
+def lead_voices_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128, under_lead: bool = False) -> keras.Model:
     """Latent -> (106, 300, 3): the merged roll, the lead line, the accompaniment.
 
     ``lead_generator``'s heads, written apart as the voices of a voiced dataset are: the
-    merged roll (layer ``roll``) is their maximum, what ``voiced_to_roll`` samples.
+    merged roll (layer ``roll``) is their maximum, what ``voiced_to_roll`` samples. With
+    ``under_lead`` the accompaniment is kept under the lead (``UnderLead``).
     """
     z = keras.Input((latent_dim,), name="latent")
     frames, harmony = _bar_frames(z, width, bar_width)
     key = _key_path(z)
-    lead = _frames_to_roll(_lead_head(frames, key, harmony), "roll_lead")
-    accompaniment = _frames_to_roll(_pitch_head(frames, key, harmony), "roll_accompaniment")
-    return keras.Model(z, _merged_and_voices([lead, accompaniment]), name="lead_voices_generator")
+    lead = _lead_head(frames, key, harmony)
+    accompaniment = _pitch_head(frames, key, harmony)
+    if under_lead:
+        accompaniment = UnderLead(name="under_lead")([accompaniment, lead])
+    voices = [_frames_to_roll(lead, "roll_lead"), _frames_to_roll(accompaniment, "roll_accompaniment")]
+    return keras.Model(z, _merged_and_voices(voices), name="lead_under_generator" if under_lead else "lead_voices_generator")
+
+
+def lead_under_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
+    """``lead_voices_generator`` whose accompaniment stays under the lead."""
+    return lead_voices_generator(latent_dim, width, bar_width, under_lead=True)
 
 
 def voices_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
@@ -563,26 +598,35 @@ def bars_discriminator(width: int = 256, melody: bool = False, draw_band: float 
     return keras.Model(inputs, _logit(views), name="bars_discriminator")
 
 
-def voices_discriminator(width: int = 256, draw_band: float | None = None, voices: int = len(VOICES)) -> keras.Model:
+def voices_discriminator(width: int = 256, draw_band: float | None = None, voices: int = len(VOICES), together: bool = True) -> keras.Model:
     """Voiced roll (106, 300, 1 + ``voices``) -> one logit: the ``bars`` views of the merged
     roll, the voices side by side through a narrower trunk (which voice plays where, and
-    with what), and the first voice's (the melody's) intervals, register and rhythm in the
-    bar, as MuseGAN's discriminator sees every track and their mix."""
+    with what; left out unless ``together``), and the first voice's (the melody's)
+    intervals, register and rhythm in the bar, as MuseGAN's discriminator sees every track
+    and their mix."""
     inputs, voiced = _discriminator_input(1 + voices, draw_band)
     merged = Channels(0, 1, name="merged")(voiced)
     melody = Channels(1, 2, name="melody")(voiced)
-    together = layers.Reshape((WINDOW, voices * N_PITCHES))(layers.Permute((2, 1, 3))(Channels(1, 1 + voices, name="each_voice")(voiced)))
-    for _ in range(4):
-        together = layers.LeakyReLU(0.2)(layers.Conv1D(width // 2, 4, strides=2, padding="same")(together))
     _, melody_onsets = BarViews(name="melody_bar_views")(melody)
     rhythm = layers.LeakyReLU(0.2)(layers.Dense(64, name="melody_rhythm")(layers.Flatten()(melody_onsets)))
-    views = [*_structure_views(merged, width), layers.Flatten()(together), rhythm, *_melody_views(melody, "melody_")]
+    views = [*_structure_views(merged, width), rhythm, *_melody_views(melody, "melody_")]
+    if together:
+        side_by_side = layers.Reshape((WINDOW, voices * N_PITCHES))(layers.Permute((2, 1, 3))(Channels(1, 1 + voices, name="each_voice")(voiced)))
+        for _ in range(4):
+            side_by_side = layers.LeakyReLU(0.2)(layers.Conv1D(width // 2, 4, strides=2, padding="same")(side_by_side))
+        views.append(layers.Flatten()(side_by_side))
     return keras.Model(inputs, _logit(views), name="voices_discriminator")
 
 
 def lead_voices_discriminator(width: int = 256, draw_band: float | None = None) -> keras.Model:
     """``voices_discriminator`` for two voices: the lead (melody) and the accompaniment."""
     return voices_discriminator(width, draw_band, voices=2)
+
+
+def lead_under_discriminator(width: int = 256, draw_band: float | None = None) -> keras.Model:
+    """``lead_voices_discriminator`` without the voices' side-by-side trunk: the lead is on
+    top by construction, and the trunk cost a step more than the budget allows."""
+    return voices_discriminator(width, draw_band, voices=2, together=False)
 
 
 def melody_discriminator(width: int = 256, draw_band: float | None = None) -> keras.Model:
@@ -645,6 +689,7 @@ ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], Callable[..., keras.M
     "bars-melody": (bars_generator, melody_discriminator),
     "bars-lead": (lead_generator, melody_discriminator),
     "bars-lead-voices": (lead_voices_generator, lead_voices_discriminator),
+    "bars-lead-under": (lead_under_generator, lead_under_discriminator),
     "bars-voices": (voices_generator, voices_discriminator),
     "seed": (seed_generator, seed_discriminator),
 }
@@ -656,6 +701,7 @@ ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], Callable[..., keras.M
 VOICE_GROUPS: dict[str, tuple[tuple[int, ...], ...]] = {
     "bars-voices": ((0,), (1,), (2,)),  # melody, bridge, accompaniment
     "bars-lead-voices": ((0,), (1, 2)),  # the lead is the melody; bridge and accompaniment accompany it
+    "bars-lead-under": ((0,), (1, 2)),
 }
 
 

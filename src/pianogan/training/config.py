@@ -27,7 +27,7 @@ class TrainConfig:
         "architecture: default; bars: per-bar codes and harmony, for bar-aligned data; bars-melody: bars whose "
         "discriminator also sees the top voice's intervals and the register; bars-lead: bars-melody whose generator also writes "
         "a lead line, one pitch or a rest a column; bars-lead-voices: bars-lead taught by the melody of a dataset prepared with "
-        "--voices; bars-voices: bars writing melody, bridge and "
+        "--voices; bars-lead-under: bars-lead-voices whose accompaniment stays under the lead, with a cheaper discriminator; bars-voices: bars writing melody, bridge and "
         "accompaniment apart, for a dataset prepared with --voices",
     )
     recipe: str = option("ours", "training recipe: ours, or the seed project's (BCE with flipped labels, RMSprop, batch 16, no shuffling)")
