@@ -74,7 +74,7 @@ def test_every_layer_type_computes_what_keras_computes(keras):
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("arch", ["bars", "bars-lead", "bars-lead-under"])
+@pytest.mark.parametrize("arch", ["bars", "bars-metre", "bars-lead", "bars-lead-under"])
 def test_the_bars_generators_compute_what_keras_computes(arch):
     from pianogan.models import architectures
 

@@ -26,6 +26,10 @@ The architectures registered in ``ARCHITECTURES``:
     features across the batch (minibatch standard deviation, Karras et al. 2018), which
     exposes a generator that writes one texture for every latent.
 
+``bars-metre``
+    ``bars`` whose generator tells each stage of its upsampling where its frames sit in the
+    bar (eighths, then sixteenths), not only the beat frames and the last layer.
+
 ``bars-melody``
     ``bars`` with two more discriminator views: the histogram of the top voice's
     intervals (the highest sounding pitch of each column, where it changes) and the
@@ -417,11 +421,19 @@ class MinibatchStd(layers.Layer):
         return (input_shape[0], input_shape[1] + 1)
 
 
-def _upsampling_stack(x, width: int):
-    """Beat frames -> sixteenth frames: nearest-neighbour x2 twice, dilated convolutions at each stage."""
+def _upsampling_stack(x, width: int, metre: bool = False):
+    """Beat frames -> sixteenth frames: nearest-neighbour x2 twice, dilated convolutions at each stage.
+
+    With ``metre`` (bar-aligned frames), each finer stage is told its frames' place in the
+    bar (8 eighths, then 16 sixteenths) before its convolutions: copies of one beat frame are
+    otherwise alike but for their neighbours, and a figure that moves by the eighth (a
+    broken chord, a repeated chord) has to be made from that difference alone.
+    """
     for stage, filters in enumerate((width, width * 3 // 4, width // 2)):
         if stage:  # beat -> eighth -> sixteenth resolution, without a checkerboard
             x = layers.UpSampling1D(2)(x)
+            if metre:
+                x = Positions(BAR // 4 * 2**stage, name=f"place_in_bar_{stage}")(x)
         for dilation in (1, 2):  # dilation 2 widens the view along time cheaply
             x = layers.Conv1D(filters, 3, padding="same", dilation_rate=dilation, use_bias=False)(x)
             x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))
@@ -438,9 +450,10 @@ def _frames_to_roll(probabilities, name: str = "roll"):
     return layers.Reshape((N_PITCHES, WINDOW, 1), name=name)(layers.Permute((2, 1))(probabilities))
 
 
-def _bar_frames(z, width: int, bar_width: int):
+def _bar_frames(z, width: int, bar_width: int, metre: bool = False):
     """The ``bars`` generator's trunk: latent -> sixteenth frames that know their place in the
-    bar (N, 304, C), and each bar's 12 pitch-class biases (N, 19, 12)."""
+    bar (N, 304, C), and each bar's 12 pitch-class biases (N, 19, 12); with ``metre``, every
+    stage of the upsampling knows it too."""
     codes = layers.Reshape((BARS, bar_width // 2))(layers.Dense(BARS * bar_width // 2, name="bar_codes")(z))
     shared = layers.RepeatVector(BARS)(layers.Dense(bar_width // 2, name="shared_code")(z))
     bars = layers.Concatenate()([codes, shared])
@@ -449,7 +462,7 @@ def _bar_frames(z, width: int, bar_width: int):
         bars = layers.LeakyReLU(0.2)(layers.BatchNormalization()(bars))
     harmony = layers.Dense(12, name="bar_harmony")(bars)
     beats = Positions(BAR // 4, name="beat_in_bar")(layers.UpSampling1D(4)(bars))  # 76 beat frames
-    x = _upsampling_stack(beats, width)  # 304 sixteenth frames
+    x = _upsampling_stack(beats, width, metre)  # 304 sixteenth frames
     return Positions(BAR, name="sixteenth_in_bar")(x), harmony
 
 
@@ -471,11 +484,16 @@ def _pitch_head(frames, key, harmony, suffix: str = ""):
     return PianoOnly(name=f"piano_only{suffix}")(layers.Activation("sigmoid", dtype="float32")(logits))
 
 
-def bars_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
+def bars_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128, metre: bool = False) -> keras.Model:
     """Latent -> per-bar codes -> (106, 300, 1) probabilities with beat-in-bar positions and per-bar harmony."""
     z = keras.Input((latent_dim,), name="latent")
-    frames, harmony = _bar_frames(z, width, bar_width)
-    return keras.Model(z, _frames_to_roll(_pitch_head(frames, _key_path(z), harmony)), name="bars_generator")
+    frames, harmony = _bar_frames(z, width, bar_width, metre)
+    return keras.Model(z, _frames_to_roll(_pitch_head(frames, _key_path(z), harmony)), name="metre_generator" if metre else "bars_generator")
+
+
+def metre_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
+    """``bars_generator`` whose eighth and sixteenth stages know their place in the bar."""
+    return bars_generator(latent_dim, width, bar_width, metre=True)
 
 
 def _lead_head(frames, key, harmony):
@@ -687,6 +705,7 @@ ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], Callable[..., keras.M
     "default": (default_generator, default_discriminator),
     "bars": (bars_generator, bars_discriminator),
     "bars-melody": (bars_generator, melody_discriminator),
+    "bars-metre": (metre_generator, bars_discriminator),
     "bars-lead": (lead_generator, melody_discriminator),
     "bars-lead-voices": (lead_voices_generator, lead_voices_discriminator),
     "bars-lead-under": (lead_under_generator, lead_under_discriminator),
