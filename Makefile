@@ -51,8 +51,9 @@ demo: setup
 serve: setup
 	$(BIN)/pianogan serve
 
+# The whole suite; the slowest tests are listed at the end, to keep it well under 15 minutes on two cores.
 test: setup browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # Everything but the tests marked slow (training runs, notebooks, the wheel): about
 # a minute and a half on two idle cores.
