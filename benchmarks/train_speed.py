@@ -1,4 +1,4 @@
-"""Training speed of the default, bars, bars-lead, bars-lead-voices, bars-lead-under, bars-voices and seed architectures, and of each Keras backend, side by side.
+"""Training speed of the default, bars, bars-lead, bars-voices and seed architectures, and of each Keras backend, side by side.
 
 Prints steps/s at batch 32 and the achieved GFLOP/s (forward + backward counted as 3 x
 the forward FLOPs of G on one batch and D on two), beside the machine's measured peak
@@ -117,7 +117,6 @@ def main() -> None:
     shipped_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE)
     lead_s = seconds_per_step("bars-lead", 32, args.steps, **SHIPPED_RECIPE)
     lead_voices_s = seconds_per_step("bars-lead-voices", 32, args.steps, **SHIPPED_RECIPE)
-    lead_under_s = seconds_per_step("bars-lead-under", 32, args.steps, **SHIPPED_RECIPE)
     voices_s = seconds_per_step("bars-voices", 32, args.steps, augment="both")
     rows = [
         ("default", 32, default_s, step_gflop("default", 32)),
@@ -125,7 +124,6 @@ def main() -> None:
         ("bars, shipped recipe", 32, shipped_s, step_gflop("bars", 32)),
         ("bars-lead, same recipe", 32, lead_s, step_gflop("bars-lead", 32)),
         ("bars-lead-voices, same", 32, lead_voices_s, step_gflop("bars-lead-voices", 32)),
-        ("bars-lead-under, same", 32, lead_under_s, step_gflop("bars-lead-under", 32)),
         ("bars-voices (DiffAugment)", 32, voices_s, step_gflop("bars-voices", 32)),
     ]
     if not args.no_seed:
@@ -137,8 +135,7 @@ def main() -> None:
         print(f"{name:<27}{batch:>6}{seconds:>10.3f}{1 / seconds:>9.2f}{gflop:>12.1f}{gflop / seconds:>9.0f}{gflop / seconds / peak:>9.0%}")
     print(
         f"a bars step costs {bars_s / default_s:.2f}x a default step, with the shipped recipe {shipped_s / default_s:.2f}x, "
-        f"bars-lead, bars-lead-voices and bars-lead-under with that recipe {lead_s / default_s:.2f}x, {lead_voices_s / default_s:.2f}x "
-        f"and {lead_under_s / default_s:.2f}x, "
+        f"bars-lead and bars-lead-voices with that recipe {lead_s / default_s:.2f}x and {lead_voices_s / default_s:.2f}x, "
         f"a bars-voices step {voices_s / default_s:.2f}x"
     )
     if not args.no_seed:

@@ -26,10 +26,6 @@ The architectures registered in ``ARCHITECTURES``:
     features across the batch (minibatch standard deviation, Karras et al. 2018), which
     exposes a generator that writes one texture for every latent.
 
-``bars-metre``
-    ``bars`` whose generator tells each stage of its upsampling where its frames sit in the
-    bar (eighths, then sixteenths), not only the beat frames and the last layer.
-
 ``bars-melody``
     ``bars`` with two more discriminator views: the histogram of the top voice's
     intervals (the highest sounding pitch of each column, where it changes) and the
@@ -49,13 +45,6 @@ The architectures registered in ``ARCHITECTURES``:
     ``--voices``, whose melody is the real lead and whose bridge and accompaniment together
     are the real accompaniment (``VOICE_GROUPS``); its discriminator is ``bars-voices``'s
     for these two voices, so it hears the lead alone beside the melodies of real songs.
-
-``bars-lead-under``
-    ``bars-lead-voices`` whose accompaniment is kept under the lead (``UnderLead``): where
-    the lead sounds, nothing of the accompaniment sounds above it, so the merged roll's top
-    voice is the line the lead head writes. Its discriminator leaves out the voices'
-    side-by-side trunk (``lead_under_discriminator``), which the construction makes
-    redundant and which cost a step more than the budget allows.
 
 ``bars-voices``
     ``bars`` that writes each voice of a voiced dataset (``prepare --voices``: melody,
@@ -218,25 +207,6 @@ class LeadLine(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "low": self.low, "high": self.high}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class UnderLead(layers.Layer):
-    """The accompaniment's probabilities and the lead's, each (N, T, 106) -> the accompaniment kept under the lead.
-
-    Each pixel of the accompaniment is scaled by the chance that the lead rests or sounds
-    higher (1 minus the lead's probabilities summed up to that pitch), so where the lead
-    plays a note nothing of the accompaniment's sounds above it: the top voice of the
-    merged roll is the lead, the melody a listener follows. Independent sigmoids left to
-    themselves put chords above the line as often as under it.
-    """
-
-    def call(self, inputs):
-        accompaniment, lead = inputs
-        return accompaniment * ops.relu(1.0 - ops.cumsum(lead, axis=-1))
-
-    def compute_output_shape(self, input_shape):
-        return input_shape[0]
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -421,19 +391,11 @@ class MinibatchStd(layers.Layer):
         return (input_shape[0], input_shape[1] + 1)
 
 
-def _upsampling_stack(x, width: int, metre: bool = False):
-    """Beat frames -> sixteenth frames: nearest-neighbour x2 twice, dilated convolutions at each stage.
-
-    With ``metre`` (bar-aligned frames), each finer stage is told its frames' place in the
-    bar (8 eighths, then 16 sixteenths) before its convolutions: copies of one beat frame are
-    otherwise alike but for their neighbours, and a figure that moves by the eighth (a
-    broken chord, a repeated chord) has to be made from that difference alone.
-    """
+def _upsampling_stack(x, width: int):
+    """Beat frames -> sixteenth frames: nearest-neighbour x2 twice, dilated convolutions at each stage."""
     for stage, filters in enumerate((width, width * 3 // 4, width // 2)):
         if stage:  # beat -> eighth -> sixteenth resolution, without a checkerboard
             x = layers.UpSampling1D(2)(x)
-            if metre:
-                x = Positions(BAR // 4 * 2**stage, name=f"place_in_bar_{stage}")(x)
         for dilation in (1, 2):  # dilation 2 widens the view along time cheaply
             x = layers.Conv1D(filters, 3, padding="same", dilation_rate=dilation, use_bias=False)(x)
             x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))
@@ -450,10 +412,9 @@ def _frames_to_roll(probabilities, name: str = "roll"):
     return layers.Reshape((N_PITCHES, WINDOW, 1), name=name)(layers.Permute((2, 1))(probabilities))
 
 
-def _bar_frames(z, width: int, bar_width: int, metre: bool = False):
+def _bar_frames(z, width: int, bar_width: int):
     """The ``bars`` generator's trunk: latent -> sixteenth frames that know their place in the
-    bar (N, 304, C), and each bar's 12 pitch-class biases (N, 19, 12); with ``metre``, every
-    stage of the upsampling knows it too."""
+    bar (N, 304, C), and each bar's 12 pitch-class biases (N, 19, 12)."""
     codes = layers.Reshape((BARS, bar_width // 2))(layers.Dense(BARS * bar_width // 2, name="bar_codes")(z))
     shared = layers.RepeatVector(BARS)(layers.Dense(bar_width // 2, name="shared_code")(z))
     bars = layers.Concatenate()([codes, shared])
@@ -462,7 +423,7 @@ def _bar_frames(z, width: int, bar_width: int, metre: bool = False):
         bars = layers.LeakyReLU(0.2)(layers.BatchNormalization()(bars))
     harmony = layers.Dense(12, name="bar_harmony")(bars)
     beats = Positions(BAR // 4, name="beat_in_bar")(layers.UpSampling1D(4)(bars))  # 76 beat frames
-    x = _upsampling_stack(beats, width, metre)  # 304 sixteenth frames
+    x = _upsampling_stack(beats, width)  # 304 sixteenth frames
     return Positions(BAR, name="sixteenth_in_bar")(x), harmony
 
 
@@ -484,16 +445,11 @@ def _pitch_head(frames, key, harmony, suffix: str = ""):
     return PianoOnly(name=f"piano_only{suffix}")(layers.Activation("sigmoid", dtype="float32")(logits))
 
 
-def bars_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128, metre: bool = False) -> keras.Model:
+def bars_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
     """Latent -> per-bar codes -> (106, 300, 1) probabilities with beat-in-bar positions and per-bar harmony."""
     z = keras.Input((latent_dim,), name="latent")
-    frames, harmony = _bar_frames(z, width, bar_width, metre)
-    return keras.Model(z, _frames_to_roll(_pitch_head(frames, _key_path(z), harmony)), name="metre_generator" if metre else "bars_generator")
-
-
-def metre_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
-    """``bars_generator`` whose eighth and sixteenth stages know their place in the bar."""
-    return bars_generator(latent_dim, width, bar_width, metre=True)
+    frames, harmony = _bar_frames(z, width, bar_width)
+    return keras.Model(z, _frames_to_roll(_pitch_head(frames, _key_path(z), harmony)), name="bars_generator")
 
 
 def _lead_head(frames, key, harmony):
@@ -518,27 +474,18 @@ def lead_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: in
     return keras.Model(z, _frames_to_roll(both), name="lead_generator")
 
 
-def lead_voices_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128, under_lead: bool = False) -> keras.Model:
+def lead_voices_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
     """Latent -> (106, 300, 3): the merged roll, the lead line, the accompaniment.
 
     ``lead_generator``'s heads, written apart as the voices of a voiced dataset are: the
-    merged roll (layer ``roll``) is their maximum, what ``voiced_to_roll`` samples. With
-    ``under_lead`` the accompaniment is kept under the lead (``UnderLead``).
+    merged roll (layer ``roll``) is their maximum, what ``voiced_to_roll`` samples.
     """
     z = keras.Input((latent_dim,), name="latent")
     frames, harmony = _bar_frames(z, width, bar_width)
     key = _key_path(z)
-    lead = _lead_head(frames, key, harmony)
-    accompaniment = _pitch_head(frames, key, harmony)
-    if under_lead:
-        accompaniment = UnderLead(name="under_lead")([accompaniment, lead])
-    voices = [_frames_to_roll(lead, "roll_lead"), _frames_to_roll(accompaniment, "roll_accompaniment")]
-    return keras.Model(z, _merged_and_voices(voices), name="lead_under_generator" if under_lead else "lead_voices_generator")
-
-
-def lead_under_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
-    """``lead_voices_generator`` whose accompaniment stays under the lead."""
-    return lead_voices_generator(latent_dim, width, bar_width, under_lead=True)
+    lead = _frames_to_roll(_lead_head(frames, key, harmony), "roll_lead")
+    accompaniment = _frames_to_roll(_pitch_head(frames, key, harmony), "roll_accompaniment")
+    return keras.Model(z, _merged_and_voices([lead, accompaniment]), name="lead_voices_generator")
 
 
 def voices_generator(latent_dim: int = LATENT_DIM, width: int = 256, bar_width: int = 128) -> keras.Model:
@@ -616,35 +563,26 @@ def bars_discriminator(width: int = 256, melody: bool = False, draw_band: float 
     return keras.Model(inputs, _logit(views), name="bars_discriminator")
 
 
-def voices_discriminator(width: int = 256, draw_band: float | None = None, voices: int = len(VOICES), together: bool = True) -> keras.Model:
+def voices_discriminator(width: int = 256, draw_band: float | None = None, voices: int = len(VOICES)) -> keras.Model:
     """Voiced roll (106, 300, 1 + ``voices``) -> one logit: the ``bars`` views of the merged
     roll, the voices side by side through a narrower trunk (which voice plays where, and
-    with what; left out unless ``together``), and the first voice's (the melody's)
-    intervals, register and rhythm in the bar, as MuseGAN's discriminator sees every track
-    and their mix."""
+    with what), and the first voice's (the melody's) intervals, register and rhythm in the
+    bar, as MuseGAN's discriminator sees every track and their mix."""
     inputs, voiced = _discriminator_input(1 + voices, draw_band)
     merged = Channels(0, 1, name="merged")(voiced)
     melody = Channels(1, 2, name="melody")(voiced)
+    together = layers.Reshape((WINDOW, voices * N_PITCHES))(layers.Permute((2, 1, 3))(Channels(1, 1 + voices, name="each_voice")(voiced)))
+    for _ in range(4):
+        together = layers.LeakyReLU(0.2)(layers.Conv1D(width // 2, 4, strides=2, padding="same")(together))
     _, melody_onsets = BarViews(name="melody_bar_views")(melody)
     rhythm = layers.LeakyReLU(0.2)(layers.Dense(64, name="melody_rhythm")(layers.Flatten()(melody_onsets)))
-    views = [*_structure_views(merged, width), rhythm, *_melody_views(melody, "melody_")]
-    if together:
-        side_by_side = layers.Reshape((WINDOW, voices * N_PITCHES))(layers.Permute((2, 1, 3))(Channels(1, 1 + voices, name="each_voice")(voiced)))
-        for _ in range(4):
-            side_by_side = layers.LeakyReLU(0.2)(layers.Conv1D(width // 2, 4, strides=2, padding="same")(side_by_side))
-        views.append(layers.Flatten()(side_by_side))
+    views = [*_structure_views(merged, width), layers.Flatten()(together), rhythm, *_melody_views(melody, "melody_")]
     return keras.Model(inputs, _logit(views), name="voices_discriminator")
 
 
 def lead_voices_discriminator(width: int = 256, draw_band: float | None = None) -> keras.Model:
     """``voices_discriminator`` for two voices: the lead (melody) and the accompaniment."""
     return voices_discriminator(width, draw_band, voices=2)
-
-
-def lead_under_discriminator(width: int = 256, draw_band: float | None = None) -> keras.Model:
-    """``lead_voices_discriminator`` without the voices' side-by-side trunk: the lead is on
-    top by construction, and the trunk cost a step more than the budget allows."""
-    return voices_discriminator(width, draw_band, voices=2, together=False)
 
 
 def melody_discriminator(width: int = 256, draw_band: float | None = None) -> keras.Model:
@@ -705,10 +643,8 @@ ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], Callable[..., keras.M
     "default": (default_generator, default_discriminator),
     "bars": (bars_generator, bars_discriminator),
     "bars-melody": (bars_generator, melody_discriminator),
-    "bars-metre": (metre_generator, bars_discriminator),
     "bars-lead": (lead_generator, melody_discriminator),
     "bars-lead-voices": (lead_voices_generator, lead_voices_discriminator),
-    "bars-lead-under": (lead_under_generator, lead_under_discriminator),
     "bars-voices": (voices_generator, voices_discriminator),
     "seed": (seed_generator, seed_discriminator),
 }
@@ -720,7 +656,6 @@ ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], Callable[..., keras.M
 VOICE_GROUPS: dict[str, tuple[tuple[int, ...], ...]] = {
     "bars-voices": ((0,), (1,), (2,)),  # melody, bridge, accompaniment
     "bars-lead-voices": ((0,), (1, 2)),  # the lead is the melody; bridge and accompaniment accompany it
-    "bars-lead-under": ((0,), (1, 2)),
 }
 
 

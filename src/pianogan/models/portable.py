@@ -269,12 +269,6 @@ def _lead_line(config: dict, weights: dict, inputs: list) -> np.ndarray:
     return np.pad(choices[..., :-1], ((0, 0), (0, 0), (low, N_PITCHES - high)))
 
 
-def _under_lead(config: dict, weights: dict, inputs: list) -> np.ndarray:
-    """``pianogan.models.architectures.UnderLead``: the accompaniment scaled by the chance that the lead rests or sounds higher."""
-    accompaniment, lead = inputs[0]
-    return accompaniment * np.maximum(np.float32(1.0) - np.cumsum(lead, axis=-1), np.float32(0.0))
-
-
 def _cropping_1d(config: dict, weights: dict, inputs: list) -> np.ndarray:
     start, end = _tuple(config.get("cropping", (1, 1)), 2)
     return inputs[0][:, start : inputs[0].shape[1] - end]
@@ -316,7 +310,6 @@ OPS: dict[str, Op] = {
     "pianogan>PianoOnly": _piano_only,
     "pianogan>VoiceMerge": _voice_merge,
     "pianogan>LeadLine": _lead_line,
-    "pianogan>UnderLead": _under_lead,
 }
 
 

@@ -8,7 +8,7 @@ the registries these names stand for (``models.architectures.ARCHITECTURES``,
 from pianogan.constants import SPLITS
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "arch": ("default", "bars", "bars-metre", "bars-melody", "bars-lead", "bars-lead-voices", "bars-lead-under", "bars-voices", "seed"),
+    "arch": ("default", "bars", "bars-melody", "bars-lead", "bars-lead-voices", "bars-voices", "seed"),
     "fakes": ("threshold", "stochastic"),
     "recipe": ("ours", "seed"),
     "loss": ("nonsaturating", "hinge", "seed"),

@@ -24,10 +24,10 @@ class TrainConfig:
 
     arch: str = option(
         "default",
-        "architecture: default; bars: per-bar codes and harmony, for bar-aligned data; bars-metre: bars whose upsampling knows each eighth's and sixteenth's place in the bar; bars-melody: bars whose "
+        "architecture: default; bars: per-bar codes and harmony, for bar-aligned data; bars-melody: bars whose "
         "discriminator also sees the top voice's intervals and the register; bars-lead: bars-melody whose generator also writes "
         "a lead line, one pitch or a rest a column; bars-lead-voices: bars-lead taught by the melody of a dataset prepared with "
-        "--voices; bars-lead-under: bars-lead-voices whose accompaniment stays under the lead, with a cheaper discriminator; bars-voices: bars writing melody, bridge and "
+        "--voices; bars-voices: bars writing melody, bridge and "
         "accompaniment apart, for a dataset prepared with --voices",
     )
     recipe: str = option("ours", "training recipe: ours, or the seed project's (BCE with flipped labels, RMSprop, batch 16, no shuffling)")
