@@ -3,7 +3,8 @@
 Keras picks its backend once per process, so each run under another backend is a
 ``pianogan train`` in a subprocess with its own ``KERAS_BACKEND`` (and, for TensorFlow on
 two devices, its CPU split in two before TensorFlow starts); this process (TensorFlow,
-one device) trains the TensorFlow references and reads what the others wrote. PyTorch is an extra that ``make test`` does not install: its tests skip without it.
+one device) trains the TensorFlow references and reads what the others wrote. PyTorch is
+an extra that ``make test`` does not install: its tests skip without it.
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ print(json.dumps(report))
 
 def _on_two_cpus(*argvs: list[str]) -> list[tuple[int, str]]:
     """``pianogan ARGV`` for each argument list, one after the other, under TensorFlow in one
-    new process whose CPU shows as two devices (TensorFlow starts once: seconds each):
+    new process whose CPU shows as two devices (TensorFlow starts once, not once for each):
     each one's exit code and standard error."""
     done = subprocess.run(
         [sys.executable, "-c", TWO_CPUS, json.dumps(argvs)], capture_output=True, text=True, env=_env(KERAS_BACKEND="tensorflow"), timeout=900
