@@ -13,7 +13,8 @@ compilation) beside the steady one.
 
 ``bars`` is timed with ``--augment both`` (DiffAugment's moves of D's inputs cost a little
 on top of its FLOPs), and again with the shipped generator's whole recipe (drawn notes
-too: one uniform draw per pixel of D's generated input).
+too: one uniform draw per pixel of D's generated input), with and without texture
+matching (``--texture-matching``: the texture figures of G's batch and their gradient).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pianogan.data.batches import BatchMaker
 from pianogan.models import architectures
 from pianogan.training import backends
 from pianogan.training.config import recipe_config
-from pianogan.training.train import build_gan
+from pianogan.training.train import build_gan, texture_target
 
 SHIPPED_RECIPE = dict(augment="both", key_mode="normalise", fakes="stochastic", r1_gamma=10.0, lr_d=1e-4)  # models/MODEL_CARD.md
 
@@ -46,12 +47,12 @@ def step_times(arch: str, batch_size: int, steps: int, **options) -> list[float]
     config = recipe_config("ours", arch=arch, batch_size=batch_size, steps=steps, **options)
     backend = backends.load()
     backend.enable_determinism()
-    gan = build_gan(config)
     rng = np.random.default_rng(0)
     windows = rng.random((64, 106, 300)) < 0.03
     if architectures.is_voiced(arch):  # voice masks: each sounding pixel in one to three voices
         windows = (windows * rng.integers(1, 8, windows.shape)).astype(np.uint8)
     maker = BatchMaker(windows, batch_size, config.latent_dim, seed=0, max_transpose=6, time_shift=True, voice_groups=architectures.VOICE_GROUPS.get(arch))
+    gan = build_gan(config, texture_target(maker) if config.texture_matching else None)
     step = backend.make_step(gan)
     times = []
     for index in range(steps):
@@ -115,6 +116,7 @@ def main() -> None:
     default_s = seconds_per_step("default", 32, args.steps)
     bars_s = seconds_per_step("bars", 32, args.steps, augment="both")
     shipped_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE)
+    texture_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0)
     lead_s = seconds_per_step("bars-lead", 32, args.steps, **SHIPPED_RECIPE)
     lead_voices_s = seconds_per_step("bars-lead-voices", 32, args.steps, **SHIPPED_RECIPE)
     voices_s = seconds_per_step("bars-voices", 32, args.steps, augment="both")
@@ -122,6 +124,7 @@ def main() -> None:
         ("default", 32, default_s, step_gflop("default", 32)),
         ("bars (DiffAugment)", 32, bars_s, step_gflop("bars", 32)),
         ("bars, shipped recipe", 32, shipped_s, step_gflop("bars", 32)),
+        ("the same, texture matching", 32, texture_s, step_gflop("bars", 32)),
         ("bars-lead, same recipe", 32, lead_s, step_gflop("bars-lead", 32)),
         ("bars-lead-voices, same", 32, lead_voices_s, step_gflop("bars-lead-voices", 32)),
         ("bars-voices (DiffAugment)", 32, voices_s, step_gflop("bars-voices", 32)),
@@ -134,7 +137,8 @@ def main() -> None:
     for name, batch, seconds, gflop in rows:
         print(f"{name:<27}{batch:>6}{seconds:>10.3f}{1 / seconds:>9.2f}{gflop:>12.1f}{gflop / seconds:>9.0f}{gflop / seconds / peak:>9.0%}")
     print(
-        f"a bars step costs {bars_s / default_s:.2f}x a default step, with the shipped recipe {shipped_s / default_s:.2f}x, "
+        f"a bars step costs {bars_s / default_s:.2f}x a default step, with the shipped recipe {shipped_s / default_s:.2f}x "
+        f"({texture_s / default_s:.2f}x with texture matching), "
         f"bars-lead and bars-lead-voices with that recipe {lead_s / default_s:.2f}x and {lead_voices_s / default_s:.2f}x, "
         f"a bars-voices step {voices_s / default_s:.2f}x"
     )

@@ -9,6 +9,7 @@ an extra that ``make test`` does not install: its tests skip without it.
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import os
@@ -86,6 +87,9 @@ print(rolls.shape, bool(np.isfinite(rolls).all()))
 # Batch 4: at batch 2 the discriminator's minibatch deviation (a std without epsilon) can
 # meet a feature equal across the batch, whose gradient is NaN.
 SMALL = ("--batch-size", "4", "--checkpoint-every", "2", "--sample-every", "4", "--arch", "bars", "--augment", "both")
+# On the chord dataset the texture figures barely vary, so its texture gap is about 1,000:
+# this weight keeps it at the adversarial loss's size.
+TEXTURE = ("--texture-matching", "0.001")
 
 
 @pytest.fixture(scope="module")
@@ -132,13 +136,26 @@ def test_a_backend_trains_resumes_exactly_and_its_generator_samples_under_the_ot
     # Its checkpoint continues only under the backend that wrote it: a one-line error under TensorFlow.
     assert main(["train", str(dataset), "-o", str(resumed), "--steps", "6", "--resume", "--backend", "tensorflow", "--quiet"]) == 2
 
+    # Texture matching trains under it too, its gap logged at every step.
+    _train(dataset, tmp_path / "texture", "--backend", backend, "--steps", "2", *SMALL, *TEXTURE)
+    assert np.isfinite(_logged(tmp_path / "texture")).all()
+
+
+def _logged(run: Path) -> np.ndarray:
+    """The figures every step of a run logs (the losses, D's outputs and, with texture matching, its gap), by step."""
+    with open(run / "train_log.csv", newline="") as log:
+        rows = list(csv.DictReader(log))
+    texture = json.loads((run / "config.json").read_text())["train"]["texture_matching"] > 0
+    names = runlog.LOG_FIELDS[2:] + (runlog.TERM_FIELDS if texture else [])
+    return np.array([[float(row[name]) for name in names] for row in rows])
+
 
 def _same_training(one, other) -> None:
     """Same logged figures to 1e-5, and the same weights within what float round-off can
     move them in the steps taken: Adam's first updates are near ±lr (2e-4) whatever the
     gradient's size, so a gradient that rounds across zero moves a weight by up to 2 lr a step."""
-    logs = [np.loadtxt(run / "train_log.csv", delimiter=",", skiprows=1, usecols=range(len(runlog.LOG_FIELDS)))[:, 2:] for run in (one, other)]
-    assert np.allclose(logs[0], logs[1], rtol=1e-5, atol=1e-5)
+    logs = [_logged(run) for run in (one, other)]
+    assert logs[0].shape == logs[1].shape and np.allclose(logs[0], logs[1], rtol=1e-5, atol=1e-5)
     a, b = _state(one), _state(other)
     worst = max(float(np.abs(a[key].astype(np.float64) - b[key]).max()) for key in a)
     assert worst < len(logs[0]) * 2 * 2e-4, worst
@@ -207,7 +224,7 @@ def test_two_tensorflow_devices_train_like_one(dataset, tmp_path):
     """MirroredStrategy over two logical CPUs, with synchronized batch normalisation and the
     minibatch deviation over both replicas: the one-device figures and weights (measured: the
     logs equal to their 5 decimals, the weights within 1e-4)."""
-    options = ["--backend", "tensorflow", "--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both", "--quiet"]
+    options = ["--backend", "tensorflow", "--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both", *TEXTURE, "--quiet"]
     assert main(["train", str(dataset), "-o", str(tmp_path / "one"), *options]) == 0  # this process has one device
     refused = {
         ("--batch-size", "3"): "--batch-size 3 does not split evenly over 2 devices",

@@ -78,6 +78,8 @@ class GAN(keras.Model):
         ema_generator,
         loss="nonsaturating",
         r1_gamma=0.0,
+        texture_matching=0.0,
+        texture_target=None,
         ema_decay=0.0,
         hard_fakes=True,
         augment_both=False,
@@ -89,6 +91,9 @@ class GAN(keras.Model):
         self.ema_generator = ema_generator
         self.loss_kind = loss
         self.r1_gamma = float(r1_gamma)
+        self.texture_matching = float(texture_matching)
+        # (2, figures): the data's means and spreads (``texture.texture_target``), on the backend's device
+        self.texture_target = None if texture_target is None else ops.convert_to_tensor(texture_target)
         self.ema_decay = float(ema_decay)
         self.hard_fakes = bool(hard_fakes)
         self.augment_both = bool(augment_both)

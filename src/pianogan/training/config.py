@@ -43,6 +43,12 @@ class TrainConfig:
     beta_2: float = 0.99
     clipvalue: float | None = None
     r1_gamma: float = option(1.0, "weight of the R1 gradient penalty on real data; 0 turns it off")
+    texture_matching: float = option(
+        0.0,
+        "weight of texture matching in the generator's loss: the gaps between the batch's and the training data's "
+        "mean and spread of note counts, note lengths, onsets in the beat, pitches used, register, silent beats, "
+        "bar-to-bar harmony and notes in a key (pianogan.models.texture); 0 turns it off",
+    )
     ema_decay: float = option(
         0.0,
         "decay of the exponential moving average of the generator's weights, which is what gets saved; 0 saves the "

@@ -14,6 +14,8 @@ LOG = "train_log.csv"
 LOG_FIELDS = ["step", "seconds", "d_loss", "g_loss", "r1", "d_real", "d_fake", "fake_lit", "real_lit"]
 # Filled at checkpoints only: D's mean output on fixed training and validation windows (``train.overfitting_probe``).
 PROBE_FIELDS = ["d_train_windows", "d_validation_windows"]
+# Filled only by runs that use the term: texture matching's gap (``texture.texture_loss``).
+TERM_FIELDS = ["texture_gap"]
 
 
 def read_log(run: str | os.PathLike, up_to_step: int | None = None) -> list[dict]:
@@ -43,7 +45,7 @@ def read_log(run: str | os.PathLike, up_to_step: int | None = None) -> list[dict
 def write_log(run: str | os.PathLike, rows: list[dict]) -> None:
     """Rewrite RUN/train_log.csv atomically."""
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=LOG_FIELDS + PROBE_FIELDS)
+    writer = csv.DictWriter(text, fieldnames=LOG_FIELDS + PROBE_FIELDS + TERM_FIELDS)
     writer.writeheader()
     writer.writerows(rows)
     write_text(Path(run) / LOG, text.getvalue())

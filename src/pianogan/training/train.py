@@ -34,7 +34,7 @@ from pianogan.errors import PianoganError
 from pianogan.interrupt import StopRequest, stop_on_signal
 from pianogan.io.atomic import atomic_path, complete_png, complete_zip, write_text
 from pianogan.io.outputs import Outputs
-from pianogan.models import architectures
+from pianogan.models import architectures, texture
 from pianogan.models.gan import GAN
 from pianogan.models.modelio import write_facts
 from pianogan.music.keys import estimate_keys, fit_on_piano, transposition_between
@@ -56,7 +56,7 @@ from pianogan.training.options import (
     check_run,
     read_config,
 )
-from pianogan.training.runlog import LOG_FIELDS, read_log, write_log
+from pianogan.training.runlog import LOG_FIELDS, TERM_FIELDS, read_log, write_log
 
 SAMPLE_GRID = 16
 
@@ -67,8 +67,9 @@ def _make_optimizer(config: TrainConfig, learning_rate: float):
     return keras.optimizers.Adam(learning_rate, beta_1=config.beta_1, beta_2=config.beta_2, clipvalue=config.clipvalue)
 
 
-def build_gan(config: TrainConfig):
-    """G, D and the EMA generator with initial weights drawn from ``config.seed``."""
+def build_gan(config: TrainConfig, texture_target: np.ndarray | None = None):
+    """G, D and the EMA generator with initial weights drawn from ``config.seed``; with
+    texture matching, ``texture_target`` is the data's (``texture_target`` below)."""
     keras.utils.set_random_seed(config.seed)
     stochastic = config.fakes == "stochastic"
     generator, discriminator = architectures.build(config.arch, config.latent_dim, config.draw_band if stochastic else None)
@@ -81,6 +82,8 @@ def build_gan(config: TrainConfig):
         ema_generator,
         loss=config.loss,
         r1_gamma=config.r1_gamma,
+        texture_matching=config.texture_matching,
+        texture_target=texture_target,
         ema_decay=config.ema_decay,
         hard_fakes=config.hard_fakes and not stochastic,  # drawn by D's first layer instead
         augment_both=augment_both,
@@ -90,6 +93,16 @@ def build_gan(config: TrainConfig):
 
 
 # --- checkpoints -------------------------------------------------------------------
+
+
+TEXTURE_BATCHES = 64  # training batches whose texture G is asked to match
+
+
+def texture_target(maker: BatchMaker) -> np.ndarray:
+    """The texture figures' means and spreads over the first training batches, as G's
+    texture-matching loss sees real windows (key-normalised when the run is; voiced
+    batches by their merged channel)."""
+    return texture.texture_target(np.concatenate([maker.real(step)[..., 0] for step in range(TEXTURE_BATCHES)]))
 
 
 def save_checkpoint(gan, run: Path) -> None:
@@ -348,11 +361,6 @@ def _train(
     backend = backends.load()
     backend.start(placement, config.batch_size)
     backend.enable_determinism()
-    gan = build_gan(config)
-    run_step = backend.make_step(gan)  # where the backend cannot train this model on these devices, before anything is written
-    start = load_checkpoint(gan, run) if resume else 0
-    if resume and stored.get("dataset_fingerprint") != data.fingerprint:
-        raise PianoganError(f"{dataset}: not the dataset {run} was trained on (fingerprint differs)")
     key_shifts = key_normalising_shifts(data.windows, data.keys) if config.key_mode == "normalise" else None
     shift_unit = BAR_COLUMNS if data.bar_aligned else COLUMNS_PER_QUARTER
     real_only = config.augment == "real"  # with "both", D's inputs move instead of the data
@@ -371,6 +379,11 @@ def _train(
         data.trained,
         architectures.VOICE_GROUPS.get(config.arch),
     )
+    gan = build_gan(config, texture_target(maker) if config.texture_matching else None)
+    run_step = backend.make_step(gan)  # where the backend cannot train this model on these devices, before anything is written
+    start = load_checkpoint(gan, run) if resume else 0
+    if resume and stored.get("dataset_fingerprint") != data.fingerprint:
+        raise PianoganError(f"{dataset}: not the dataset {run} was trained on (fingerprint differs)")
     facts = {
         "dataset": str(dataset),
         "dataset_fingerprint": data.fingerprint,
@@ -474,7 +487,9 @@ class RunCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.gan.step_counter.numpy())
-        self.rows.append({"step": step, "seconds": f"{time.time() - self.began:.2f}", **{k: f"{float(logs[k]):.5f}" for k in LOG_FIELDS[2:] if k in logs}})
+        self.rows.append(
+            {"step": step, "seconds": f"{time.time() - self.began:.2f}", **{k: f"{float(logs[k]):.5f}" for k in LOG_FIELDS[2:] + TERM_FIELDS if k in logs}}
+        )
         if step % self.config.sample_every == 0:
             self.samples(step)
         if step % self.config.checkpoint_every == 0:

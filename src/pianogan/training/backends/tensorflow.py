@@ -34,6 +34,7 @@ from keras import ops
 from pianogan.errors import PianoganError
 from pianogan.models.architectures import MinibatchStd
 from pianogan.models.losses import discriminator_loss, generator_loss
+from pianogan.models.texture import texture_loss
 from pianogan.training.backends import Placement, check_batch_split, refuse_dropout
 
 MEAN = tf.distribute.ReduceOp.MEAN
@@ -117,6 +118,13 @@ def _batch_variance(x):
     replica = tf.distribute.get_replica_context()
     mean = replica.all_reduce(MEAN, ops.mean(x, axis=0))
     return replica.all_reduce(MEAN, ops.mean(ops.square(x - mean), axis=0))
+
+
+def _batch_mean(x):
+    """The mean over the first axis of the whole batch, on one device or shared by several."""
+    replica = tf.distribute.get_replica_context()
+    mean = ops.mean(x, axis=0)
+    return mean if replica is None or replica.num_replicas_in_sync == 1 else replica.all_reduce(MEAN, mean)
 
 
 def _layers(gan, kind: type) -> list:
@@ -207,10 +215,14 @@ def _generator_update(gan, z, augment) -> dict:
     with tf.GradientTape() as g_tape:
         probabilities = generator(z, training=True)
         g_logits = gan.discriminator(gan.d_input(probabilities, augment[1]), training=True)
-        g_loss = generator_loss(gan.loss_kind, g_logits)
+        g_loss = g_total = generator_loss(gan.loss_kind, g_logits)
+        if gan.texture_matching:
+            gap = texture_loss(probabilities, gan.texture_target, _batch_mean)
+            g_total = g_loss + gan.texture_matching * gap
     g_weights = generator.trainable_variables
-    _apply(gan.g_optimizer, g_tape.gradient(g_loss, g_weights), g_weights)
-    return {
+    _apply(gan.g_optimizer, g_tape.gradient(g_total, g_weights), g_weights)
+    figures = {
         "g_loss": g_loss,
         "fake_lit": ops.mean(ops.cast(probabilities[..., :1] >= 0.5, "float32")),
     }
+    return figures | ({"texture_gap": gap} if gan.texture_matching else {})

@@ -37,6 +37,7 @@ from keras import ops
 from pianogan.errors import PianoganError
 from pianogan.models.architectures import MinibatchStd
 from pianogan.models.losses import discriminator_loss, generator_loss
+from pianogan.models.texture import texture_loss
 from pianogan.training.backends import Placement, refuse_dropout
 
 _sharing = False  # inside a step whose batch is split over the processes
@@ -189,6 +190,13 @@ def _averaged(tensors: list) -> list:
     return [piece.view_as(tensor) for piece, tensor in zip(flat.split([tensor.numel() for tensor in tensors]), tensors)]
 
 
+def _batch_mean(x):
+    """The mean over the first axis of the whole batch, which the processes share equally
+    while a step runs."""
+    mean = x.mean(dim=0)
+    return _mean_over_processes(mean) if _sharing else mean
+
+
 def _device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -227,9 +235,12 @@ def gan_step(gan, batch: dict[str, np.ndarray]) -> dict[str, float]:
         gan.d_optimizer.apply(gradients, d_weights)
 
     probabilities = generator(z, training=True)
-    g_loss = generator_loss(gan.loss_kind, discriminator(gan.d_input(probabilities, moves[1]), training=True))
+    g_loss = g_total = generator_loss(gan.loss_kind, discriminator(gan.d_input(probabilities, moves[1]), training=True))
+    if gan.texture_matching:
+        gap = texture_loss(probabilities, gan.texture_target, _batch_mean)
+        g_total = g_loss + gan.texture_matching * gap
     g_weights = generator.trainable_variables
-    gradients = _averaged(_gradients(g_loss, g_weights))
+    gradients = _averaged(_gradients(g_total, g_weights))
     with torch.no_grad():
         gan.g_optimizer.apply(gradients, g_weights)
         gan.step_counter.assign_add(1)
@@ -242,5 +253,5 @@ def gan_step(gan, batch: dict[str, np.ndarray]) -> dict[str, float]:
             "d_fake": torch.sigmoid(fake_logits).mean(),
             "fake_lit": (probabilities[..., :1] >= 0.5).float().mean(),
             "real_lit": real[..., :1].mean(),
-        }
+        } | ({"texture_gap": gap} if gan.texture_matching else {})
         return {name: float(value) for name, value in zip(logs, _averaged(list(logs.values())))}

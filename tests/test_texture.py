@@ -1,0 +1,84 @@
+"""Texture figures of hand-made rolls, their expectations under drawn pixels, and the loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("keras")
+
+from pianogan.models.texture import FEATURES, LENGTH_EDGES, note_length_counts, texture_features, texture_loss, texture_target
+
+
+def figures(roll: np.ndarray) -> dict[str, float]:
+    return dict(zip(FEATURES, np.asarray(texture_features(roll[None].astype(np.float32)))[0]))
+
+
+def hand_made() -> np.ndarray:
+    """Four notes on a 106 x 32 roll: an eighth and a quarter on row 10, a sixteenth on row
+    40 and a note held from column 20 past the window's end on row 70."""
+    roll = np.zeros((106, 32), bool)
+    roll[10, 0:2] = True  # an eighth on beat 1
+    roll[10, 4:8] = True  # a quarter on beat 2
+    roll[40, 6] = True  # a sixteenth on the third sixteenth of beat 2
+    roll[70, 20:32] = True  # 12 columns, cut by the window's end
+    return roll
+
+
+def test_figures_of_a_hand_made_roll():
+    f = figures(hand_made())
+    assert f["log_notes"] == pytest.approx(np.log(5))
+    shares = [f[f"share_length_{low}"] for low in LENGTH_EDGES]
+    assert shares == pytest.approx([1 / 5, 1 / 5, 0, 1 / 5, 0, 1 / 5, 0], abs=1e-6)  # lengths 1, 2, 4 and 12 of 4 notes, over 4 + 1
+    assert [f[f"share_onsets_phase_{phase}"] for phase in range(4)] == pytest.approx([3 / 5, 0, 1 / 5, 0], abs=1e-6)
+    assert f["pitches_sounding"] == pytest.approx((2 + 4 + 1 + 12) / 32)
+    assert f["pitches_used"] == pytest.approx(3, abs=1e-4)
+    assert f["highest_row"] == pytest.approx(70, abs=1e-3)
+    assert f["lowest_row"] == pytest.approx(10, abs=1e-3)
+    assert f["silent_beats"] == pytest.approx(3 / 8, abs=1e-4)  # beats 3, 4 and 5 (columns 8-19)
+    # Bar 1 sounds G (MIDI 31) for 6 columns and C# (61) for 1, bar 2 G (91) for 12: a cosine of 6 / sqrt(37).
+    assert f["bar_chroma_similarity"] == pytest.approx(6 / np.sqrt(37), abs=1e-4)
+    assert f["in_scale_share"] == pytest.approx(1.0, abs=1e-4)  # G and C# are both in D major
+
+
+def test_counts_are_the_expectation_over_drawn_pixels():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.0, 1.0, (1, 3, 24)).astype(np.float32) ** 0.5  # long notes as well as short ones
+    expected = np.asarray(note_length_counts(p))[0]
+    draws = rng.random((20000, 3, 24)) < p
+    counted = np.asarray(note_length_counts(draws.astype(np.float32))).mean(axis=0)
+    assert counted == pytest.approx(expected, abs=0.03)
+    assert expected.sum() == pytest.approx(float(np.sum(p * (1 - np.pad(p, ((0, 0), (0, 0), (1, 0)))[..., :-1]))), rel=1e-5)
+
+
+def test_the_loss_reads_the_heard_roll_is_zero_at_the_data_and_pulls_towards_it():
+    import keras
+
+    rng = np.random.default_rng(1)
+    real = np.stack([hand_made() if i % 2 else rng.random((106, 32)) < 0.05 for i in range(8)]).astype(np.float32)
+    target = texture_target(real)
+    assert float(texture_loss(real[..., None], target)) == pytest.approx(0.0, abs=1e-3)
+    # Faint pixels are silence once thresholded, however many notes their expectations add up to.
+    assert float(texture_loss(real[..., None] * 0.9 + 0.05, target)) == pytest.approx(0.0, abs=1e-2)
+    # Two voices that each hold half of every note are heard as their OR.
+    half = real * (rng.random(real.shape) < 0.5)
+    voiced = np.stack([np.zeros_like(real), half, real - half], axis=-1)  # the merged channel, here left empty, is remade
+    assert float(texture_loss(voiced, target)) == pytest.approx(0.0, abs=1e-3)
+
+    haze = keras.Variable(np.full((8, 106, 32, 1), 0.4, np.float32))
+    assert float(texture_loss(haze, target)) > 1.0
+    gradient = np.asarray(keras.ops.convert_to_numpy(_gradient(haze, target)))
+    assert np.isfinite(gradient).all() and np.abs(gradient).sum() > 0
+
+
+def _gradient(variable, target):
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = texture_loss(variable, target)
+        return tape.gradient(loss, variable.value)
+    pytest.skip(f"the gradient check is written for TensorFlow, not {backend}")
