@@ -92,6 +92,8 @@ class GAN(keras.Model):
         self.loss_kind = loss
         self.r1_gamma = float(r1_gamma)
         self.texture_matching = float(texture_matching)
+        if self.texture_matching and texture_target is None:
+            raise ValueError("texture matching needs the data's texture figures (texture.texture_target)")
         # (2, figures): the data's means and spreads (``texture.texture_target``), on the backend's device
         self.texture_target = None if texture_target is None else ops.convert_to_tensor(texture_target)
         self.ema_decay = float(ema_decay)
