@@ -217,9 +217,10 @@ def _on_two_cpus(*argvs: list[str]) -> list[tuple[int, str]]:
 
 @pytest.mark.slow
 def test_two_tensorflow_devices_train_like_one(dataset, tmp_path):
-    """MirroredStrategy over two logical CPUs, with synchronized batch normalisation and the
-    minibatch deviation over both replicas: the one-device figures and weights (measured: the
-    logs equal to their 5 decimals, the weights within 1e-4)."""
+    """MirroredStrategy over two logical CPUs, with synchronized batch normalisation, the
+    minibatch deviation and texture matching's batch figures over both replicas: the
+    one-device figures and weights (measured: the logs equal to their 5 decimals, the
+    weights within 1e-4)."""
     options = ["--backend", "tensorflow", "--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both", *TEXTURE, "--quiet"]
     assert main(["train", str(dataset), "-o", str(tmp_path / "one"), *options]) == 0  # this process has one device
     refused = {
