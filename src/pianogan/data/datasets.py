@@ -27,6 +27,7 @@ import math
 import os
 import re
 import time
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -46,6 +47,9 @@ from pianogan.io.png import read_png, write_png
 from pianogan.music.keys import estimate_keys, key_name
 from pianogan.roll import LOWEST_PITCH, N_PITCHES, WINDOW, check_window_width, voice_planes, windows
 from pianogan.workers import cores, ordered_map
+
+# A damaged .npy header can fail numpy's parser of its Python-literal dict as well as its checks.
+_HEADER_ERRORS = (SyntaxError, tokenize.TokenError)
 
 MANIFEST = "manifest.csv"
 REPORT = "prepare_report.json"
@@ -405,7 +409,9 @@ def prepare(
     if voices and found.kind == "PNG folder":
         raise DatasetError(f"{found.root}: {{voices}} needs MIDI files, which name their tracks; roll images have one voice", mentions=["voices"])
     if png and found.root.resolve().is_relative_to(png_root.resolve()):
-        raise DatasetError(f"{found.root}: lies inside {png_root}, where {{png}} writes; prepare from elsewhere or choose another {{out}}", mentions=["png", "out"])
+        raise DatasetError(
+            f"{found.root}: lies inside {png_root}, where {{png}} writes; prepare from elsewhere or choose another {{out}}", mentions=["png", "out"]
+        )
     outputs = Outputs.at(out, inputs=[f.path for f in found.files])
     for group, names in _files_of_an_earlier_run(outputs.folder).items():
         outputs.adopt(names, group)
@@ -446,10 +452,19 @@ def prepare(
                 melody_from[result.melody_from or "top voice"] += 1
             shift = result.alignment["shift_ticks"] if result.alignment else 0
             manifest.extend(
-                (file.split, start + i, file.name, int(k), int(k) * result.stride, shift, key_name(key), file.composer, file.title, file.year) for i, (k, key) in enumerate(zip(result.ks, result.keys))
+                (file.split, start + i, file.name, int(k), int(k) * result.stride, shift, key_name(key), file.composer, file.title, file.year)
+                for i, (k, key) in enumerate(zip(result.ks, result.keys))
             )
             converted.append(
-                {"file": file.name, "split": file.split, "windows": len(result.ks), "silent_windows": result.silent, "notes": result.notes, "dropped_out_of_range": result.out_of_range, "dropped_drums": result.drums}
+                {
+                    "file": file.name,
+                    "split": file.split,
+                    "windows": len(result.ks),
+                    "silent_windows": result.silent,
+                    "notes": result.notes,
+                    "dropped_out_of_range": result.out_of_range,
+                    "dropped_drums": result.drums,
+                }
                 | ({"alignment": result.alignment} if result.alignment else {})
             )
 
@@ -499,7 +514,9 @@ def _list_images(outputs: Outputs, unfinished: set[str]) -> None:
     outputs.save()
 
 
-def _write_dataset(outputs: Outputs, packed: dict[str, list[np.ndarray]], manifest: list[tuple], columns: int, voices: dict[str, list[np.ndarray]] | None = None) -> list[str]:
+def _write_dataset(
+    outputs: Outputs, packed: dict[str, list[np.ndarray]], manifest: list[tuple], columns: int, voices: dict[str, list[np.ndarray]] | None = None
+) -> list[str]:
     """Write the split files, then the manifest; remove what an earlier run wrote and this one
     did not (a split file that would not match the new manifest, images of files no longer
     converted). Returns the names removed."""
@@ -614,7 +631,7 @@ def npz_arrays(path: str | os.PathLike, kind: str = ".npz file") -> dict[str, tu
                 arrays[info.filename.removesuffix(".npy")] = (tuple(shape), dtype)
     except FileNotFoundError:
         raise DatasetError(f"{path}: no such file") from None
-    except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile, zlib.error, NotImplementedError) as error:
+    except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile, zlib.error, NotImplementedError, *_HEADER_ERRORS) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DatasetError(f"{path}: not a readable {kind} ({reason})") from None
     return arrays
@@ -641,7 +658,7 @@ def _read_packed(path: Path) -> tuple[np.ndarray, int]:
     try:
         with np.load(path, allow_pickle=False) as data:
             packed, columns = data["rolls"], int(data["columns"])
-    except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile, zlib.error) as error:
+    except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile, zlib.error, *_HEADER_ERRORS) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DatasetError(f"{path}: not a readable pianogan dataset file ({reason})") from None
     if packed.dtype != np.uint8 or packed.ndim != 3 or packed.shape[1] != N_PITCHES or columns < 1 or packed.shape[2] != -(-columns // 8):
@@ -676,7 +693,7 @@ def load_voice_masks(dataset_dir: str | os.PathLike, split: str = "train") -> np
     try:
         with np.load(path, allow_pickle=False) as data:  # members load lazily: the rolls stay compressed
             columns, packed = int(data["columns"]), data["voices"]
-    except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile, zlib.error) as error:
+    except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile, zlib.error, *_HEADER_ERRORS) as error:
         raise DatasetError(f"{path}: its voices are not readable ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
     rolls, width = arrays["rolls"][0], -(-columns // 8)
     if packed.ndim != 4 or packed.shape != (rolls[0], len(VOICES), N_PITCHES, width) or rolls[2] != width:
