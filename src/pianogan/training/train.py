@@ -92,9 +92,6 @@ def build_gan(config: TrainConfig, texture_target: np.ndarray | None = None):
     return gan
 
 
-# --- checkpoints -------------------------------------------------------------------
-
-
 TEXTURE_BATCHES = 64  # training batches whose texture G is asked to match
 
 
@@ -103,6 +100,9 @@ def texture_target(maker: BatchMaker) -> np.ndarray:
     texture-matching loss sees real windows (key-normalised when the run is; voiced
     batches by their merged channel)."""
     return texture.texture_target(np.concatenate([maker.real(step)[..., 0] for step in range(TEXTURE_BATCHES)]))
+
+
+# --- checkpoints -------------------------------------------------------------------
 
 
 def save_checkpoint(gan, run: Path) -> None:
