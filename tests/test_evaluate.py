@@ -12,10 +12,12 @@ from PIL import Image
 from test_compare import real_looking_rolls, transposed
 
 from pianogan.cli import main
+from pianogan.compose.piece import Piece, move_to_key
 from pianogan.data.datasets import save_split
 from pianogan.evaluation import compare, evaluate, metrics
 from pianogan.io.midi import write_midi
 from pianogan.io.png import write_png
+from pianogan.models import modelio
 from pianogan.roll import music_span
 
 TRAIN_SONGS = 30  # 4 windows per song
@@ -187,16 +189,24 @@ def test_a_keras_model_end_to_end(data, tmp_path, capsys):
     dataset, _, _ = data
     model = tmp_path / "generator.keras"
     _tiny_generator(model)
-    rolls, decided = evaluate.sample_model(model, 20, seed=3, progress=False)
-    assert rolls.shape == (20, 106, 300) and rolls.dtype == bool
+    rolls, decided, moved = evaluate.sample_model(model, 20, seed=3, progress=False)
+    assert rolls.shape == (20, 106, 300) and rolls.dtype == bool and not moved  # a model without facts keeps the keys it writes
     assert 0.01 < rolls.mean() < 0.06
     np.testing.assert_array_equal(rolls, evaluate.sample_model(model, 20, seed=3, progress=False).rolls)
     assert set(decided) == {"pixels_between_0.3_and_0.7", "sounding_pixels_below_0.6"} and all(0 <= v <= 1 for v in decided.values())
+
+    # A key-normalised model's windows are moved as generate moves its pieces: here every one to D major's notes.
+    d_major = [0.0] * 24
+    d_major[2] = 1.0
+    modelio.write_facts(model, {"key_mode": "normalise", "key_distribution": d_major})
+    in_d, _, moved = evaluate.sample_model(model, 20, seed=3, progress=False)
+    assert moved and all(np.array_equal(a, move_to_key(Piece(b, np.zeros((1, 14))), 2).roll) for a, b in zip(in_d, rolls))
     code, _, _ = run_cli(["--model", model, "--real", dataset, "--n", 20, "--seed", 3, "-o", tmp_path / "out"], capsys)
     assert code == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["counts"]["generated"] == 20 and report["decidedness"] == decided
-    assert report["references"]["all"]["metrics"]["lit_share"]["generated_mean"] == pytest.approx(rolls.mean(axis=(1, 2)).mean())
+    assert "each window moved to a key drawn from the training data's" in report["source"]["generated"]
+    assert report["references"]["all"]["metrics"]["lit_share"]["generated_mean"] == pytest.approx(in_d.mean(axis=(1, 2)).mean())
 
 
 def test_a_silent_generator_is_reported_not_a_crash(data, tmp_path):

@@ -18,6 +18,7 @@ from pianogan.compose.piece import move_to_key
 from pianogan.io import midi
 from pianogan.io.png import read_png
 from pianogan.models import modelio, sampling
+from pianogan.music import keys
 from pianogan.roll import N_PITCHES
 
 LATENT = 14
@@ -332,15 +333,15 @@ def test_a_piece_moves_to_the_asked_key_the_nearer_way():
 
 def test_keys_are_asked_for_drawn_from_the_data_or_left_alone():
     seeds = [(3, k) for k in range(200)]
-    assert generate.choose_keys("A minor", seeds[:2], None) == [21, 21]
-    assert generate.choose_keys(None, seeds[:2], None) == [None, None]
+    assert keys.choose_keys("A minor", seeds[:2], None) == [21, 21]
+    assert keys.choose_keys(None, seeds[:2], None) == [None, None]
     only_two = [0.0] * 24
     only_two[0], only_two[21] = 0.75, 0.25
-    drawn = generate.choose_keys(None, seeds, only_two)
+    drawn = keys.choose_keys(None, seeds, only_two)
     assert set(drawn) == {0, 21} and 0.6 < drawn.count(0) / len(drawn) < 0.9
-    assert drawn == generate.choose_keys(None, seeds, only_two)  # the seed decides
-    assert drawn[:5] == generate.choose_keys(None, seeds[:5], only_two)  # and not how many pieces
-    assert len(set(generate.choose_keys("any", seeds, only_two))) > 15
+    assert drawn == keys.choose_keys(None, seeds, only_two)  # the seed decides
+    assert drawn[:5] == keys.choose_keys(None, seeds[:5], only_two)  # and not how many pieces
+    assert len(set(keys.choose_keys("any", seeds, only_two))) > 15
 
 
 def test_generate_key_moves_every_piece_and_records_it(model, model_path, tmp_path):

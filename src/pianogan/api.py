@@ -25,7 +25,8 @@ from pianogan.compose import generate
 from pianogan.compose.piece import Piece, move_to_key
 from pianogan.errors import ModelError, OptionError, PianoganError, ShapeError
 from pianogan.io.midi import OUTPUT_QPM
-from pianogan.models import sampling
+from pianogan.models import modelio, sampling
+from pianogan.music import keys
 
 RUNTIMES = ("auto", "numpy", "keras")
 
@@ -82,7 +83,7 @@ class Generator:
     @property
     def key_distribution(self) -> list[float] | None:
         """The training data's share of each of the 24 keys, for a key-normalised model."""
-        return self.facts.get("key_distribution") if self.facts.get("key_mode") == "normalise" else None
+        return modelio.key_distribution(self.facts)
 
     @property
     def training(self):
@@ -119,8 +120,8 @@ class Generator:
         """
         generate.check_options(n, seed, length, threshold, bpm=bpm)
         pieces = generate.sample(self.model, n=n, seed=seed, length=length, threshold=threshold, progress=progress)
-        keys = generate.choose_keys(key, [(seed, k) for k in range(n)], self.key_distribution)
-        return [_finish(p, k, bpm) for p, k in zip(pieces, keys)]
+        chosen = keys.choose_keys(key, [(seed, k) for k in range(n)], self.key_distribution)
+        return [_finish(p, k, bpm) for p, k in zip(pieces, chosen)]
 
     def piece(
         self,
@@ -158,7 +159,7 @@ class Generator:
         if isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer)):
             generate.check_options(n, int(a), length, threshold, interpolating=True, bpm=bpm)
             pieces = generate.interpolate(self.model, int(a), int(b), n=n, length=length, threshold=threshold)
-            chosen = key if isinstance(key, int) else generate.choose_keys(key, [(int(a), 0)], self.key_distribution)[0]
+            chosen = key if isinstance(key, int) else keys.choose_keys(key, [(int(a), 0)], self.key_distribution)[0]
             return [_finish(p, chosen, bpm) for p in pieces]
         start, end = (self._first_latent(x) for x in (a, b))
         if n < 2:

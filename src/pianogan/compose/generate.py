@@ -28,7 +28,6 @@ from pianogan.io import atomic
 from pianogan.io.midi import OUTPUT_QPM, check_qpm, write_midi
 from pianogan.io.outputs import Outputs
 from pianogan.models.sampling import BATCH, latent_dim, probabilities, window_width
-from pianogan.music.keys import parse_key
 from pianogan.roll import DEFAULT_VELOCITY, MAX_COLUMNS, WINDOW, check_roll
 
 WINDOWS_PER_ANCHOR = 2  # a new random anchor every 2 windows (450 columns, ~56 s)
@@ -231,28 +230,6 @@ def interpolate(
     piece_anchors = np.stack([slerp(start, end, t) for t in steps])
     origins = [{"from_seed": seed_a, "to_seed": seed_b, "t": t} for t in steps]
     return _pieces_from_anchors(model, piece_anchors, length, threshold, origins, progress)
-
-
-# --- keys ---------------------------------------------------------------------------
-
-KEY_STREAM = 7  # keys are drawn from their own random stream, apart from the latents
-
-
-def choose_keys(request: str | None, seeds: list[tuple[int, int]], distribution: list[float] | None) -> list[int | None]:
-    """The key each piece moves to: one per (seed, piece index) in ``seeds``.
-
-    ``request`` is a key name ('A minor'), ``"any"`` (each piece a key drawn uniformly
-    from the 24), or None: keys drawn from ``distribution`` (the training data's share of
-    each key, stored in a model trained key-normalised), or, without one, None for every
-    piece, which leaves the keys as the generator wrote them. Draws depend only on the
-    seed and the piece's index.
-    """
-    if request is not None and request.strip().lower() != "any":
-        return [parse_key(request)] * len(seeds)
-    if request is None and distribution is None:
-        return [None] * len(seeds)
-    shares = np.full(24, 1 / 24) if request is not None else np.asarray(distribution, dtype=float) / np.sum(distribution)
-    return [int(np.random.default_rng([seed, index, KEY_STREAM]).choice(24, p=shares)) for seed, index in seeds]
 
 
 # --- a run's files ------------------------------------------------------------------

@@ -23,7 +23,7 @@ import numpy as np
 from pianogan.errors import AudioError, PianoganError
 from pianogan.io.midi import OUTPUT_QPM, check_qpm, roll_notes, roll_to_score, write_midi
 from pianogan.io.png import write_png
-from pianogan.music.keys import estimate_keys, fit_on_piano, key_name, parse_key, transposition_between
+from pianogan.music.keys import estimate_keys, key_name, parse_key, transposition_to_key
 from pianogan.roll import COLUMNS_PER_QUARTER, DEFAULT_VELOCITY, check_roll, transpose
 
 NOTEBOOK_RATE = 22050  # inline audio: mono at half the CD rate keeps a 37.5 s piece under 2 MB
@@ -162,13 +162,9 @@ class Piece:
 
 
 def move_to_key(piece: Piece, key: int | None) -> Piece:
-    """``piece`` moved the nearer way to ``key``'s scale, kept on the piano (None: as it is).
-
-    A major and its relative minor share a scale, so a piece the estimator hears in C
-    major asked to be in A minor does not move, and one in G major moves down a fifth.
-    """
+    """``piece`` moved the nearer way to ``key``'s scale, kept on the piano (None: as it is);
+    see ``keys.transposition_to_key``."""
     if key is None or not piece.roll.any():
         return piece
-    lit = np.flatnonzero(piece.roll.any(axis=1))
-    semitones = fit_on_piano(int(lit[0]), int(lit[-1]), transposition_between(int(estimate_keys(piece.roll)), key))
+    semitones = transposition_to_key(piece.roll, key)
     return dataclasses.replace(piece, roll=transpose(piece.roll, semitones), transposition=piece.transposition + semitones)

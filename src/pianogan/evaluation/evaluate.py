@@ -35,7 +35,8 @@ from pianogan.io import atomic
 from pianogan.io.inputs import MIDI_SUFFIXES, PNG_SUFFIXES, find_inputs
 from pianogan.io.outputs import Outputs
 from pianogan.io.png import read_png
-from pianogan.roll import PITCH_CLASS_NAMES, WINDOW, music_span, windows
+from pianogan.music import keys
+from pianogan.roll import PITCH_CLASS_NAMES, WINDOW, music_span, transpose, windows
 
 SAMPLE_BATCH = 64
 COPY_SAMPLE = 1000
@@ -117,6 +118,7 @@ DECIDEDNESS_EDGES = (0.0, 0.3, 0.5, 0.6, 0.7, 1.0001)  # probability bins; the l
 class Sampled(NamedTuple):
     rolls: np.ndarray  # bool (n, 106, W)
     decidedness: dict[str, float]
+    moved_to_drawn_keys: bool  # a key-normalised model's windows, each moved as generate moves its pieces
 
 
 def decidedness(counts: np.ndarray) -> dict[str, float]:
@@ -137,10 +139,16 @@ def decidedness(counts: np.ndarray) -> dict[str, float]:
 
 def sample_model(model_path: str | os.PathLike, n: int, seed: int = 0, threshold: float = 0.5, progress: bool = True) -> Sampled:
     """``n`` binary rolls from a Keras generator, latents ``z ~ N(0, 1)`` from ``default_rng(seed)``,
-    and how firmly it decided them (``decidedness``, counted at the 0.5 threshold)."""
+    and how firmly it decided them (``decidedness``, counted at the 0.5 threshold).
+
+    A key-normalised model writes every window in one key, and ``generate`` moves piece
+    ``k`` of a seed to a key drawn from the training data's (``keys.choose_keys``); window
+    ``k`` is moved the same way, so what is measured is what a listener gets, not a set
+    of windows all in C major that pitch classes alone would tell from real music.
+    """
     from tqdm import tqdm
 
-    from pianogan.models.modelio import load_generator
+    from pianogan.models.modelio import key_distribution, load_generator, read_facts
     from pianogan.models.sampling import latent_dim, probabilities
 
     model = load_generator(model_path)
@@ -152,7 +160,12 @@ def sample_model(model_path: str | os.PathLike, n: int, seed: int = 0, threshold
             counts += np.histogram(batch, bins=DECIDEDNESS_EDGES)[0]
             parts.append(batch >= threshold)
             bar.update(len(parts[-1]))
-    return Sampled(np.concatenate(parts), decidedness(counts))
+    rolls = np.concatenate(parts)
+    distribution = key_distribution(read_facts(model_path))
+    for k, key in enumerate(keys.choose_keys(None, [(seed, k) for k in range(n)], distribution)):
+        if key is not None:
+            rolls[k] = transpose(rolls[k], keys.transposition_to_key(rolls[k], key))
+    return Sampled(rolls, decidedness(counts), distribution is not None)
 
 
 def subsample(rolls: np.ndarray, groups: np.ndarray | None, n: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:

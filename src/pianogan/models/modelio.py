@@ -153,3 +153,10 @@ def read_facts(path: str | os.PathLike) -> dict:
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return {}
     return facts if isinstance(facts, dict) else {}
+
+
+def key_distribution(facts: dict) -> list[float] | None:
+    """The training data's share of each of the 24 keys, from a key-normalised model's
+    ``facts``: its pieces are written in one key and moved to keys drawn from it
+    (``keys.choose_keys``). None for a model that writes its keys itself."""
+    return facts.get("key_distribution") if facts.get("key_mode") == "normalise" else None

@@ -1,4 +1,5 @@
-"""Keys: estimating a window's key from its notes, naming keys, and moving rolls between keys.
+"""Keys: estimating a window's key from its notes, naming keys, and moving rolls between keys,
+and drawing the key each generated piece is moved to.
 
 A key is an index 0..23: ``tonic`` (0 = C .. 11 = B) for major keys, ``12 + tonic`` for
 minor keys. The estimator is Krumhansl-Schmuckler's: correlate the window's pitch-class
@@ -127,3 +128,36 @@ def fit_on_piano(low_row: int, high_row: int, semitones: int) -> int:
         if low_row + option >= 0 and high_row + option <= PIANO_ROWS - 1:
             return option
     return min(options, key=lambda o: max(0, -(low_row + o)) + max(0, high_row + o - (PIANO_ROWS - 1)))
+
+
+def transposition_to_key(roll: np.ndarray, key: int) -> int:
+    """Semitones that move ``roll`` (106, T) the nearer way to ``key``'s scale, kept on the
+    piano (``fit_on_piano``); 0 for a silent roll.
+
+    A major and its relative minor share a scale, so a roll the estimator hears in C
+    major asked to be in A minor does not move, and one in G major moves down a fifth.
+    """
+    lit = np.flatnonzero(roll.any(axis=1))
+    if not len(lit):
+        return 0
+    return fit_on_piano(int(lit[0]), int(lit[-1]), transposition_between(int(estimate_keys(roll)), key))
+
+
+KEY_STREAM = 7  # keys are drawn from their own random stream, apart from the latents
+
+
+def choose_keys(request: str | None, seeds: list[tuple[int, int]], distribution: list[float] | None) -> list[int | None]:
+    """The key each piece moves to: one per (seed, piece index) in ``seeds``.
+
+    ``request`` is a key name ('A minor'), ``"any"`` (each piece a key drawn uniformly
+    from the 24), or None: keys drawn from ``distribution`` (the training data's share of
+    each key, stored in a model trained key-normalised), or, without one, None for every
+    piece, which leaves the keys as the generator wrote them. Draws depend only on the
+    seed and the piece's index.
+    """
+    if request is not None and request.strip().lower() != "any":
+        return [parse_key(request)] * len(seeds)
+    if request is None and distribution is None:
+        return [None] * len(seeds)
+    shares = np.full(24, 1 / 24) if request is not None else np.asarray(distribution, dtype=float)
+    return [int(np.random.default_rng([seed, index, KEY_STREAM]).choice(24, p=shares / shares.sum())) for seed, index in seeds]
