@@ -7,7 +7,9 @@ import pytest
 
 pytest.importorskip("keras")
 
+from pianogan.evaluation import metrics
 from pianogan.models.texture import FEATURES, LENGTH_EDGES, note_length_counts, texture_features, texture_loss, texture_target
+from pianogan.roll import COLUMNS_PER_BAR
 
 
 def figures(roll: np.ndarray) -> dict[str, float]:
@@ -33,12 +35,38 @@ def test_figures_of_a_hand_made_roll():
     assert [f[f"share_onsets_phase_{phase}"] for phase in range(4)] == pytest.approx([3 / 5, 0, 1 / 5, 0], abs=1e-6)
     assert f["pitches_sounding"] == pytest.approx((2 + 4 + 1 + 12) / 32)
     assert f["pitches_used"] == pytest.approx(3, abs=1e-4)
+    assert f["pitch_classes_used"] == pytest.approx(2, abs=1e-4)  # G (rows 10 and 70) and C# (row 40)
     assert f["highest_row"] == pytest.approx(70, abs=1e-3)
     assert f["lowest_row"] == pytest.approx(10, abs=1e-3)
     assert f["silent_beats"] == pytest.approx(3 / 8, abs=1e-4)  # beats 3, 4 and 5 (columns 8-19)
     # Bar 1 sounds G (MIDI 31) for 6 columns and C# (61) for 1, bar 2 G (91) for 12: a cosine of 6 / sqrt(37).
     assert f["bar_chroma_similarity"] == pytest.approx(6 / np.sqrt(37), abs=1e-4)
     assert f["in_scale_share"] == pytest.approx(1.0, abs=1e-4)  # G and C# are both in D major
+    assert f["onset_periodicity_bar"] == pytest.approx(metrics.onset_periodicity(hand_made(), COLUMNS_PER_BAR), abs=1e-4)
+
+
+def test_the_top_voice_figures_follow_the_melody_over_held_chords():
+    roll = np.zeros((106, 32), bool)
+    roll[[30, 34], :] = True  # a held chord below
+    for row, start, end in ((50, 0, 4), (52, 4, 8), (54, 8, 12), (57, 12, 16), (50, 16, 32)):
+        roll[row, start:end] = True  # a melody on top: up by 2, 2 and 3 semitones, then down 7
+    f = figures(roll)
+    assert f["top_voice_row"] == pytest.approx((4 * 50 + 4 * 52 + 4 * 54 + 4 * 57 + 16 * 50) / (32 + 1), abs=1e-3)
+    assert f["top_voice_step_share"] == pytest.approx(2 / (4 + 1), abs=1e-4)  # two steps of four moves
+    assert f["top_voice_skip_share"] == pytest.approx(2 / (4 + 1), abs=1e-4)
+    assert metrics.top_voice_stepwise_share(roll) == pytest.approx(0.5)  # the evaluation's reading, without the loss's + 1
+
+
+def test_drones_and_stray_notes_are_counted_as_the_evaluation_counts_them():
+    roll = np.pad(hand_made(), ((0, 0), (0, 268)))  # its sixteenth on row 40 is a stray note
+    roll[60, 100] = True  # another, alone
+    roll[90, 0:70] = True  # held 70 columns: a drone
+    roll[20, 200:264] = True  # held exactly four bars: a drone
+    roll[21, 236:300] = True  # held four bars up to the window's end: a drone
+    f = figures(roll)
+    assert f["drone_notes"] == pytest.approx(3, abs=1e-4) and metrics.drone(roll) == 1
+    assert f["isolated_share"] == pytest.approx(2 / (8 + 1), abs=1e-4)
+    assert metrics.isolated_short_notes(roll) == pytest.approx(2 / 8)
 
 
 def test_counts_are_the_expectation_over_drawn_pixels():

@@ -20,3 +20,9 @@ LATENT_DIM = 14  # numbers in a generator's latent: the shipped model's, and new
 # The voices a voiced dataset keeps apart, one bit each in its voice masks (bit i: VOICES[i]).
 # POP909 names its tracks MELODY, BRIDGE (a second melody between the phrases) and PIANO.
 VOICES = ("melody", "bridge", "accompaniment")
+# What the evaluation calls a generator's faults, and training's texture figures count too:
+# a note held four bars is a drone; a one-column note with nothing else sounding within
+# ISOLATION_COLUMNS columns and closer than ISOLATION_SEMITONES semitones is a stray note.
+DRONE_LENGTH = 4 * COLUMNS_PER_BAR
+ISOLATION_COLUMNS = 2
+ISOLATION_SEMITONES = 7

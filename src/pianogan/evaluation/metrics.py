@@ -32,6 +32,7 @@ from functools import partial
 
 import numpy as np
 
+from pianogan.constants import DRONE_LENGTH, ISOLATION_COLUMNS, ISOLATION_SEMITONES
 from pianogan.errors import ShapeError
 from pianogan.music import keys
 from pianogan.roll import COLUMNS_PER_BAR as BAR
@@ -41,10 +42,7 @@ from pianogan.roll import LOWEST_PITCH, N_PITCHES, PIANO_ROWS, PITCH_CLASS_NAMES
 EIGHTH = 2  # columns: a note shorter than an eighth is a fragment on our grid
 LENGTH_BIN_STARTS = (1, 2, 3, 4, 5, 9, 17)  # note-length bins: 1, 2, 3, 4, 5-8, 9-16, 17+ columns
 LENGTH_BIN_LABELS = (*tuple(str(a) if b == a + 1 else f"{a}-{b - 1}" for a, b in itertools.pairwise(LENGTH_BIN_STARTS)), f"{LENGTH_BIN_STARTS[-1]}+")
-DRONE_LENGTH = 4 * BAR  # columns: a note held four bars is a drone
 BASS_BELOW = 60  # MIDI pitch (C4): the lowest onset of a column below it is a bass note
-ISOLATION_COLUMNS = 2  # a stray note has no neighbour within this many columns ...
-ISOLATION_SEMITONES = 7  # ... closer than this many semitones
 STEPWISE = 2  # semitones: a top-voice move of 1 or 2 is a step
 
 _PITCHES = LOWEST_PITCH + np.arange(N_PITCHES)
