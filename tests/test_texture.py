@@ -41,6 +41,7 @@ def test_figures_of_a_hand_made_roll():
     assert f["silent_beats"] == pytest.approx(3 / 8, abs=1e-4)  # beats 3, 4 and 5 (columns 8-19)
     # Bar 1 sounds G (MIDI 31) for 6 columns and C# (61) for 1, bar 2 G (91) for 12: a cosine of 6 / sqrt(37).
     assert f["bar_chroma_similarity"] == pytest.approx(6 / np.sqrt(37), abs=1e-4)
+    assert f["two_bar_chroma_similarity"] == 0  # no two bars that far apart
     assert f["in_scale_share"] == pytest.approx(1.0, abs=1e-4)  # G and C# are both in D major
     assert f["onset_periodicity_bar"] == pytest.approx(metrics.onset_periodicity(hand_made(), COLUMNS_PER_BAR), abs=1e-4)
 
@@ -55,6 +56,13 @@ def test_the_top_voice_figures_follow_the_melody_over_held_chords():
     assert f["top_voice_step_share"] == pytest.approx(2 / (4 + 1), abs=1e-4)  # two steps of four moves
     assert f["top_voice_skip_share"] == pytest.approx(2 / (4 + 1), abs=1e-4)
     assert metrics.top_voice_stepwise_share(roll) == pytest.approx(0.5)  # the evaluation's reading, without the loss's + 1
+
+
+def test_the_harmony_figures_are_the_evaluations_pitch_class_repetition_where_no_bar_is_empty():
+    roll = np.random.default_rng(2).random((106, 300)) < 0.03
+    f = figures(roll)
+    assert f["bar_chroma_similarity"] == pytest.approx(metrics.pitch_class_repetition(roll, 1), abs=1e-4)
+    assert f["two_bar_chroma_similarity"] == pytest.approx(metrics.pitch_class_repetition(roll, 2), abs=1e-4)
 
 
 def test_drones_and_stray_notes_are_counted_as_the_evaluation_counts_them():
