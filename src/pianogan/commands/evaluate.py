@@ -81,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
     if args.model is not None:
         generated, decided, moved = evaluate.sample_model(args.model, args.n, seed=args.seed, threshold=args.threshold)
         generated_groups = None
-        keys = ", each window moved to a key drawn from the training data's, as generate moves pieces" if moved else ""
-        source = f"{args.model} (seed {args.seed}, threshold {args.threshold}{keys})"
+        in_keys = ", each window moved to a key drawn from the training data's, as generate moves pieces" if moved else ""
+        source = f"{args.model} (seed {args.seed}, threshold {args.threshold}{in_keys})"
     else:
         generated, generated_groups, names, skipped = evaluate.load_generated_folder(args.generated, columns=real.shape[2])
         generated, generated_groups = evaluate.subsample(generated, generated_groups, args.n, args.seed)

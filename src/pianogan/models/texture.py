@@ -134,7 +134,7 @@ def _in_scale_share(chroma):
 
 
 def _onset_periodicity(onsets_per_column):
-    """(B,): the correlation of the onsets a column with those a bar later, as
+    """(B,): the correlation of the onsets in each column with those a bar later, as
     ``evaluation.metrics.onset_periodicity`` at a lag of one bar: high when the rhythm
     repeats bar by bar."""
     a, b = onsets_per_column[:, :-COLUMNS_PER_BAR], onsets_per_column[:, COLUMNS_PER_BAR:]
