@@ -143,10 +143,10 @@ def _onset_periodicity(onsets_per_column):
     return ops.sum(a * b, axis=1) / ops.sqrt(ops.sum(a * a, axis=1) * ops.sum(b * b, axis=1) + _TINY)
 
 
-def _top_voice(p):
+def _top_voice(p, silence):
     """(B, 106, T): the chance that each row is the highest one sounding in its column, the
-    skyline that ``evaluation.metrics.top_voice`` reads as the melody."""
-    silence = _log_silence(p)
+    skyline that ``evaluation.metrics.top_voice`` reads as the melody; ``silence`` is
+    ``_log_silence(p)``."""
     above = ops.flip(ops.cumsum(ops.flip(silence, axis=1), axis=1), axis=1) - silence  # rows above r, r left out
     return p * ops.exp(above)
 
@@ -181,15 +181,15 @@ def _drone_notes(p, onsets):
     return ops.sum(onsets[:, :, : held.shape[2]] * held, axis=(1, 2))
 
 
-def _isolated_notes(p):
+def _isolated_notes(p, silence):
     """(B,): the expected number of notes that ``evaluation.metrics.isolated_short_notes``
     calls isolated: a lit pixel with nothing else lit within ``ISOLATION_SEMITONES - 1`` rows
-    and ``ISOLATION_COLUMNS`` columns of it, so a one-column note far from the texture.
+    and ``ISOLATION_COLUMNS`` columns of it, so a one-column note far from the texture;
+    ``silence`` is ``_log_silence(p)``.
 
     The pixel counts squared: nearly every silent pixel of a window has an empty
     neighbourhood, so a heard silence (about 5e-5) counted once would add a phantom note
     or more to every window, a gap G could never close."""
-    silence = _log_silence(p)
     rows, columns = ISOLATION_SEMITONES - 1, ISOLATION_COLUMNS
     padded = ops.pad(silence, ((0, 0), (rows, rows), (columns, columns)))
     height, width = p.shape[1], p.shape[2]
@@ -209,7 +209,8 @@ def texture_features(p):
     counts = note_length_counts(p, onsets)
     steps = p.shape[2]
     by_phase = ops.sum(ops.reshape(ops.sum(onsets, axis=1), (-1, steps // COLUMNS_PER_QUARTER, COLUMNS_PER_QUARTER)), axis=1)
-    silent_rows = ops.sum(_log_silence(p), axis=2)  # (B, 106): log of the chance the pitch never sounds
+    silence = _log_silence(p)  # read by several figures: computed once
+    silent_rows = ops.sum(silence, axis=2)  # (B, 106): log of the chance the pitch never sounds
     used = 1.0 - ops.exp(silent_rows)
     classes_used = 1.0 - ops.exp(ops.matmul(silent_rows, _pitch_class_of_row(p.shape[1])))  # (B, 12)
     rows = ops.cast(ops.arange(p.shape[1]), p.dtype)[None, :]
@@ -218,7 +219,7 @@ def texture_features(p):
     ones = ops.ones_like(silent[:, :1])
     nothing_below = ops.concatenate([ones, ops.cumprod(silent, axis=1)[:, :-1]], axis=1)
     nothing_above = ops.flip(ops.concatenate([ones, ops.cumprod(ops.flip(silent, axis=1), axis=1)[:, :-1]], axis=1), axis=1)
-    beats = ops.reshape(ops.sum(_log_silence(p), axis=1), (-1, steps // COLUMNS_PER_QUARTER, COLUMNS_PER_QUARTER))
+    beats = ops.reshape(ops.sum(silence, axis=1), (-1, steps // COLUMNS_PER_QUARTER, COLUMNS_PER_QUARTER))
     share = 1.0 / (notes + 1.0)
     chroma = _chroma(p)
     plain = ops.stack(
@@ -239,8 +240,8 @@ def texture_features(p):
         ],
         axis=1,
     )
-    faults = ops.stack([_drone_notes(p, onsets), _isolated_notes(p) * share], axis=1)
-    return ops.concatenate([plain, _top_voice_figures(_top_voice(p)), faults], axis=1)
+    faults = ops.stack([_drone_notes(p, onsets), _isolated_notes(p, silence) * share], axis=1)
+    return ops.concatenate([plain, _top_voice_figures(_top_voice(p, silence)), faults], axis=1)
 
 
 def texture_target(real_windows: np.ndarray, chunk: int = 256) -> np.ndarray:
