@@ -11,6 +11,8 @@ import keras
 from keras import ops
 
 from pianogan.models.architectures import remerge
+from pianogan.models.losses import generator_loss
+from pianogan.models.texture import texture_loss
 from pianogan.roll import COLUMNS_PER_BAR as BAR_COLUMNS
 
 
@@ -119,6 +121,17 @@ class GAN(keras.Model):
         """
         rolls = straight_through_binarize(probabilities) if self.hard_fakes else probabilities
         return self.d_real(remerge(rolls), params)
+
+    def generator_objective(self, logits, probabilities, *batch_mean):
+        """What G's step descends: the adversarial loss on D's ``logits``, plus texture
+        matching's gap on G's ``probabilities`` when it is on (``batch_mean``, if given:
+        how ``texture.texture_loss`` averages a batch split over devices). Returns that sum,
+        the adversarial loss and the gap (None when off), the last two for the step's log."""
+        g_loss = generator_loss(self.loss_kind, logits)
+        if not self.texture_matching:
+            return g_loss, g_loss, None
+        gap = texture_loss(probabilities, self.texture_target, *batch_mean)
+        return g_loss + self.texture_matching * gap, g_loss, gap
 
     def d_real(self, rolls, params):
         """What D sees of real rolls: augmented when both sides are (``augment_both``)."""

@@ -27,8 +27,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from pianogan.errors import PianoganError
 from pianogan.models.gan import ema_decay_at
-from pianogan.models.losses import discriminator_loss, generator_loss
-from pianogan.models.texture import texture_loss
+from pianogan.models.losses import discriminator_loss
 from pianogan.training.backends import Placement
 
 SPLIT = ("real", "z", "noise")  # batch entries split over the devices; the moves (2, B, 3) are replicated
@@ -138,10 +137,8 @@ class Step:
         def g_objective(g_weights, g_state, d_state):
             probabilities, g_state = generator.stateless_call(g_weights, g_state, z, training=True)
             logits, d_state = discriminator.stateless_call(d_weights, d_state, gan.d_input(probabilities, fake_moves), training=True)
-            g_loss = generator_loss(gan.loss_kind, logits)
             # the batch is global here, so the texture's means are the whole batch's on any number of devices
-            gap = texture_loss(probabilities, gan.texture_target) if gan.texture_matching else None
-            total = g_loss if gap is None else g_loss + gan.texture_matching * gap
+            total, g_loss, gap = gan.generator_objective(logits, probabilities)
             return total, (g_loss, gap, probabilities, g_state, d_state)
 
         (_, (g_loss, gap, probabilities, g_state, d_state)), gradients = jax.value_and_grad(g_objective, has_aux=True)(g_weights, g_state, d_state)
@@ -158,5 +155,5 @@ class Step:
             "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
             "fake_lit": jnp.mean((probabilities[..., :1] >= 0.5).astype("float32")),
             "real_lit": jnp.mean(real[..., :1]),
-        } | ({"texture_gap": gap} if gan.texture_matching else {})
+        } | ({"texture_gap": gap} if gap is not None else {})
         return [g_weights, g_state, d_weights, d_state, ema_weights, list(g_state), g_slots, d_slots, [step]], logs

@@ -33,8 +33,7 @@ from keras import ops
 
 from pianogan.errors import PianoganError
 from pianogan.models.architectures import MinibatchStd
-from pianogan.models.losses import discriminator_loss, generator_loss
-from pianogan.models.texture import texture_loss
+from pianogan.models.losses import discriminator_loss
 from pianogan.training.backends import Placement, check_batch_split, refuse_dropout
 
 MEAN = tf.distribute.ReduceOp.MEAN
@@ -215,14 +214,11 @@ def _generator_update(gan, z, augment) -> dict:
     with tf.GradientTape() as g_tape:
         probabilities = generator(z, training=True)
         g_logits = gan.discriminator(gan.d_input(probabilities, augment[1]), training=True)
-        g_loss = g_total = generator_loss(gan.loss_kind, g_logits)
-        if gan.texture_matching:
-            gap = texture_loss(probabilities, gan.texture_target, _batch_mean)
-            g_total = g_loss + gan.texture_matching * gap
+        g_total, g_loss, gap = gan.generator_objective(g_logits, probabilities, _batch_mean)
     g_weights = generator.trainable_variables
     _apply(gan.g_optimizer, g_tape.gradient(g_total, g_weights), g_weights)
     figures = {
         "g_loss": g_loss,
         "fake_lit": ops.mean(ops.cast(probabilities[..., :1] >= 0.5, "float32")),
     }
-    return figures | ({"texture_gap": gap} if gan.texture_matching else {})
+    return figures | ({"texture_gap": gap} if gap is not None else {})

@@ -36,8 +36,7 @@ from keras import ops
 
 from pianogan.errors import PianoganError
 from pianogan.models.architectures import MinibatchStd
-from pianogan.models.losses import discriminator_loss, generator_loss
-from pianogan.models.texture import texture_loss
+from pianogan.models.losses import discriminator_loss
 from pianogan.training.backends import Placement, refuse_dropout
 
 _sharing = False  # inside a step whose batch is split over the processes
@@ -235,10 +234,7 @@ def gan_step(gan, batch: dict[str, np.ndarray]) -> dict[str, float]:
         gan.d_optimizer.apply(gradients, d_weights)
 
     probabilities = generator(z, training=True)
-    g_loss = g_total = generator_loss(gan.loss_kind, discriminator(gan.d_input(probabilities, moves[1]), training=True))
-    if gan.texture_matching:
-        gap = texture_loss(probabilities, gan.texture_target, _batch_mean)
-        g_total = g_loss + gan.texture_matching * gap
+    g_total, g_loss, gap = gan.generator_objective(discriminator(gan.d_input(probabilities, moves[1]), training=True), probabilities, _batch_mean)
     g_weights = generator.trainable_variables
     gradients = _averaged(_gradients(g_total, g_weights))
     with torch.no_grad():
@@ -253,5 +249,5 @@ def gan_step(gan, batch: dict[str, np.ndarray]) -> dict[str, float]:
             "d_fake": torch.sigmoid(fake_logits).mean(),
             "fake_lit": (probabilities[..., :1] >= 0.5).float().mean(),
             "real_lit": real[..., :1].mean(),
-        } | ({"texture_gap": gap} if gan.texture_matching else {})
+        } | ({"texture_gap": gap} if gap is not None else {})
         return {name: float(value) for name, value in zip(logs, _averaged(list(logs.values())))}
