@@ -46,8 +46,9 @@ class TrainConfig:
     texture_matching: float = option(
         0.0,
         "weight of texture matching in the generator's loss: the gaps between the batch's and the training data's "
-        "mean and spread of note counts, note lengths, onsets in the beat, pitches used, register, silent beats, "
-        "bar-to-bar harmony and notes in a key (pianogan.models.texture); 0 turns it off",
+        "mean and spread of note counts, note lengths, onsets in the beat, pitches and pitch classes used, register, "
+        "silent beats, harmony from bar to bar and two bars apart, notes in a key, the top voice's height and steps, "
+        "rhythm repeated by the bar, drones and stray notes (pianogan.models.texture); 0 turns it off",
     )
     ema_decay: float = option(
         0.0,
