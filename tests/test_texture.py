@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("keras")
 
 from pianogan.evaluation import metrics
-from pianogan.models.texture import FEATURES, LENGTH_EDGES, note_length_counts, texture_features, texture_loss, texture_target
+from pianogan.models.texture import FEATURES, LENGTH_EDGES, REGISTER_EDGES, note_length_counts, texture_features, texture_loss, texture_target
 from pianogan.roll import COLUMNS_PER_BAR
 
 
@@ -33,6 +33,11 @@ def test_figures_of_a_hand_made_roll():
     shares = [f[f"share_length_{low}"] for low in LENGTH_EDGES]
     assert shares == pytest.approx([1 / 5, 1 / 5, 0, 1 / 5, 0, 1 / 5, 0], abs=1e-6)  # lengths 1, 2, 4 and 12 of 4 notes, over 4 + 1
     assert [f[f"share_onsets_phase_{phase}"] for phase in range(4)] == pytest.approx([3 / 5, 0, 1 / 5, 0], abs=1e-6)
+    assert f["share_onsets_downbeat"] == pytest.approx(1 / 5, abs=1e-6)  # the eighth on column 0; column 16 starts nothing
+    registers = [f[f"share_onsets_from_pitch_{low}"] for low in REGISTER_EDGES]
+    assert registers == pytest.approx([2 / 5, 0, 1 / 5, 0, 1 / 5], abs=1e-6)  # pitches 31, 31, 61 and 91
+    assert f["onset_columns_share"] == pytest.approx(4 / 32, abs=1e-6)  # notes start on columns 0, 4, 6 and 20
+    assert f["rhythm_repetition_bar"] == pytest.approx(1 / np.sqrt(3), abs=1e-4)  # bar 1 starts notes on 0, 4 and 6, bar 2 on 4
     assert f["pitches_sounding"] == pytest.approx((2 + 4 + 1 + 12) / 32)
     assert f["pitches_used"] == pytest.approx(3, abs=1e-4)
     assert f["pitch_classes_used"] == pytest.approx(2, abs=1e-4)  # G (rows 10 and 70) and C# (row 40)
@@ -63,6 +68,19 @@ def test_the_harmony_figures_are_the_evaluations_pitch_class_repetition_where_no
     f = figures(roll)
     assert f["bar_chroma_similarity"] == pytest.approx(metrics.pitch_class_repetition(roll, 1), abs=1e-4)
     assert f["two_bar_chroma_similarity"] == pytest.approx(metrics.pitch_class_repetition(roll, 2), abs=1e-4)
+
+
+def test_the_rhythm_figures_are_the_evaluations_downbeat_clarity_and_rhythm_repetition():
+    roll = np.random.default_rng(3).random((106, 300)) < 0.01
+    roll[:, ::16] |= np.random.default_rng(4).random((106, 19)) < 0.1  # more notes on the bar lines
+    f = figures(roll)
+    notes = int(metrics.onsets(roll).sum())
+    bar_lines = len(range(0, 300, COLUMNS_PER_BAR))
+    assert f["share_onsets_downbeat"] * (notes + 1) / notes * 300 / bar_lines == pytest.approx(metrics.downbeat_clarity(roll), rel=1e-4)
+    assert f["rhythm_repetition_bar"] == pytest.approx(metrics.rhythm_repetition(roll, 1), abs=1e-4)
+    assert f["onset_columns_share"] == pytest.approx(metrics.onsets(roll).any(axis=0).mean(), abs=1e-4)
+    in_some_band = sum(f[f"share_onsets_from_pitch_{low}"] for low in REGISTER_EDGES) * (notes + 1) / notes
+    assert in_some_band == pytest.approx(1.0, abs=1e-4)  # the bands cover all 106 rows
 
 
 def test_drones_and_stray_notes_are_counted_as_the_evaluation_counts_them():

@@ -46,9 +46,10 @@ class TrainConfig:
     texture_matching: float = option(
         0.0,
         "weight of texture matching in the generator's loss: the gaps between the batch's and the training data's "
-        "mean and spread of note counts, note lengths, onsets in the beat, pitches and pitch classes used, register, "
+        "mean and spread of note counts, note lengths, onsets in the beat and on bar lines, columns that start a note, "
+        "notes by register, pitches and pitch classes used, register, "
         "silent beats, harmony from bar to bar and two bars apart, notes in a key, the top voice's height and steps, "
-        "rhythm repeated by the bar, drones and stray notes (pianogan.models.texture); 0 turns it off",
+        "rhythm repeated bar by bar, drones and stray notes (pianogan.models.texture); 0 turns it off",
     )
     ema_decay: float = option(
         0.0,
