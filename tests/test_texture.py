@@ -83,6 +83,17 @@ def test_the_rhythm_figures_are_the_evaluations_downbeat_clarity_and_rhythm_repe
     assert in_some_band == pytest.approx(1.0, abs=1e-4)  # the bands cover all 106 rows
 
 
+def test_the_bass_figure_finds_the_chord_roots_as_the_evaluation_does():
+    roll = np.zeros((106, 64), bool)
+    bars = (((60, 64, 67), 48), ((57, 60, 64), 48), ((55, 59, 62), 43), ((53, 57, 60), 45))  # C over C, Am over C, G over G, F over A
+    for bar, (chord, bass) in enumerate(bars):
+        start = bar * COLUMNS_PER_BAR
+        roll[[pitch - 21 for pitch in chord], start : start + COLUMNS_PER_BAR] = True
+        roll[bass - 21, start : start + 4] = True
+    assert metrics.bass_on_chord_root(roll) == 0.5
+    assert figures(roll)["bass_on_chord_root"] == pytest.approx(0.5, abs=0.01)
+
+
 def test_drones_and_stray_notes_are_counted_as_the_evaluation_counts_them():
     roll = np.pad(hand_made(), ((0, 0), (0, 268)))  # its sixteenth on row 40 is a stray note
     roll[60, 100] = True  # another, alone
