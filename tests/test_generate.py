@@ -331,6 +331,15 @@ def test_a_piece_moves_to_the_asked_key_the_nearer_way():
     assert d.key == "D major" and d.transposition == -5 - 5
 
 
+def test_a_piece_wider_than_any_move_allows_keeps_its_notes_on_the_piano():
+    roll = c_major_piece().roll.copy()
+    roll[[24 - 21, 108 - 21], :4] = True  # C1 and C8 as well: no move to G keeps both on the keyboard
+    g = move_to_key(generate.Piece(roll, np.zeros((1, LATENT))), 7)
+    assert g.key == "G major" and g.transposition == -5
+    assert not g.roll[88:].any() and g.roll[108 - 5 - 21, :4].all() and g.roll[24 - 5 + 12 - 21, :4].all()  # G7, and G1 an octave up
+    assert g.roll.sum() == roll.sum()  # no note lost
+
+
 def test_keys_are_asked_for_drawn_from_the_data_or_left_alone():
     seeds = [(3, k) for k in range(200)]
     assert keys.choose_keys("A minor", seeds[:2], None) == [21, 21]

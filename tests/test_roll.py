@@ -11,7 +11,7 @@ from PIL import Image
 
 from pianogan.errors import PianoganError
 from pianogan.io.png import read_png, write_png
-from pianogan.roll import N_PITCHES, binarize, check_roll, pitch_name, plot_roll, windows
+from pianogan.roll import N_PITCHES, PIANO_ROWS, binarize, check_roll, pitch_name, plot_roll, transpose, transpose_on_piano, windows
 
 FAST = settings(max_examples=100, deadline=None)
 
@@ -38,6 +38,33 @@ def test_check_roll_rejects_other_shapes():
     with pytest.raises(PianoganError):
         check_roll(np.zeros((106, 0)))
     assert check_roll(np.zeros((106, 0)), allow_empty=True).shape == (106, 0)
+
+
+def test_transposing_on_the_piano_folds_stray_notes_back_by_octaves():
+    roll = np.zeros((N_PITCHES, 8), bool)
+    roll[0, 0:2] = roll[87, 2:4] = roll[40, 4:8] = True  # A0, C8 and C#4
+    up = transpose_on_piano(roll, 2)
+    assert np.flatnonzero(up.any(axis=1)).tolist() == [2, 42, 77]  # C8 + 2 = D8 is no key: D7
+    assert up[77, 2:4].all() and up[2, 0:2].all()
+    down = transpose_on_piano(roll, -2)
+    assert np.flatnonzero(down.any(axis=1)).tolist() == [10, 38, 85]  # A0 - 2 = G0 is no key: G1
+    assert transpose_on_piano(roll, 14)[77, 2:4].all()  # C8 + 14 = D9: two octaves down
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(-30, 30), st.integers(0, 2**32 - 1))
+def test_transposing_on_the_piano_keeps_every_pitch_class_and_the_piano(semitones, seed):
+    roll = np.zeros((N_PITCHES, 16), bool)
+    roll[:PIANO_ROWS] = np.random.default_rng(seed).random((PIANO_ROWS, 16)) < 0.05
+    moved = transpose_on_piano(roll, semitones)
+    assert not moved[PIANO_ROWS:].any()
+
+    def classes(r):
+        return [np.flatnonzero(r[np.arange(N_PITCHES) % 12 == c].any(axis=0)).tolist() for c in range(12)]
+
+    assert classes(moved) == [classes(roll)[(c - semitones) % 12] for c in range(12)]  # each pitch class sounds when it did
+    inside = transpose(roll, semitones)[:PIANO_ROWS]
+    assert np.array_equal(moved[:PIANO_ROWS] & inside, inside)  # notes the move keeps on the piano stay where it puts them
 
 
 def test_windows_keep_index_skip_silence_and_pad_the_last():

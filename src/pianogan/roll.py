@@ -51,6 +51,7 @@ __all__ = [  # the constants come from pianogan.constants
     "pitch_name",
     "plot_roll",
     "transpose",
+    "transpose_on_piano",
     "voice_planes",
     "window_count",
     "windows",
@@ -147,6 +148,23 @@ def transpose(roll: np.ndarray, semitones: int) -> np.ndarray:
         shifted[semitones:] = roll[:-semitones]
     else:
         shifted[:semitones] = roll[-semitones:]
+    return shifted
+
+
+def transpose_on_piano(roll: np.ndarray, semitones: int) -> np.ndarray:
+    """``transpose``, with each row the move would take off the piano (below row 0 or above
+    row ``PIANO_ROWS - 1``) moved by whole octaves back onto it, merged with what sounds there.
+
+    A key change of a window that spans nearly the whole keyboard has no move that keeps
+    every note on it; an octave's fold keeps the notes' pitch classes, so the harmony, where
+    dropping them would lose notes and leaving them would write pitches no piano has.
+    """
+    shifted = np.zeros_like(roll)
+    for row in np.flatnonzero(roll.any(axis=1)):
+        target = int(row) + semitones
+        target -= 12 * ((target - (PIANO_ROWS - 1) + 11) // 12) if target >= PIANO_ROWS else 0
+        target += 12 * ((-target + 11) // 12) if target < 0 else 0
+        shifted[target] = np.maximum(shifted[target], roll[row])
     return shifted
 
 

@@ -24,7 +24,7 @@ from pianogan.errors import AudioError, PianoganError
 from pianogan.io.midi import OUTPUT_QPM, check_qpm, roll_notes, roll_to_score, write_midi
 from pianogan.io.png import write_png
 from pianogan.music.keys import estimate_keys, key_name, parse_key, transposition_to_key
-from pianogan.roll import COLUMNS_PER_QUARTER, DEFAULT_VELOCITY, check_roll, transpose
+from pianogan.roll import COLUMNS_PER_QUARTER, DEFAULT_VELOCITY, check_roll, transpose, transpose_on_piano
 
 NOTEBOOK_RATE = 22050  # inline audio: mono at half the CD rate keeps a 37.5 s piece under 2 MB
 
@@ -163,8 +163,9 @@ class Piece:
 
 def move_to_key(piece: Piece, key: int | None) -> Piece:
     """``piece`` moved the nearer way to ``key``'s scale, kept on the piano (None: as it is);
-    see ``keys.transposition_to_key``."""
+    see ``keys.transposition_to_key``. A piece too wide for any move to keep on the piano
+    has its stray notes folded back by octaves (``roll.transpose_on_piano``)."""
     if key is None or not piece.roll.any():
         return piece
     semitones = transposition_to_key(piece.roll, key)
-    return dataclasses.replace(piece, roll=transpose(piece.roll, semitones), transposition=piece.transposition + semitones)
+    return dataclasses.replace(piece, roll=transpose_on_piano(piece.roll, semitones), transposition=piece.transposition + semitones)

@@ -36,7 +36,7 @@ from pianogan.io.inputs import MIDI_SUFFIXES, PNG_SUFFIXES, find_inputs
 from pianogan.io.outputs import Outputs
 from pianogan.io.png import read_png
 from pianogan.music import keys
-from pianogan.roll import PITCH_CLASS_NAMES, WINDOW, music_span, transpose, windows
+from pianogan.roll import PITCH_CLASS_NAMES, WINDOW, music_span, transpose_on_piano, windows
 
 SAMPLE_BATCH = 64
 COPY_SAMPLE = 1000
@@ -164,7 +164,7 @@ def sample_model(model_path: str | os.PathLike, n: int, seed: int = 0, threshold
     distribution = key_distribution(read_facts(model_path))
     for k, key in enumerate(keys.choose_keys(None, [(seed, k) for k in range(n)], distribution)):
         if key is not None:
-            rolls[k] = transpose(rolls[k], keys.transposition_to_key(rolls[k], key))
+            rolls[k] = transpose_on_piano(rolls[k], keys.transposition_to_key(rolls[k], key))
     return Sampled(rolls, decidedness(counts), distribution is not None)
 
 
