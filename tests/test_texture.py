@@ -39,6 +39,8 @@ def test_figures_of_a_hand_made_roll():
     assert f["onset_columns_share"] == pytest.approx(4 / 32, abs=1e-6)  # notes start on columns 0, 4, 6 and 20
     assert f["rhythm_repetition_bar"] == pytest.approx(1 / np.sqrt(3), abs=1e-4)  # bar 1 starts notes on 0, 4 and 6, bar 2 on 4
     assert f["pitches_sounding"] == pytest.approx((2 + 4 + 1 + 12) / 32)
+    assert f["polyphonicity"] == pytest.approx(1 / 18, abs=1e-5)  # of 18 sounding columns only column 6 sounds two pitches
+    assert f["rhythm_repetition_two_bars"] == 0  # no two bars that far apart
     assert f["pitches_used"] == pytest.approx(3, abs=1e-4)
     assert f["pitch_classes_used"] == pytest.approx(2, abs=1e-4)  # G (rows 10 and 70) and C# (row 40)
     assert f["highest_row"] == pytest.approx(70, abs=1e-3)
@@ -78,6 +80,8 @@ def test_the_rhythm_figures_are_the_evaluations_downbeat_clarity_and_rhythm_repe
     bar_lines = len(range(0, 300, COLUMNS_PER_BAR))
     assert f["share_onsets_downbeat"] * (notes + 1) / notes * 300 / bar_lines == pytest.approx(metrics.downbeat_clarity(roll), rel=1e-4)
     assert f["rhythm_repetition_bar"] == pytest.approx(metrics.rhythm_repetition(roll, 1), abs=1e-4)
+    assert f["rhythm_repetition_two_bars"] == pytest.approx(metrics.rhythm_repetition(roll, 2), abs=1e-4)
+    assert f["polyphonicity"] == pytest.approx(metrics.polyphonicity(roll), abs=1e-4)
     assert f["onset_columns_share"] == pytest.approx(metrics.onsets(roll).any(axis=0).mean(), abs=1e-4)
     in_some_band = sum(f[f"share_onsets_from_pitch_{low}"] for low in REGISTER_EDGES) * (notes + 1) / notes
     assert in_some_band == pytest.approx(1.0, abs=1e-4)  # the bands cover all 106 rows

@@ -25,7 +25,10 @@ real 152, so the gaps between onsets are long) and too many onsets on the bar li
 a rhythm that repeats less from bar to bar. So the notes' shares by register band, the
 share of columns that start a note, the share of onsets on bar lines and the likeness of
 the onset patterns of neighbouring bars are figures too. As the melody moved, the bass
-left the chords' roots (on them in 31-45% of bars, real 74%), so that share is a figure.
+left the chords' roots (on them in 31-45% of bars, real 74%), so that share is a figure;
+and as the onsets spread, more columns sounded one pitch alone (84% of sounding columns
+held two or more, real 93%) and the rhythm of bars two apart matched less, so those are
+figures as well.
 
 The loss reads the roll nearly as it is heard: each probability through a steep sigmoid
 around the 0.5 threshold (``heard``). Two plainer readings failed within 500 steps of the
@@ -62,7 +65,9 @@ FEATURES = (
     *(f"share_onsets_from_pitch_{low}" for low in REGISTER_EDGES),
     "onset_columns_share",
     "rhythm_repetition_bar",
+    "rhythm_repetition_two_bars",
     "pitches_sounding",
+    "polyphonicity",
     "pitches_used",
     "pitch_classes_used",
     "highest_row",
@@ -158,6 +163,19 @@ def _in_scale_share(chroma):
         scales[[(key + step) % 12 for step in _MAJOR_SCALE], key] = 1.0
     totals = ops.sum(chroma, axis=1)  # (B, 12)
     return ops.max(ops.matmul(totals, ops.convert_to_tensor(scales)), axis=1) / (ops.sum(totals, axis=1) + _TINY)
+
+
+def _polyphonicity(p, silence):
+    """(B,): the share of sounding columns where two or more pitches sound, as
+    ``evaluation.metrics.polyphonicity`` reads it; ``silence`` is ``_log_silence(p)``.
+
+    A column sounds one pitch alone with probability sum_r p_r * prod_(s != r) (1 - p_s);
+    the product of the other rows is exp(all rows' log-silence - row r's), which neither
+    divides by 1 - p_r nor passes a gradient through it."""
+    column_silence = ops.sum(silence, axis=1, keepdims=True)  # (B, 1, T)
+    nothing = ops.exp(column_silence[:, 0])
+    one = ops.sum(p * ops.exp(column_silence - silence), axis=1)
+    return ops.sum(1.0 - nothing - one, axis=1) / (ops.sum(1.0 - nothing, axis=1) + _TINY)
 
 
 def _triads():
@@ -289,7 +307,9 @@ def texture_features(p):
             *(count * share for count in by_register),
             ops.mean(onset_columns, axis=1),
             _bar_similarity(_bars(onset_columns), 1),
+            _bar_similarity(_bars(onset_columns), 2),
             ops.mean(ops.sum(p, axis=1), axis=1),
+            _polyphonicity(p, silence),
             ops.sum(used, axis=1),
             ops.sum(classes_used, axis=1),
             ops.sum(rows * used * nothing_above, axis=1),
