@@ -221,24 +221,31 @@ def _top_voice(p, silence):
     return p * ops.exp(above)
 
 
+def _moves_within(distances, rows: int) -> np.ndarray:
+    """(rows, rows): 1 where two rows lie one of ``distances`` semitones apart."""
+    apart = np.abs(np.subtract.outer(np.arange(rows), np.arange(rows)))
+    return np.isin(apart, distances).astype("float32")
+
+
 def _top_voice_figures(top):
     """(B, 3): the top voice's mean row where it sounds, and the shares of its moves from one
     column to the next that are steps and skips.
 
     Moves are read column by column, so a rest in the top voice hides the move across it,
-    as a held note hides none; the data's figures are read the same way."""
+    as a held note hides none; the data's figures are read the same way. The chance of a
+    move by one of a set of distances is one matrix product per column pair, with a band
+    of ones at those distances."""
     sounding = ops.sum(top, axis=1)  # (B, T)
     rows = ops.cast(ops.arange(top.shape[1]), top.dtype)[None, :, None]
     height = ops.sum(rows * top, axis=(1, 2)) / (ops.sum(sounding, axis=1) + 1.0)
-    now, before = top[:, :, 1:], top[:, :, :-1]
-
-    def moves_by(distance: int):
-        return ops.sum(now[:, distance:] * before[:, :-distance] + now[:, :-distance] * before[:, distance:], axis=(1, 2))
-
+    now, before = ops.transpose(top[:, :, 1:], (0, 2, 1)), ops.transpose(top[:, :, :-1], (0, 2, 1))  # (B, T - 1, 106)
+    pitches = top.shape[1]
+    bands = ops.convert_to_tensor(np.concatenate([_moves_within(_STEPS, pitches), _moves_within(_SKIPS, pitches)], axis=1))
+    reached = ops.matmul(before, bands)  # (B, T - 1, 2 * 106): where a step, or a skip, from each column leads
+    steps = ops.sum(now * reached[:, :, :pitches], axis=(1, 2))
+    skips = ops.sum(now * reached[:, :, pitches:], axis=(1, 2))
     stays = ops.sum(now * before, axis=(1, 2))
     moves = ops.sum(sounding[:, 1:] * sounding[:, :-1], axis=1) - stays
-    steps = sum(moves_by(d) for d in _STEPS)
-    skips = sum(moves_by(d) for d in _SKIPS)
     return ops.stack([height, steps / (moves + 1.0), skips / (moves + 1.0)], axis=1)
 
 
@@ -260,12 +267,19 @@ def _isolated_notes(p, silence):
     The pixel counts squared: nearly every silent pixel of a window has an empty
     neighbourhood, so a heard silence (about 5e-5) counted once would add a phantom note
     or more to every window, a gap G could never close."""
-    rows, columns = ISOLATION_SEMITONES - 1, ISOLATION_COLUMNS
-    padded = ops.pad(silence, ((0, 0), (rows, rows), (columns, columns)))
-    height, width = p.shape[1], p.shape[2]
-    across = sum(padded[:, :, shift : shift + width] for shift in range(2 * columns + 1))
-    box = sum(across[:, shift : shift + height] for shift in range(2 * rows + 1))
+    box = _box_sum(silence, ISOLATION_SEMITONES - 1, ISOLATION_COLUMNS)
     return ops.sum(ops.square(p) * ops.exp(box - silence), axis=(1, 2))
+
+
+def _box_sum(x, rows: int, columns: int):
+    """(B, H, W): the sum of ``x`` (B, H, W) over the box reaching ``rows`` rows and ``columns``
+    columns to each side of every pixel, nothing beyond the edges: two cumulative sums and
+    their differences, not one slice per row and column of the box."""
+    height, width = x.shape[1], x.shape[2]
+    running = ops.cumsum(ops.pad(x, ((0, 0), (0, 0), (columns + 1, columns))), axis=2)
+    across = running[:, :, 2 * columns + 1 :] - running[:, :, :width]
+    running = ops.cumsum(ops.pad(across, ((0, 0), (rows + 1, rows), (0, 0))), axis=1)
+    return running[:, 2 * rows + 1 :] - running[:, :height]
 
 
 def texture_features(p):
