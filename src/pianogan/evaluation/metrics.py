@@ -48,8 +48,6 @@ STEPWISE = 2  # semitones: a top-voice move of 1 or 2 is a step
 _PITCHES = LOWEST_PITCH + np.arange(N_PITCHES)
 _PITCH_CLASS_OF_ROW = np.eye(12)[_PITCHES % 12]  # (106, 12): folds rows onto pitch classes
 _KEY_SCALES = np.array([keys.scale_mask(key) for key in range(24)])  # (24, 12), keys.py's key order
-_TRIAD_ROOTS = np.arange(24) % 12  # triad k < 12: major on k; k >= 12: minor on k - 12
-_TRIADS = np.array([np.isin(np.arange(12), (root + np.array((0, 4, 7) if k < 12 else (0, 3, 7))) % 12) for k, root in enumerate(_TRIAD_ROOTS)])
 
 
 def _rolls(roll: np.ndarray) -> np.ndarray:
@@ -392,7 +390,7 @@ def bar_triads(roll: np.ndarray) -> np.ndarray:
     bar reads as C major: look at its notes before naming it.
     """
     time = _bar_pitch_class_time(roll)
-    score = time @ _TRIADS.T + time[..., _TRIAD_ROOTS] / (time.sum(axis=-1, keepdims=True) + 1)  # ties < 1 pixel
+    score = time @ keys.TRIADS.T + time[..., keys.TRIAD_ROOTS] / (time.sum(axis=-1, keepdims=True) + 1)  # ties < 1 pixel
     return np.argmax(score, axis=-1)
 
 
@@ -412,7 +410,7 @@ def bass_on_chord_root(roll: np.ndarray) -> np.ndarray | float:
     (or the window is shorter than a bar).
     """
     roll = _rolls(roll)
-    root = _TRIAD_ROOTS[bar_triads(roll)]
+    root = keys.TRIAD_ROOTS[bar_triads(roll)]
     first_beat = _bars(roll)[..., :BEAT].any(axis=-1)  # (..., 106, bars)
     bass = (LOWEST_PITCH + np.argmax(first_beat, axis=-2)) % 12
     counted = first_beat.any(axis=-2)

@@ -49,6 +49,7 @@ from keras import ops
 
 from pianogan.constants import DRONE_LENGTH, ISOLATION_COLUMNS, ISOLATION_SEMITONES
 from pianogan.models.architectures import remerge
+from pianogan.music import keys
 from pianogan.roll import COLUMNS_PER_BAR, COLUMNS_PER_QUARTER, LOWEST_PITCH
 
 # A note's length in columns falls in [1], [2], [3], [4], [5, 8), [8, 17) or [17, ...):
@@ -85,7 +86,6 @@ FEATURES = (
     "isolated_share",
 )
 _TINY = 1e-6
-_MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 # The top voice moves by step (1 or 2 semitones), by skip (3 to 7) or by leap (8 or more).
 _STEPS, _SKIPS = (1, 2), (3, 4, 5, 6, 7)
 # Each figure's spread is counted as at least 1% of its size (plus 0.01), so a figure the
@@ -158,9 +158,7 @@ def _bar_similarity(by_bar, lag: int):
 
 def _in_scale_share(chroma):
     """(B,): the share of sounding pixels on the major scale that holds the most of them."""
-    scales = np.zeros((12, 12), "float32")
-    for key in range(12):
-        scales[[(key + step) % 12 for step in _MAJOR_SCALE], key] = 1.0
+    scales = np.array([keys.scale_mask(key) for key in range(12)], "float32").T  # (12, 12): a major scale per column
     totals = ops.sum(chroma, axis=1)  # (B, 12)
     return ops.max(ops.matmul(totals, ops.convert_to_tensor(scales)), axis=1) / (ops.sum(totals, axis=1) + _TINY)
 
@@ -178,22 +176,14 @@ def _polyphonicity(p, silence):
     return ops.sum(1.0 - nothing - one, axis=1) / (ops.sum(1.0 - nothing, axis=1) + _TINY)
 
 
-def _triads():
-    """(12, 24) pitch classes of the major (0..11) and minor (12..23) triads, and (24, 12)
-    each triad's root, as ``evaluation.metrics.bar_triads`` numbers them."""
-    members = np.zeros((12, 24), "float32")
-    for k in range(24):
-        members[[(k % 12 + step) % 12 for step in ((0, 4, 7) if k < 12 else (0, 3, 7))], k] = 1.0
-    return ops.convert_to_tensor(members), ops.convert_to_tensor(np.eye(12, dtype="float32")[np.arange(24) % 12])
-
-
 def _bass_on_chord_root(chords, silence):
     """(B,): the share of bars whose bass (lowest pitch sounding in the bar's first beat) is
     the root of the bar's chord (the triad holding most of its note time), as
     ``evaluation.metrics.bass_on_chord_root`` reads it, with the chord a softmax over the
     triads (``CHORD_SHARPNESS``). ``chords`` (B, bars, 12) holds each bar's pitch-class
     time, ``silence`` is ``_log_silence(p)``; 0 when no bar's first beat sounds."""
-    members, roots = _triads()
+    members = ops.convert_to_tensor(keys.TRIADS.T.astype("float32"))  # (12, 24)
+    roots = ops.convert_to_tensor(np.eye(12, dtype="float32")[keys.TRIAD_ROOTS])  # (24, 12)
     time_share = chords / (ops.sum(chords, axis=2, keepdims=True) + _TINY)
     root = ops.matmul(ops.softmax(ops.matmul(time_share, members) / CHORD_SHARPNESS, axis=-1), roots)  # (B, bars, 12)
     first_beat = ops.sum(_bars(ops.transpose(silence, (0, 2, 1)))[:, : chords.shape[1], :COLUMNS_PER_QUARTER], axis=2)  # (B, bars, 106)

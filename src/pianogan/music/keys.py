@@ -36,6 +36,10 @@ PROFILES = {
 DEFAULT_PROFILE = "albrecht"
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 NATURAL_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
+# The 24 major and minor triads, numbered as the keys are: k < 12 the major triad on pitch
+# class k, k >= 12 the minor one on k - 12. TRIADS[k] marks its pitch classes.
+TRIAD_ROOTS = np.arange(24) % 12
+TRIADS = np.array([np.isin(np.arange(12), (root + np.array((0, 4, 7) if k < 12 else (0, 3, 7))) % 12) for k, root in enumerate(TRIAD_ROOTS)])
 _PITCH_CLASS_OF_ROW = np.eye(12)[(LOWEST_PITCH + np.arange(N_PITCHES)) % 12]  # (106, 12)
 
 
