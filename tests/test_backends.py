@@ -88,7 +88,10 @@ print(rolls.shape, bool(np.isfinite(rolls).all()))
 # meet a feature equal across the batch, whose gradient is NaN.
 SMALL = ("--batch-size", "4", "--checkpoint-every", "2", "--sample-every", "4", "--arch", "bars", "--augment", "both")
 # On the chord dataset the texture figures barely vary, so its texture gap is about 1,000:
-# this weight keeps it at the adversarial loss's size.
+# this weight keeps it at the adversarial loss's size. Its kernel discrepancy is logged
+# but left out of the loss: with G's figures tens of spreads from the data's, the kernel's
+# random features turn round-off into gradient (two devices' weights 5e-3 apart after 3
+# steps at weight 0.001), which says nothing about how the batch is shared.
 TEXTURE = ("--texture-matching", "0.001")
 
 
@@ -137,13 +140,21 @@ def test_a_backend_trains_resumes_exactly_and_its_generator_samples_under_the_ot
     assert main(["train", str(dataset), "-o", str(resumed), "--steps", "6", "--resume", "--backend", "tensorflow", "--quiet"]) == 2
 
 
-def _logged(run: Path) -> np.ndarray:
-    """The figures every step of a run logs (the losses, D's outputs and, with texture matching, its gap), by step."""
+def _logged(run: Path) -> dict[str, np.ndarray]:
+    """The figures every step of a run logs (the losses, D's outputs and, with texture matching, its terms), by name."""
     with open(run / "train_log.csv", newline="") as log:
         rows = list(csv.DictReader(log))
     texture = json.loads((run / "config.json").read_text())["train"]["texture_matching"] > 0
     names = runlog.LOG_FIELDS[2:] + (runlog.TERM_FIELDS if texture else [])
-    return np.array([[float(row[name]) for name in names] for row in rows])
+    return {name: np.array([float(row[name]) for row in rows]) for name in names}
+
+
+# On the chord dataset G's figures lie tens of spreads from the data's, so the kernel
+# discrepancy reads them through cosines of angles of tens of radians, and round-off in
+# the figures moves it in its fifth digit (measured: 3.91177 against 3.91157 on two
+# devices); were it read from each device's share of the batch alone, it would differ in
+# the first.
+RELATIVE_TOLERANCE = {"texture_kernel_gap": 1e-4}
 
 
 def _same_training(one, other) -> None:
@@ -151,10 +162,13 @@ def _same_training(one, other) -> None:
     move them in the steps taken: Adam's first updates are near ±lr (2e-4) whatever the
     gradient's size, so a gradient that rounds across zero moves a weight by up to 2 lr a step."""
     logs = [_logged(run) for run in (one, other)]
-    assert logs[0].shape == logs[1].shape and np.allclose(logs[0], logs[1], rtol=1e-5, atol=1e-5)
+    assert logs[0].keys() == logs[1].keys()
+    for name, figures in logs[0].items():
+        tolerance = RELATIVE_TOLERANCE.get(name, 1e-5)
+        assert figures.shape == logs[1][name].shape and np.allclose(figures, logs[1][name], rtol=tolerance, atol=1e-5), name
     a, b = _state(one), _state(other)
     worst = max(float(np.abs(a[key].astype(np.float64) - b[key]).max()) for key in a)
-    assert worst < len(logs[0]) * 2 * 2e-4, worst
+    assert worst < len(logs[0]["d_loss"]) * 2 * 2e-4, worst
 
 
 @pytest.mark.slow
@@ -218,9 +232,9 @@ def _on_two_cpus(*argvs: list[str]) -> list[tuple[int, str]]:
 @pytest.mark.slow
 def test_two_tensorflow_devices_train_like_one(dataset, tmp_path):
     """MirroredStrategy over two logical CPUs, with synchronized batch normalisation, the
-    minibatch deviation and texture matching's batch figures over both replicas: the
-    one-device figures and weights (measured: the logs equal to their 5 decimals, the
-    weights within 1e-4)."""
+    minibatch deviation and texture matching's batch figures (and its kernel features,
+    logged) over both replicas: the one-device figures and weights (measured: the logs
+    equal to their 5 decimals, the weights within 1e-4)."""
     options = ["--backend", "tensorflow", "--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both", *TEXTURE, "--quiet"]
     assert main(["train", str(dataset), "-o", str(tmp_path / "one"), *options]) == 0  # this process has one device
     refused = {

@@ -8,7 +8,19 @@ import pytest
 pytest.importorskip("keras")
 
 from pianogan.evaluation import metrics
-from pianogan.models.texture import FEATURES, LENGTH_EDGES, REGISTER_EDGES, note_length_counts, texture_features, texture_loss, texture_target
+from pianogan.models.texture import (
+    FEATURES,
+    LENGTH_EDGES,
+    REGISTER_EDGES,
+    heard_figures,
+    note_length_counts,
+    real_kernel_mean,
+    texture_features,
+    texture_figures,
+    texture_kernel_loss,
+    texture_loss,
+    texture_target,
+)
 from pianogan.roll import COLUMNS_PER_BAR
 
 
@@ -125,22 +137,55 @@ def test_the_loss_reads_the_heard_roll_is_zero_at_the_data_and_pulls_towards_it(
 
     rng = np.random.default_rng(1)
     real = np.stack([hand_made() if i % 2 else rng.random((106, 32)) < 0.05 for i in range(8)]).astype(np.float32)
-    target = texture_target(real)
-    assert float(texture_loss(real[..., None], target)) == pytest.approx(0.0, abs=1e-3)
+    target = texture_target(texture_figures(real))
+    assert float(texture_loss(heard_figures(real[..., None]), target)) == pytest.approx(0.0, abs=1e-3)
     # Faint pixels are silence once thresholded, however many notes their expectations add up to.
-    assert float(texture_loss(real[..., None] * 0.9 + 0.05, target)) == pytest.approx(0.0, abs=1e-2)
+    assert float(texture_loss(heard_figures(real[..., None] * 0.9 + 0.05), target)) == pytest.approx(0.0, abs=1e-2)
     # Two voices that each hold half of every note are heard as their OR.
     half = real * (rng.random(real.shape) < 0.5)
     voiced = np.stack([np.zeros_like(real), half, real - half], axis=-1)  # the merged channel, here left empty, is remade
-    assert float(texture_loss(voiced, target)) == pytest.approx(0.0, abs=1e-3)
+    assert float(texture_loss(heard_figures(voiced), target)) == pytest.approx(0.0, abs=1e-3)
 
     haze = keras.Variable(np.full((8, 106, 32, 1), 0.4, np.float32))
-    assert float(texture_loss(haze, target)) > 1.0
-    gradient = np.asarray(keras.ops.convert_to_numpy(_gradient(haze, target)))
+    assert float(texture_loss(heard_figures(haze), target)) > 1.0
+    gradient = np.asarray(keras.ops.convert_to_numpy(_gradient(haze, lambda rolls: texture_loss(heard_figures(rolls), target))))
     assert np.isfinite(gradient).all() and np.abs(gradient).sum() > 0
 
 
-def _gradient(variable, target):
+def test_the_kernel_discrepancy_sees_figures_together_where_the_moments_see_each_alone():
+    """Two sets of figures with the same marginals, one of them with every figure drawn
+    apart from the others (a shuffle per column): the moments' gap cannot tell them
+    apart; the kernel discrepancy can, and it is near zero between two draws of one set."""
+    rng = np.random.default_rng(3)
+    shared = rng.standard_normal((4000, 1))
+    joint = np.concatenate([shared + 0.3 * rng.standard_normal((4000, 1)) for _ in FEATURES], axis=1).astype(np.float32)
+    apart = np.stack([rng.permutation(column) for column in joint.T], axis=1)
+    bank, same, shuffled = joint[:2000], joint[2000:], apart[2000:]
+    target = texture_target(bank)
+    real_mean = real_kernel_mean(bank, target)
+
+    moments = [float(texture_loss(figures, target)) for figures in (same, shuffled)]
+    kernel = [float(texture_kernel_loss(figures, target, real_mean)) for figures in (same, shuffled)]
+    assert max(moments) < 0.01  # both match every figure's mean and spread
+    assert kernel[0] < 0.01 and kernel[1] > 20 * kernel[0]
+
+
+def test_the_kernel_discrepancy_pulls_generated_figures_towards_the_data():
+    import keras
+
+    rng = np.random.default_rng(4)
+    real = np.stack([hand_made() if i % 2 else rng.random((106, 32)) < 0.05 for i in range(16)]).astype(np.float32)
+    figures = texture_figures(real)
+    target = texture_target(figures)
+    real_mean = real_kernel_mean(figures, target)
+    assert float(texture_kernel_loss(figures, target, real_mean)) == pytest.approx(0.0, abs=1e-5)  # the batch is the data
+    haze = keras.Variable(np.full((8, 106, 32, 1), 0.4, np.float32))
+    assert float(texture_kernel_loss(heard_figures(haze), target, real_mean)) > 0.1
+    gradient = np.asarray(keras.ops.convert_to_numpy(_gradient(haze, lambda rolls: texture_kernel_loss(heard_figures(rolls), target, real_mean))))
+    assert np.isfinite(gradient).all() and np.abs(gradient).sum() > 0
+
+
+def _gradient(variable, loss_of):
     import keras
 
     backend = keras.backend.backend()
@@ -148,6 +193,6 @@ def _gradient(variable, target):
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
-            loss = texture_loss(variable, target)
+            loss = loss_of(variable)
         return tape.gradient(loss, variable.value)
     pytest.skip(f"the gradient check is written for TensorFlow, not {backend}")

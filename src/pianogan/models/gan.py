@@ -10,9 +10,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from pianogan.models import texture
 from pianogan.models.architectures import remerge
 from pianogan.models.losses import generator_loss
-from pianogan.models.texture import texture_loss
 from pianogan.roll import COLUMNS_PER_BAR as BAR_COLUMNS
 
 
@@ -81,7 +81,8 @@ class GAN(keras.Model):
         loss="nonsaturating",
         r1_gamma=0.0,
         texture_matching=0.0,
-        texture_target=None,
+        texture_kernel=0.0,
+        real_figures=None,
         ema_decay=0.0,
         hard_fakes=True,
         augment_both=False,
@@ -94,10 +95,14 @@ class GAN(keras.Model):
         self.loss_kind = loss
         self.r1_gamma = float(r1_gamma)
         self.texture_matching = float(texture_matching)
-        if self.texture_matching and texture_target is None:
-            raise ValueError("texture matching needs the data's texture figures (texture.texture_target)")
-        # (2, figures): the data's means and spreads (``texture.texture_target``), on the backend's device
-        self.texture_target = None if texture_target is None else ops.convert_to_tensor(texture_target)
+        self.texture_kernel = float(texture_kernel)
+        if (self.texture_matching or self.texture_kernel) and real_figures is None:
+            raise ValueError("texture matching needs real windows' texture figures (texture.texture_figures)")
+        if real_figures is not None:
+            # on the backend's device: the data's means and spreads of the figures, and its mean kernel features
+            target = texture.texture_target(real_figures)
+            self.texture_target = ops.convert_to_tensor(target)
+            self.real_kernel_mean = ops.convert_to_tensor(texture.real_kernel_mean(real_figures, target))
         self.ema_decay = float(ema_decay)
         self.hard_fakes = bool(hard_fakes)
         self.augment_both = bool(augment_both)
@@ -123,15 +128,20 @@ class GAN(keras.Model):
         return self.d_real(remerge(rolls), params)
 
     def generator_objective(self, logits, probabilities, *batch_mean):
-        """What G's step descends: the adversarial loss on D's ``logits``, plus texture
-        matching's gap on G's ``probabilities`` when it is on (``batch_mean``, if given:
-        how ``texture.texture_loss`` averages a batch split over devices). Returns that sum,
-        the adversarial loss and the gap (None when off), the last two for the step's log."""
+        """What G's step descends: the adversarial loss on D's ``logits``, plus, on G's
+        ``probabilities``, texture matching's gap in the figures' moments and its kernel
+        discrepancy when they are on (``batch_mean``, if given: how ``texture`` averages a
+        batch split over devices). Returns that sum, the adversarial loss and the texture
+        terms by their log's names (``runlog.TERM_FIELDS``; empty when off), the last two
+        for the step's log."""
         g_loss = generator_loss(self.loss_kind, logits)
-        if not self.texture_matching:
-            return g_loss, g_loss, None
-        gap = texture_loss(probabilities, self.texture_target, *batch_mean)
-        return g_loss + self.texture_matching * gap, g_loss, gap
+        if not (self.texture_matching or self.texture_kernel):
+            return g_loss, g_loss, {}
+        figures = texture.heard_figures(probabilities)
+        gap = texture.texture_loss(figures, self.texture_target, *batch_mean)
+        kernel_gap = texture.texture_kernel_loss(figures, self.texture_target, self.real_kernel_mean, *batch_mean)
+        total = g_loss + self.texture_matching * gap + self.texture_kernel * kernel_gap
+        return total, g_loss, {"texture_gap": gap, "texture_kernel_gap": kernel_gap}
 
     def d_real(self, rolls, params):
         """What D sees of real rolls: augmented when both sides are (``augment_both``)."""

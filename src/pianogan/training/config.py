@@ -51,6 +51,11 @@ class TrainConfig:
         "silent beats, harmony from bar to bar and two bars apart, notes in a key, the top voice's height and steps, "
         "the bass on the chord's root, rhythm repeated one and two bars on, drones and stray notes (pianogan.models.texture); 0 turns it off",
     )
+    texture_kernel: float = option(
+        0.0,
+        "weight of the texture figures' kernel discrepancy (MMD) in the generator's loss: how far the batch's figures lie "
+        "from real windows' taken together, not one by one as --texture-matching reads them; 0 turns it off",
+    )
     ema_decay: float = option(
         0.0,
         "decay of the exponential moving average of the generator's weights, which is what gets saved; 0 saves the "

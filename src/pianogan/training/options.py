@@ -69,6 +69,7 @@ NUMBERS: dict[str, Number] = {
     "clipvalue": Number(float, 0, 1e6, open_low=True),
     "r1_gamma": Number(float, 0, 1e6),
     "texture_matching": Number(float, 0, 1e6),
+    "texture_kernel": Number(float, 0, 1e6),
     "ema_decay": Number(float, 0, 1, open_high=True),
     "draw_band": Number(float, 0, 0.5, open_low=True),
     "max_transpose": Number(int, 0, 12),

@@ -14,8 +14,9 @@ LOG = "train_log.csv"
 LOG_FIELDS = ["step", "seconds", "d_loss", "g_loss", "r1", "d_real", "d_fake", "fake_lit", "real_lit"]
 # Filled at checkpoints only: D's mean output on fixed training and validation windows (``train.overfitting_probe``).
 PROBE_FIELDS = ["d_train_windows", "d_validation_windows"]
-# Filled only by runs that use the term: texture matching's gap (``texture.texture_loss``).
-TERM_FIELDS = ["texture_gap"]
+# Filled only by runs that use texture matching: its gap in the figures' moments
+# (``texture.texture_loss``) and its kernel discrepancy (``texture.texture_kernel_loss``).
+TERM_FIELDS = ["texture_gap", "texture_kernel_gap"]
 
 
 def read_log(run: str | os.PathLike, up_to_step: int | None = None) -> list[dict]:

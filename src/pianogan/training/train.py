@@ -67,9 +67,9 @@ def _make_optimizer(config: TrainConfig, learning_rate: float):
     return keras.optimizers.Adam(learning_rate, beta_1=config.beta_1, beta_2=config.beta_2, clipvalue=config.clipvalue)
 
 
-def build_gan(config: TrainConfig, texture_target: np.ndarray | None = None):
+def build_gan(config: TrainConfig, real_figures: np.ndarray | None = None):
     """G, D and the EMA generator with initial weights drawn from ``config.seed``; with
-    texture matching, ``texture_target`` is the data's (``texture_target`` below)."""
+    texture matching, ``real_figures`` are the data's (``real_texture_figures`` below)."""
     keras.utils.set_random_seed(config.seed)
     stochastic = config.fakes == "stochastic"
     generator, discriminator = architectures.build(config.arch, config.latent_dim, config.draw_band if stochastic else None)
@@ -83,7 +83,8 @@ def build_gan(config: TrainConfig, texture_target: np.ndarray | None = None):
         loss=config.loss,
         r1_gamma=config.r1_gamma,
         texture_matching=config.texture_matching,
-        texture_target=texture_target,
+        texture_kernel=config.texture_kernel,
+        real_figures=real_figures,
         ema_decay=config.ema_decay,
         hard_fakes=config.hard_fakes and not stochastic,  # drawn by D's first layer instead
         augment_both=augment_both,
@@ -95,11 +96,11 @@ def build_gan(config: TrainConfig, texture_target: np.ndarray | None = None):
 TEXTURE_BATCHES = 64  # training batches whose texture G is asked to match
 
 
-def texture_target(maker: BatchMaker) -> np.ndarray:
-    """The texture figures' means and spreads over the first training batches, as G's
-    texture-matching loss sees real windows (key-normalised when the run is; voiced
-    batches by their merged channel)."""
-    return texture.texture_target(np.concatenate([maker.real(step)[..., 0] for step in range(TEXTURE_BATCHES)]))
+def real_texture_figures(maker: BatchMaker) -> np.ndarray:
+    """The texture figures of the first training batches' windows, as G's texture matching
+    sees real windows (key-normalised when the run is; voiced batches by their merged
+    channel)."""
+    return texture.texture_figures(np.concatenate([maker.real(step)[..., 0] for step in range(TEXTURE_BATCHES)]))
 
 
 # --- checkpoints -------------------------------------------------------------------
@@ -379,7 +380,7 @@ def _train(
         data.trained,
         architectures.VOICE_GROUPS.get(config.arch),
     )
-    gan = build_gan(config, texture_target(maker) if config.texture_matching else None)
+    gan = build_gan(config, real_texture_figures(maker) if config.texture_matching or config.texture_kernel else None)
     run_step = backend.make_step(gan)  # where the backend cannot train this model on these devices, before anything is written
     start = load_checkpoint(gan, run) if resume else 0
     if resume and stored.get("dataset_fingerprint") != data.fingerprint:

@@ -138,10 +138,10 @@ class Step:
             probabilities, g_state = generator.stateless_call(g_weights, g_state, z, training=True)
             logits, d_state = discriminator.stateless_call(d_weights, d_state, gan.d_input(probabilities, fake_moves), training=True)
             # the batch is global here, so the texture's means are the whole batch's on any number of devices
-            total, g_loss, gap = gan.generator_objective(logits, probabilities)
-            return total, (g_loss, gap, probabilities, g_state, d_state)
+            total, g_loss, terms = gan.generator_objective(logits, probabilities)
+            return total, (g_loss, terms, probabilities, g_state, d_state)
 
-        (_, (g_loss, gap, probabilities, g_state, d_state)), gradients = jax.value_and_grad(g_objective, has_aux=True)(g_weights, g_state, d_state)
+        (_, (g_loss, terms, probabilities, g_state, d_state)), gradients = jax.value_and_grad(g_objective, has_aux=True)(g_weights, g_state, d_state)
         g_weights, g_slots = gan.g_optimizer.stateless_apply(g_slots, gradients, g_weights)
 
         step = step + 1
@@ -155,5 +155,5 @@ class Step:
             "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
             "fake_lit": jnp.mean((probabilities[..., :1] >= 0.5).astype("float32")),
             "real_lit": jnp.mean(real[..., :1]),
-        } | ({"texture_gap": gap} if gap is not None else {})
+        } | terms
         return [g_weights, g_state, d_weights, d_state, ema_weights, list(g_state), g_slots, d_slots, [step]], logs

@@ -234,7 +234,7 @@ def gan_step(gan, batch: dict[str, np.ndarray]) -> dict[str, float]:
         gan.d_optimizer.apply(gradients, d_weights)
 
     probabilities = generator(z, training=True)
-    g_total, g_loss, gap = gan.generator_objective(discriminator(gan.d_input(probabilities, moves[1]), training=True), probabilities, _batch_mean)
+    g_total, g_loss, terms = gan.generator_objective(discriminator(gan.d_input(probabilities, moves[1]), training=True), probabilities, _batch_mean)
     g_weights = generator.trainable_variables
     gradients = _averaged(_gradients(g_total, g_weights))
     with torch.no_grad():
@@ -249,5 +249,5 @@ def gan_step(gan, batch: dict[str, np.ndarray]) -> dict[str, float]:
             "d_fake": torch.sigmoid(fake_logits).mean(),
             "fake_lit": (probabilities[..., :1] >= 0.5).float().mean(),
             "real_lit": real[..., :1].mean(),
-        } | ({"texture_gap": gap} if gap is not None else {})
+        } | terms
         return {name: float(value) for name, value in zip(logs, _averaged(list(logs.values())))}
