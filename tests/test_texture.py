@@ -21,6 +21,7 @@ from pianogan.models.texture import (
     texture_loss,
     texture_target,
 )
+from pianogan.music import keys
 from pianogan.roll import COLUMNS_PER_BAR
 
 
@@ -48,7 +49,8 @@ def test_figures_of_a_hand_made_roll():
     assert f["share_onsets_downbeat"] == pytest.approx(1 / 5, abs=1e-6)  # the eighth on column 0; column 16 starts nothing
     registers = [f[f"share_onsets_from_pitch_{low}"] for low in REGISTER_EDGES]
     assert registers == pytest.approx([2 / 5, 0, 1 / 5, 0, 1 / 5], abs=1e-6)  # pitches 31, 31, 61 and 91
-    assert f["onset_columns_share"] == pytest.approx(4 / 32, abs=1e-6)  # notes start on columns 0, 4, 6 and 20
+    # Notes start on columns 0, 4, 6 and 20; each column is heard through the threshold, where silence reads 5e-5.
+    assert f["onset_columns_share"] == pytest.approx(4 / 32, abs=1e-4)
     assert f["rhythm_repetition_bar"] == pytest.approx(1 / np.sqrt(3), abs=1e-4)  # bar 1 starts notes on 0, 4 and 6, bar 2 on 4
     assert f["pitches_sounding"] == pytest.approx((2 + 4 + 1 + 12) / 32)
     assert f["polyphonicity"] == pytest.approx(1 / 18, abs=1e-5)  # of 18 sounding columns only column 6 sounds two pitches
@@ -61,7 +63,7 @@ def test_figures_of_a_hand_made_roll():
     # Bar 1 sounds G (MIDI 31) for 6 columns and C# (61) for 1, bar 2 G (91) for 12: a cosine of 6 / sqrt(37).
     assert f["bar_chroma_similarity"] == pytest.approx(6 / np.sqrt(37), abs=1e-4)
     assert f["two_bar_chroma_similarity"] == 0  # no two bars that far apart
-    assert f["in_scale_share"] == pytest.approx(1.0, abs=1e-4)  # G and C# are both in D major
+    assert f["out_of_key_share"] == pytest.approx(metrics.out_of_key_share(hand_made()), abs=1e-3)
     assert f["onset_periodicity_bar"] == pytest.approx(metrics.onset_periodicity(hand_made(), COLUMNS_PER_BAR), abs=1e-4)
 
 
@@ -82,6 +84,23 @@ def test_the_harmony_figures_are_the_evaluations_pitch_class_repetition_where_no
     f = figures(roll)
     assert f["bar_chroma_similarity"] == pytest.approx(metrics.pitch_class_repetition(roll, 1), abs=1e-4)
     assert f["two_bar_chroma_similarity"] == pytest.approx(metrics.pitch_class_repetition(roll, 2), abs=1e-4)
+
+
+def test_the_key_figure_is_the_evaluations_out_of_key_share():
+    """Notes drawn from a key's profile on its scale, with a few chromatic ones, each a
+    sixteenth: the figure reads the key as the evaluation does and counts each note once,
+    not by its length."""
+    rng = np.random.default_rng(5)
+    for key, chromatic in ((0, 0.0), (7, 0.1), (21, 0.2), (14, 0.3)):
+        scale = keys.scale_mask(key)
+        weights = np.roll(keys.PROFILES["albrecht"][key // 12], key % 12) * scale
+        roll = np.zeros((106, 300), bool)
+        for start in range(0, 300, 4):
+            pitch_class = rng.integers(12) if rng.random() < chromatic else rng.choice(12, p=weights / weights.sum())
+            row = 36 + (pitch_class - 57) % 12 + 12 * rng.integers(2)  # between A3 and A5
+            roll[row, start : start + (4 if scale[pitch_class] else 1)] = True
+        assert figures(roll)["out_of_key_share"] == pytest.approx(metrics.out_of_key_share(roll), abs=1e-3), key
+        assert chromatic == 0 or metrics.out_of_key_share(roll) > 0.05  # chromatic notes there are
 
 
 def test_the_rhythm_figures_are_the_evaluations_downbeat_clarity_and_rhythm_repetition():
@@ -120,6 +139,29 @@ def test_drones_and_stray_notes_are_counted_as_the_evaluation_counts_them():
     assert f["drone_notes"] == pytest.approx(3, abs=1e-4) and metrics.drone(roll) == 1
     assert f["isolated_share"] == pytest.approx(2 / (8 + 1), abs=1e-4)
     assert metrics.isolated_short_notes(roll) == pytest.approx(2 / 8)
+
+
+def test_faint_pixels_neither_widen_the_register_nor_make_the_bars_alike():
+    """A generated roll whose notes lie between rows 30 and 60, with a haze of pixels at 0.3
+    (silent once thresholded) over four rows above them and four below: heard, its
+    register, its pitches and its bars' rhythm are those of its notes, within what each
+    faint row's loudest pixel adds (2% of a row). Read as the chance that any pixel of a
+    row sounds, each faint row would count nearly whole: the highest row read 81, not 59."""
+    from pianogan.models.texture import heard
+
+    rng = np.random.default_rng(6)
+    notes = np.zeros((106, 300), np.float32)
+    for start in range(0, 300, 2):
+        notes[rng.integers(30, 60), start : start + rng.integers(1, 4)] = 0.9
+    probabilities = notes.copy()
+    probabilities[[20, 22, 24, 26, 70, 72, 74, 76]] = np.maximum(probabilities[[20, 22, 24, 26, 70, 72, 74, 76]], 0.3)
+    as_heard = dict(zip(FEATURES, np.asarray(texture_features(heard(probabilities[None])))[0]))
+    thresholded = figures(probabilities >= 0.5)
+    assert thresholded["highest_row"] == 59 and thresholded["lowest_row"] == 30
+    for name, within in (("highest_row", 1.5), ("lowest_row", 1.0), ("pitches_used", 0.2), ("pitch_classes_used", 0.2)):
+        assert as_heard[name] == pytest.approx(thresholded[name], abs=within), name
+    for name in ("rhythm_repetition_bar", "rhythm_repetition_two_bars", "onset_columns_share"):
+        assert as_heard[name] == pytest.approx(thresholded[name], abs=0.01), name
 
 
 def test_counts_are_the_expectation_over_drawn_pixels():

@@ -43,7 +43,7 @@ TRIADS = np.array([np.isin(np.arange(12), (root + np.array((0, 4, 7) if k < 12 e
 _PITCH_CLASS_OF_ROW = np.eye(12)[(LOWEST_PITCH + np.arange(N_PITCHES)) % 12]  # (106, 12)
 
 
-def _templates(profile: str) -> np.ndarray:
+def key_templates(profile: str = DEFAULT_PROFILE) -> np.ndarray:
     """(24, 12) profiles, each rotated to its tonic and standardised (mean 0, norm 1)."""
     major, minor = PROFILES[profile]
     rows = [np.roll(major, tonic) for tonic in range(12)] + [np.roll(minor, tonic) for tonic in range(12)]
@@ -66,7 +66,7 @@ def key_correlations(pitch_classes: np.ndarray, profile: str = DEFAULT_PROFILE) 
     centred = centred - centred.mean(axis=-1, keepdims=True)
     norm = np.linalg.norm(centred, axis=-1, keepdims=True)
     unit = np.divide(centred, norm, out=np.zeros_like(centred), where=norm > 0)
-    return unit @ _templates(profile).T
+    return unit @ key_templates(profile).T
 
 
 def estimate_keys(rolls: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray:
