@@ -76,7 +76,45 @@ def test_the_top_voice_figures_follow_the_melody_over_held_chords():
     assert f["top_voice_row"] == pytest.approx((4 * 50 + 4 * 52 + 4 * 54 + 4 * 57 + 16 * 50) / (32 + 1), abs=1e-3)
     assert f["top_voice_step_share"] == pytest.approx(2 / (4 + 1), abs=1e-4)  # two steps of four moves
     assert f["top_voice_skip_share"] == pytest.approx(2 / (4 + 1), abs=1e-4)
+    assert f["top_voice_mean_interval"] == pytest.approx((2 + 2 + 3 + 7) / (4 + 1), abs=1e-3)
     assert metrics.top_voice_stepwise_share(roll) == pytest.approx(0.5)  # the evaluation's reading, without the loss's + 1
+    assert metrics.mean_top_voice_interval(roll) == pytest.approx(14 / 4)
+
+
+def test_the_top_voice_moves_from_note_to_note_across_chord_tones_and_rests():
+    """A melody note ending over a chord tone begun beneath it does not move down to that
+    tone, and a rest does not hide the move across it: the figures follow the notes that
+    start on top, as the evaluation does, not the highest pixel from column to column."""
+    roll = np.zeros((106, 48), bool)
+    roll[40, 0:16] = True  # a chord tone held under the melody, and heard alone in columns 4-7
+    roll[60, 0:4] = True
+    roll[62, 8:12] = True  # a step up from row 60, the chord tone between
+    roll[69, 20:24] = True  # a skip of 7 up, across a rest
+    roll[68, 24:28] = True  # a step down
+    f = figures(roll)
+    assert f["top_voice_step_share"] == pytest.approx(2 / (3 + 1), abs=1e-4)
+    assert f["top_voice_skip_share"] == pytest.approx(1 / (3 + 1), abs=1e-4)
+    assert f["top_voice_mean_interval"] == pytest.approx((2 + 7 + 1) / (3 + 1), abs=1e-3)
+    assert metrics.top_voice_stepwise_share(roll) == pytest.approx(2 / 3)
+    assert metrics.mean_top_voice_interval(roll) == pytest.approx(10 / 3)
+
+
+def test_the_top_voice_figures_are_the_evaluations_on_busy_rolls():
+    """Random notes of one to eight columns, several at once: the figures differ from the
+    evaluation's only by the + 1 in their denominators and the moves more than a bar apart
+    they leave out, which such dense rolls do not have."""
+    rng = np.random.default_rng(6)
+    roll = np.zeros((106, 300), bool)
+    for _ in range(400):
+        row, start = rng.integers(20, 80), rng.integers(300)
+        roll[row, start : start + rng.integers(1, 9)] = True
+    f = figures(roll)
+    _, starts = metrics.top_voice(roll)
+    moves = int(starts.sum()) - 1
+    intervals = np.abs(np.diff(metrics.top_voice(roll)[0][starts]))
+    changing = int(np.count_nonzero(intervals))
+    assert f["top_voice_step_share"] == pytest.approx(metrics.top_voice_stepwise_share(roll) * changing / (changing + 1), abs=1e-3)
+    assert f["top_voice_mean_interval"] == pytest.approx(metrics.mean_top_voice_interval(roll) * moves / (moves + 1), abs=1e-2)
 
 
 def test_the_harmony_figures_are_the_evaluations_pitch_class_repetition_where_no_bar_is_empty():
