@@ -109,9 +109,9 @@ def test_the_top_voice_figures_are_the_evaluations_on_busy_rolls():
         row, start = rng.integers(20, 80), rng.integers(300)
         roll[row, start : start + rng.integers(1, 9)] = True
     f = figures(roll)
-    _, starts = metrics.top_voice(roll)
+    top, starts = metrics.top_voice(roll)
     moves = int(starts.sum()) - 1
-    intervals = np.abs(np.diff(metrics.top_voice(roll)[0][starts]))
+    intervals = np.abs(np.diff(top[starts]))
     changing = int(np.count_nonzero(intervals))
     assert f["top_voice_step_share"] == pytest.approx(metrics.top_voice_stepwise_share(roll) * changing / (changing + 1), abs=1e-3)
     assert f["top_voice_mean_interval"] == pytest.approx(metrics.mean_top_voice_interval(roll) * moves / (moves + 1), abs=1e-2)

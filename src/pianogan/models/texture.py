@@ -98,8 +98,8 @@ _TINY = 1e-6
 # The top voice moves by step (1 or 2 semitones), by skip (3 to 7) or by leap (8 or more).
 _STEPS, _SKIPS = (1, 2), (3, 4, 5, 6, 7)
 # A top-voice note followed by the next more than a bar later is not read as a move: 0.6% of
-# real moves are further apart (300 validation windows), and each column of reach costs one
-# product over the roll.
+# real moves are further apart (300 validation windows), and the pairs of columns compared,
+# so the cost, grow with the reach.
 TOP_VOICE_REACH = COLUMNS_PER_BAR
 # Each figure's spread is counted as at least 1% of its size (plus 0.01), so a figure the
 # data barely varies, as in a dataset of one piece, does not blow the loss up.
@@ -247,13 +247,6 @@ def _silence_above(silence):
     return ops.flip(ops.cumsum(ops.flip(silence, axis=1), axis=1), axis=1) - silence
 
 
-def _top_voice(p, silence):
-    """(B, 106, T): the chance that each row is the highest one sounding in its column, the
-    skyline that ``evaluation.metrics.top_voice`` reads as the melody; ``silence`` is
-    ``_log_silence(p)``."""
-    return p * ops.exp(_silence_above(silence))
-
-
 def _moves_within(distances, rows: int) -> np.ndarray:
     """(rows, rows): 1 where two rows lie one of ``distances`` semitones apart."""
     apart = np.abs(np.subtract.outer(np.arange(rows), np.arange(rows)))
@@ -283,9 +276,13 @@ def _top_voice_figures(p, onsets, silence):
     row, so that no sum over pairs of rows is taken: the sum of |r - r'| x(r) y(r') is the
     sum over c of X(c) (Y - Y(c)) + Y(c) (X - X(c)), X(c) and Y(c) the sums up to row c, X
     and Y the totals."""
+    nothing_above = ops.exp(_silence_above(silence))
+    # The skyline that ``evaluation.metrics.top_voice`` reads as the melody: the chance that
+    # each row is the highest one sounding in its column.
+    top = p * nothing_above
     # Each onset counts squared, as in ``_isolated_notes``: a heard silence (about 5e-5) above
     # the melody in every column would otherwise add half a note a window, and two leaps.
-    starts = ops.transpose(ops.square(onsets) * ops.exp(_silence_above(silence)), (0, 2, 1))  # (B, T, 106)
+    starts = ops.transpose(ops.square(onsets) * nothing_above, (0, 2, 1))  # (B, T, 106)
     pitches, steps = p.shape[1], p.shape[2]
     bars = -(-steps // TOP_VOICE_REACH)
     starts = ops.pad(starts, ((0, 0), (0, (bars + 1) * TOP_VOICE_REACH - steps), (0, 0)))  # silence after the end
@@ -316,7 +313,6 @@ def _top_voice_figures(p, onsets, silence):
     pairs = [outer(per_column, per_column), paired(starts, starts), paired(starts, near[:, :, :pitches]), paired(starts, near[:, :, pitches:]), distance]
     moves = ops.stack([ops.sum(successive * x, axis=(1, 2, 3)) for x in pairs], axis=1)  # (B, 5)
     rows = ops.cast(ops.arange(pitches), p.dtype)[None, :, None]
-    top = _top_voice(p, silence)
     height = ops.sum(rows * top, axis=(1, 2)) / (ops.sum(top, axis=(1, 2)) + 1.0)
     changing = moves[:, 0] - moves[:, 1] + 1.0
     return ops.stack([height, moves[:, 2] / changing, moves[:, 3] / changing, moves[:, 4] / (moves[:, 0] + 1.0)], axis=1)
