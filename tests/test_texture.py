@@ -141,6 +141,28 @@ def test_the_key_figure_is_the_evaluations_out_of_key_share():
         assert chromatic == 0 or metrics.out_of_key_share(roll) > 0.05  # chromatic notes there are
 
 
+@pytest.mark.parametrize("density", [0.005, 0.02, 0.05])
+def test_the_pitch_figures_are_the_evaluations_largest_gap_and_pitch_class_entropy(density):
+    roll = np.random.default_rng(7).random((106, 300)) < density
+    roll[:, 1:] |= roll[:, :-1]  # notes of two columns, so each is counted once however long
+    f = figures(roll)
+    assert f["largest_pitch_gap"] == pytest.approx(metrics.largest_pitch_gap(roll), abs=1e-3)
+    assert f["pitch_class_entropy"] == pytest.approx(metrics.pitch_class_entropy(roll), abs=1e-4)
+
+
+def test_a_stray_note_far_above_the_texture_opens_the_largest_gap_by_as_much_as_it_is_heard():
+    roll = np.zeros((106, 300), np.float32)
+    roll[[40, 42, 47], :16] = 1.0  # a chord: gaps of 2 and 5
+    assert figures(roll)["largest_pitch_gap"] == pytest.approx(5, abs=1e-3)
+    assert figures(roll)["pitch_class_entropy"] == pytest.approx(np.log2(3), abs=1e-4)
+    stray = roll.copy()
+    stray[85, 100] = 1.0  # 38 semitones above the chord's top
+    assert figures(stray)["largest_pitch_gap"] == pytest.approx(38, abs=1e-3) == metrics.largest_pitch_gap(stray > 0)
+    stray[85, 100] = 0.5  # as likely there as not: gaps of 5 to 38 count half
+    assert figures(stray)["largest_pitch_gap"] == pytest.approx(5 + 33 / 2, abs=1e-3)
+    assert figures(np.zeros((106, 300), np.float32))["largest_pitch_gap"] == 0  # no pitches, no gap
+
+
 def test_the_rhythm_figures_are_the_evaluations_downbeat_clarity_and_rhythm_repetition():
     roll = np.random.default_rng(3).random((106, 300)) < 0.01
     roll[:, ::16] |= np.random.default_rng(4).random((106, 19)) < 0.1  # more notes on the bar lines

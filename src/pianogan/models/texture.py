@@ -36,7 +36,9 @@ figures' combinations apart from the data's, so ``texture_kernel_loss`` compares
 together. With that, the two figures of the validation split furthest from the data
 were the top voice's steps and mean interval (1.0 and 1.1 standard deviations), so the
 top voice is read from note to note as the evaluation reads it (``_top_voice_figures``),
-and its mean interval is a figure too.
+and its mean interval is a figure too. The next two (0.8 standard deviations each) were
+the largest gap between the pitches used, which a stray note far from the texture opens,
+and the entropy of the notes' pitch classes: figures as well.
 
 The loss reads the roll nearly as it is heard: each probability through a steep sigmoid
 around the 0.5 threshold (``heard``). Two plainer readings failed within 500 steps of the
@@ -85,6 +87,8 @@ FEATURES = (
     "bar_chroma_similarity",
     "two_bar_chroma_similarity",
     "out_of_key_share",
+    "pitch_class_entropy",
+    "largest_pitch_gap",
     "bass_on_chord_root",
     "onset_periodicity_bar",
     "top_voice_row",
@@ -199,6 +203,42 @@ def _out_of_key_share(chroma, notes_by_class):
     notes_outside = ops.matmul(notes_by_class, ops.convert_to_tensor(outside))  # (B, 24)
     share = ops.sum(ops.softmax(correlations / KEY_SHARPNESS, axis=-1) * notes_outside, axis=1)
     return share / (ops.sum(notes_by_class, axis=1) + _TINY)
+
+
+def _pitch_class_entropy(notes_by_class):
+    """(B,): the entropy in bits of the notes' pitch classes, as
+    ``evaluation.metrics.pitch_class_entropy`` reads it; ``notes_by_class`` (B, 12) holds
+    the notes of each pitch class. 0 without notes."""
+    shares = notes_by_class / (ops.sum(notes_by_class, axis=1, keepdims=True) + _TINY)
+    return -ops.sum(shares * ops.log(ops.maximum(shares, _TINY)), axis=1) / np.log(2.0)
+
+
+def _windows_up(x):
+    """(B, R, R - 1): x[r + g] at [r, g - 1] for g = 1 .. R - 1 of ``x`` (B, R), 0 beyond the
+    last row. A copy of ``x`` laid out with one extra element per row, so that each row
+    starts one further along: a reshape, where indexing would take a gather whose
+    gradient sums in an order of its own."""
+    rows = x.shape[1]
+    padded = ops.concatenate([x, ops.zeros_like(x)], axis=1)  # (B, 2R)
+    tiled = ops.tile(padded, (1, rows + 1))[:, : rows * (2 * rows + 1)]
+    return ops.reshape(tiled, (-1, rows, 2 * rows + 1))[:, :, 1:rows]
+
+
+def _largest_pitch_gap(used):
+    """(B,): the expected largest gap in semitones between neighbours among the rows used
+    (``used`` (B, 106), each row's chance of sounding), as
+    ``evaluation.metrics.largest_pitch_gap`` reads it on 0/1 rolls; 0 with fewer than two.
+
+    The largest gap is at least g when some used row r has rows r + 1 .. r + g - 1 unused
+    and a used row at r + g or above: the sum over g of that chance is the expected
+    largest gap. The chances of silence are multiplied as sums of logs within each span,
+    never as differences of sums over the whole roll."""
+    silent = _log_silence(used)
+    quiet_between = ops.exp(ops.cumsum(_windows_up(silent), axis=2) - _windows_up(silent))  # rows r + 1 .. r + g - 1 unused
+    silent_from = ops.flip(ops.cumsum(ops.flip(silent, axis=1), axis=1), axis=1)  # rows r .. the top unused
+    used_from = 1.0 - ops.exp(_windows_up(silent_from))  # some row at r + g or above used
+    opens = used[:, :, None] * quiet_between * used_from  # (B, 106, 105): a gap of at least g opens above row r
+    return ops.sum(1.0 - ops.exp(ops.sum(_log_silence(opens), axis=1)), axis=1)
 
 
 def _polyphonicity(p, silence):
@@ -397,6 +437,7 @@ def texture_features(p):
     chroma = _chroma(p)
     chords = ops.sum(_bars(chroma), axis=2)  # (B, bars, 12): each bar's pitch classes
     onsets_per_row = ops.sum(onsets, axis=2)  # (B, 106)
+    notes_by_class = ops.matmul(onsets_per_row, _pitch_class_of_row(p.shape[1]))  # (B, 12)
     edges = [low - LOWEST_PITCH for low in REGISTER_EDGES] + [p.shape[1]]
     by_register = [ops.sum(onsets_per_row[:, low:high], axis=1) for low, high in itertools.pairwise(edges)]
     onset_columns = heard(_any(onsets, axis=1))  # (B, T), heard again: see ``_any``
@@ -419,7 +460,9 @@ def texture_features(p):
             ops.mean(ops.exp(ops.sum(beats, axis=2)), axis=1),
             _bar_similarity(chords, 1),
             _bar_similarity(chords, 2),
-            _out_of_key_share(chroma, ops.matmul(onsets_per_row, _pitch_class_of_row(p.shape[1]))),
+            _out_of_key_share(chroma, notes_by_class),
+            _pitch_class_entropy(ops.matmul(ops.sum(ops.square(onsets), axis=2), _pitch_class_of_row(p.shape[1]))),
+            _largest_pitch_gap(used),
             _bass_on_chord_root(chords, silence),
             _onset_periodicity(onsets_per_column),
         ],
