@@ -22,7 +22,7 @@ from pianogan.models.texture import (
     texture_target,
 )
 from pianogan.music import keys
-from pianogan.roll import COLUMNS_PER_BAR
+from pianogan.roll import COLUMNS_PER_BAR, PITCH_CLASS_NAMES
 
 
 def figures(roll: np.ndarray) -> dict[str, float]:
@@ -142,12 +142,14 @@ def test_the_key_figure_is_the_evaluations_out_of_key_share():
 
 
 @pytest.mark.parametrize("density", [0.005, 0.02, 0.05])
-def test_the_pitch_figures_are_the_evaluations_largest_gap_and_pitch_class_entropy(density):
+def test_the_pitch_figures_are_the_evaluations_largest_gap_pitch_class_histogram_and_entropy(density):
     roll = np.random.default_rng(7).random((106, 300)) < density
     roll[:, 1:] |= roll[:, :-1]  # notes of two columns, so each is counted once however long
     f = figures(roll)
     assert f["largest_pitch_gap"] == pytest.approx(metrics.largest_pitch_gap(roll), abs=1e-3)
     assert f["pitch_class_entropy"] == pytest.approx(metrics.pitch_class_entropy(roll), abs=1e-4)
+    shares = [f[f"share_notes_pitch_class_{name}"] for name in PITCH_CLASS_NAMES]
+    assert shares == pytest.approx(metrics.pitch_class_histogram(roll).tolist(), abs=1e-5)
 
 
 def test_a_stray_note_far_above_the_texture_opens_the_largest_gap_by_as_much_as_it_is_heard():

@@ -38,7 +38,11 @@ were the top voice's steps and mean interval (1.0 and 1.1 standard deviations), 
 top voice is read from note to note as the evaluation reads it (``_top_voice_figures``),
 and its mean interval is a figure too. The next two (0.8 standard deviations each) were
 the largest gap between the pitches used, which a stray note far from the texture opens,
-and the entropy of the notes' pitch classes: figures as well.
+and the entropy of the notes' pitch classes: figures as well. With those, the
+classifier's surest group of features on the shipped generator's test windows was
+tonality and harmony (0.88), whose twelve pitch-class shares no figure read, so the share
+of the notes on each pitch class is a figure too (on key-normalised windows, the shares
+in C major and A minor).
 
 The loss reads the roll nearly as it is heard: each probability through a steep sigmoid
 around the 0.5 threshold (``heard``). Two plainer readings failed within 500 steps of the
@@ -60,7 +64,7 @@ from keras import ops
 from pianogan.constants import DRONE_LENGTH, ISOLATION_COLUMNS, ISOLATION_SEMITONES
 from pianogan.models.architectures import remerge
 from pianogan.music import keys
-from pianogan.roll import COLUMNS_PER_BAR, COLUMNS_PER_QUARTER, LOWEST_PITCH
+from pianogan.roll import COLUMNS_PER_BAR, COLUMNS_PER_QUARTER, LOWEST_PITCH, PITCH_CLASS_NAMES
 
 # A note's length in columns falls in [1], [2], [3], [4], [5, 8), [8, 17) or [17, ...):
 # sixteenths, eighths, dotted eighths, quarters, up to a half, up to a bar, held longer.
@@ -87,6 +91,7 @@ FEATURES = (
     "bar_chroma_similarity",
     "two_bar_chroma_similarity",
     "out_of_key_share",
+    *(f"share_notes_pitch_class_{name}" for name in PITCH_CLASS_NAMES),
     "pitch_class_entropy",
     "largest_pitch_gap",
     "bass_on_chord_root",
@@ -209,11 +214,10 @@ def _out_of_key_share(chroma, notes_by_class):
     return share / (ops.sum(notes_by_class, axis=1) + _TINY)
 
 
-def _pitch_class_entropy(notes_by_class):
+def _pitch_class_entropy(shares):
     """(B,): the entropy in bits of the notes' pitch classes, as
-    ``evaluation.metrics.pitch_class_entropy`` reads it; ``notes_by_class`` (B, 12) holds
-    the notes of each pitch class. 0 without notes."""
-    shares = notes_by_class / (ops.sum(notes_by_class, axis=1, keepdims=True) + _TINY)
+    ``evaluation.metrics.pitch_class_entropy`` reads it; ``shares`` (B, 12) holds the share
+    of the notes in each pitch class. 0 without notes."""
     return -ops.sum(shares * ops.log(ops.maximum(shares, _TINY)), axis=1) / np.log(2.0)
 
 
@@ -451,6 +455,10 @@ def texture_features(p):
     chords = ops.sum(_bars(chroma), axis=2)  # (B, bars, 12): each bar's pitch classes
     onsets_per_row = ops.sum(onsets, axis=2)  # (B, 106)
     notes_by_class = ops.matmul(onsets_per_row, _pitch_class_of_row(p.shape[1]))  # (B, 12)
+    # Each onset counts squared, as in ``_isolated_notes``: heard silence would otherwise
+    # spread a note or two a window over all twelve classes.
+    heard_by_class = ops.matmul(ops.sum(ops.square(onsets), axis=2), _pitch_class_of_row(p.shape[1]))
+    class_shares = heard_by_class / (ops.sum(heard_by_class, axis=1, keepdims=True) + _TINY)
     edges = [low - LOWEST_PITCH for low in REGISTER_EDGES] + [p.shape[1]]
     by_register = [ops.sum(onsets_per_row[:, low:high], axis=1) for low, high in itertools.pairwise(edges)]
     onset_columns = heard(_any(onsets, axis=1))  # (B, T), heard again: see ``_any``
@@ -474,7 +482,8 @@ def texture_features(p):
             _bar_similarity(chords, 1),
             _bar_similarity(chords, 2),
             _out_of_key_share(chroma, notes_by_class),
-            _pitch_class_entropy(ops.matmul(ops.sum(ops.square(onsets), axis=2), _pitch_class_of_row(p.shape[1]))),
+            *(class_shares[:, pitch_class] for pitch_class in range(12)),
+            _pitch_class_entropy(class_shares),
             _largest_pitch_gap(used),
             _bass_on_chord_root(chords, silence),
             _onset_periodicity(onsets_per_column),

@@ -47,8 +47,8 @@ class TrainConfig:
         0.0,
         "weight of texture matching in the generator's loss: the gaps between the batch's and the training data's "
         "mean and spread of note counts, note lengths, onsets in the beat and on bar lines, columns that start a note, "
-        "notes by register, columns sounding two or more pitches, pitches and pitch classes used, the entropy of the "
-        "notes' pitch classes, the largest gap between the pitches used, register, silent beats, harmony from bar to bar "
+        "notes by register, columns sounding two or more pitches, pitches and pitch classes used, the notes' shares "
+        "by pitch class and their entropy, the largest gap between the pitches used, register, silent beats, harmony from bar to bar "
         "and two bars apart, notes in a key, the top voice's height, steps, skips and mean interval, "
         "the bass on the chord's root, rhythm repeated one and two bars on, drones and stray notes (pianogan.models.texture); 0 turns it off",
     )
