@@ -224,8 +224,7 @@ def _pitch_class_entropy(shares):
 def _windows_up(x):
     """(B, R, R - 1): x[r + g] at [r, g - 1] for g = 1 .. R - 1 of ``x`` (B, R), 0 beyond the
     last row. A copy of ``x`` laid out with one extra element per row, so that each row
-    starts one further along: a reshape, where indexing would take a gather whose
-    gradient sums in an order of its own."""
+    starts one further along: a tile and a reshape, not an index table and a gather."""
     rows = x.shape[1]
     padded = ops.concatenate([x, ops.zeros_like(x)], axis=1)  # (B, 2R)
     tiled = ops.tile(padded, (1, rows + 1))[:, : rows * (2 * rows + 1)]
