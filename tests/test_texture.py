@@ -165,6 +165,19 @@ def test_a_stray_note_far_above_the_texture_opens_the_largest_gap_by_as_much_as_
     assert figures(np.zeros((106, 300), np.float32))["largest_pitch_gap"] == 0  # no pitches, no gap
 
 
+def test_a_cluster_in_the_last_bar_is_read_by_the_edge_figures_alone():
+    """A chord of three held through the window, and a cluster of nine more pitches over its
+    last 28 columns (the last whole bar and the partial one after it)."""
+    roll = np.zeros((106, 300), np.float32)
+    roll[[39, 43, 46], :] = 1.0
+    plain = figures(roll)
+    assert plain["pitches_sounding_first_bar"] == pytest.approx(3) and plain["pitches_sounding_last_bar"] == pytest.approx(3)
+    roll[50:59, 272:] = 1.0
+    clustered = figures(roll)
+    assert clustered["pitches_sounding_first_bar"] == pytest.approx(3)
+    assert clustered["pitches_sounding_last_bar"] == pytest.approx(12)
+
+
 def test_the_rhythm_figures_are_the_evaluations_downbeat_clarity_and_rhythm_repetition():
     roll = np.random.default_rng(3).random((106, 300)) < 0.01
     roll[:, ::16] |= np.random.default_rng(4).random((106, 19)) < 0.1  # more notes on the bar lines

@@ -42,7 +42,9 @@ and the entropy of the notes' pitch classes: figures as well. With those, the
 classifier's surest group of features on the shipped generator's test windows was
 tonality and harmony (0.88), whose twelve pitch-class shares no figure read, so the share
 of the notes on each pitch class is a figure too (on key-normalised windows, the shares
-in C major and A minor).
+in C major and A minor). With those, every run wrote a cluster of nine or more pitches at
+once in the first bar or the last (a partial bar that no bar figure reads), so the
+pitches sounding at once in the first bar and in the last are figures as well.
 
 The loss reads the roll nearly as it is heard: each probability through a steep sigmoid
 around the 0.5 threshold (``heard``). Two plainer readings failed within 500 steps of the
@@ -82,6 +84,8 @@ FEATURES = (
     "rhythm_repetition_bar",
     "rhythm_repetition_two_bars",
     "pitches_sounding",
+    "pitches_sounding_first_bar",
+    "pitches_sounding_last_bar",
     "polyphonicity",
     "pitches_used",
     "pitch_classes_used",
@@ -435,6 +439,7 @@ def texture_features(p):
     notes = ops.sum(onsets, axis=(1, 2))
     counts = note_length_counts(p, onsets)
     steps = p.shape[2]
+    last_bar = max(0, (steps // COLUMNS_PER_BAR - 1) * COLUMNS_PER_BAR)  # the last whole bar, and what follows it
     onsets_per_column = ops.sum(onsets, axis=1)  # (B, T)
     by_phase = ops.sum(ops.reshape(onsets_per_column, (-1, steps // COLUMNS_PER_QUARTER, COLUMNS_PER_QUARTER)), axis=1)
     silence = _log_silence(p)  # read by several figures: computed once
@@ -472,6 +477,8 @@ def texture_features(p):
             _bar_similarity(_bars(onset_columns), 1),
             _bar_similarity(_bars(onset_columns), 2),
             ops.mean(ops.sum(p, axis=1), axis=1),
+            ops.mean(ops.sum(p[:, :, :COLUMNS_PER_BAR], axis=1), axis=1),
+            ops.mean(ops.sum(p[:, :, last_bar:], axis=1), axis=1),
             _polyphonicity(p, silence),
             ops.sum(used, axis=1),
             ops.sum(classes_used, axis=1),
