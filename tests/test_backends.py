@@ -162,7 +162,7 @@ def _same_training(one, other) -> None:
     """Same logged figures to 1e-5, the same weights within what float round-off can move
     them in the steps taken (Adam's first updates are near ±lr (2e-4) whatever the
     gradient's size, so a gradient that rounds across zero moves a weight by up to 2 lr a
-    step), and the same optimizer moments within 1% of each one's largest."""
+    step), and the same optimizer moments within 10% of each one's largest."""
     logs = [_logged(run) for run in (one, other)]
     assert logs[0].keys() == logs[1].keys()
     for name, figures in logs[0].items():
@@ -173,9 +173,12 @@ def _same_training(one, other) -> None:
     worst = max(float(np.abs(a[key].astype(np.float64) - b[key]).max()) for key in a if key not in moments)
     assert worst < len(logs[0]["d_loss"]) * 2 * 2e-4, worst
     # Adam's moments are averages of the gradients (and their squares), so round-off moves
-    # them in proportion to their size, not the learning rate's.
+    # them in proportion to their size, not the learning rate's; on the chord dataset, whose
+    # texture figures lie tens of spreads from G's, a gradient is a sum of large terms that
+    # nearly cancel (measured: up to 6% of a moment's largest). A batch shared wrongly
+    # between the devices moves them by their own size.
     for key in moments:
-        assert np.allclose(a[key], b[key], rtol=0, atol=1e-2 * float(np.abs(a[key]).max()) + 1e-12), key
+        assert np.allclose(a[key], b[key], rtol=0, atol=0.1 * float(np.abs(a[key]).max()) + 1e-12), key
 
 
 @pytest.mark.slow
@@ -241,7 +244,7 @@ def test_two_tensorflow_devices_train_like_one(dataset, tmp_path):
     """MirroredStrategy over two logical CPUs, with synchronized batch normalisation, the
     minibatch deviation and texture matching's batch figures (and its kernel features,
     logged) over both replicas: the one-device figures and weights (measured: the logs
-    equal to their 5 decimals, the weights within 1e-4, the moments within 0.4%)."""
+    equal to their 5 decimals, the weights within 3e-4, the moments within 6%)."""
     options = ["--backend", "tensorflow", "--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both", *TEXTURE, "--quiet"]
     assert main(["train", str(dataset), "-o", str(tmp_path / "one"), *options]) == 0  # this process has one device
     refused = {
