@@ -87,7 +87,7 @@ print(rolls.shape, bool(np.isfinite(rolls).all()))
 # Batch 4: at batch 2 the discriminator's minibatch deviation (a std without epsilon) can
 # meet a feature equal across the batch, whose gradient is NaN.
 SMALL = ("--batch-size", "4", "--checkpoint-every", "2", "--sample-every", "4", "--arch", "bars", "--augment", "both")
-# On the chord dataset the texture figures barely vary, so its texture gap is about 6,500
+# On the chord dataset the texture figures barely vary, so its texture gap is about 5,000
 # (the largest gap between its pitches and their classes' entropy are alike in every
 # window): this weight keeps it at the adversarial loss's size. Its kernel discrepancy is logged
 # but left out of the loss: with G's figures tens of spreads from the data's, the kernel's

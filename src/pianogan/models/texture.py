@@ -246,7 +246,7 @@ def _largest_pitch_gap(used):
     never as differences of sums over the whole roll."""
     silent = _log_silence(used)
     quiet_between = ops.exp(ops.cumsum(_windows_up(silent), axis=2) - _windows_up(silent))  # rows r + 1 .. r + g - 1 unused
-    silent_from = ops.flip(ops.cumsum(ops.flip(silent, axis=1), axis=1), axis=1)  # rows r .. the top unused
+    silent_from = silent + _silence_above(silent[:, :, None])[:, :, 0]  # rows r .. the top unused
     used_from = 1.0 - ops.exp(_windows_up(silent_from))  # some row at r + g or above used
     opens = used[:, :, None] * quiet_between * used_from  # (B, 106, 105): a gap of at least g opens above row r
     return ops.sum(1.0 - ops.exp(ops.sum(_log_silence(opens), axis=1)), axis=1)
@@ -301,7 +301,7 @@ def _silence_above(silence):
 
 
 def _moves_within(distances, rows: int) -> np.ndarray:
-    """(rows, rows): 1 where two rows lie one of ``distances`` semitones apart."""
+    """(rows, rows): 1 where two rows (or columns) lie one of ``distances`` apart."""
     apart = np.abs(np.subtract.outer(np.arange(rows), np.arange(rows)))
     return np.isin(apart, distances).astype("float32")
 
@@ -402,13 +402,8 @@ def _box_sum(x, rows: int, columns: int):
     matrix along each axis, four times faster on the CPU than cumulative sums and their
     differences, and far faster than one slice per row and column of the box."""
     height, width = x.shape[1], x.shape[2]
-    across = ops.matmul(x, ops.convert_to_tensor(_within(width, columns)))
-    return ops.matmul(ops.convert_to_tensor(_within(height, rows)), across)
-
-
-def _within(size: int, reach: int) -> np.ndarray:
-    """(size, size): 1 where two indices lie at most ``reach`` apart."""
-    return (np.abs(np.subtract.outer(np.arange(size), np.arange(size))) <= reach).astype("float32")
+    across = ops.matmul(x, ops.convert_to_tensor(_moves_within(range(columns + 1), width)))
+    return ops.matmul(ops.convert_to_tensor(_moves_within(range(rows + 1), height)), across)
 
 
 def _any(p, axis: int):
@@ -458,10 +453,11 @@ def texture_features(p):
     chroma = _chroma(p)
     chords = ops.sum(_bars(chroma), axis=2)  # (B, bars, 12): each bar's pitch classes
     onsets_per_row = ops.sum(onsets, axis=2)  # (B, 106)
-    notes_by_class = ops.matmul(onsets_per_row, _pitch_class_of_row(p.shape[1]))  # (B, 12)
+    class_of_row = _pitch_class_of_row(p.shape[1])
+    notes_by_class = ops.matmul(onsets_per_row, class_of_row)  # (B, 12)
     # Each onset counts squared, as in ``_isolated_notes``: heard silence would otherwise
     # spread a note or two a window over all twelve classes.
-    heard_by_class = ops.matmul(ops.sum(ops.square(onsets), axis=2), _pitch_class_of_row(p.shape[1]))
+    heard_by_class = ops.matmul(ops.sum(ops.square(onsets), axis=2), class_of_row)
     class_shares = heard_by_class / (ops.sum(heard_by_class, axis=1, keepdims=True) + _TINY)
     edges = [low - LOWEST_PITCH for low in REGISTER_EDGES] + [p.shape[1]]
     by_register = [ops.sum(onsets_per_row[:, low:high], axis=1) for low, high in itertools.pairwise(edges)]
