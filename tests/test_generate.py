@@ -329,6 +329,11 @@ def test_a_piece_moves_to_the_asked_key_the_nearer_way():
     assert g.key == "G major" and g.transposition == -5 and g.roll[48 - 5 - 21].any()
     d = move_to_key(g, 2)
     assert d.key == "D major" and d.transposition == -5 - 5
+    # A tritone away both ways are as near: up, the reverse of how training moved a window
+    # in F# major down to C major, so that pieces sit where the music they learnt from does.
+    f_sharp = move_to_key(piece, 6)
+    assert f_sharp.key == "F# major" and f_sharp.transposition == 6
+    assert move_to_key(piece, 12 + 3).transposition == 6  # D# minor shares F# major's notes
 
 
 def test_a_piece_wider_than_any_move_allows_keeps_its_notes_on_the_piano():

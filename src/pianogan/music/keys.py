@@ -127,7 +127,7 @@ def fit_on_piano(low_row: int, high_row: int, semitones: int) -> int:
     Returns the option that keeps every note inside rows 0..87; when neither does (a
     window wider than the piano allows), the one that loses fewer rows.
     """
-    options = sorted({semitones, semitones - 12 if semitones > 0 else semitones + 12}, key=abs)
+    options = sorted((semitones, semitones - 12 if semitones > 0 else semitones + 12), key=abs)  # a tie keeps ``semitones``
     for option in options:
         if low_row + option >= 0 and high_row + option <= PIANO_ROWS - 1:
             return option
@@ -140,11 +140,16 @@ def transposition_to_key(roll: np.ndarray, key: int) -> int:
 
     A major and its relative minor share a scale, so a roll the estimator hears in C
     major asked to be in A minor does not move, and one in G major moves down a fifth.
+    The move is the reverse of the one that brought a window in ``key`` to the roll's
+    key in key-normalised training, so that a tritone apart, where both ways are as
+    near, goes up: a window in F# major was moved down to C major, and C major moves
+    back up to F#. Going down instead wrote pieces in those keys an octave below where
+    the music they learnt from sits (measured: 1.2 semitones lower on average).
     """
     lit = np.flatnonzero(roll.any(axis=1))
     if not len(lit):
         return 0
-    return fit_on_piano(int(lit[0]), int(lit[-1]), transposition_between(int(estimate_keys(roll)), key))
+    return fit_on_piano(int(lit[0]), int(lit[-1]), -transposition_between(key, int(estimate_keys(roll))))
 
 
 KEY_STREAM = 7  # keys are drawn from their own random stream, apart from the latents
