@@ -269,6 +269,31 @@ def test_the_loss_reads_the_heard_roll_is_zero_at_the_data_and_pulls_towards_it(
     assert np.isfinite(gradient).all() and np.abs(gradient).sum() > 0
 
 
+def test_decided_figures_are_those_of_the_thresholded_notes_with_the_smooth_gradient():
+    import keras
+
+    rng = np.random.default_rng(5)
+    notes = np.stack([hand_made() for _ in range(4)]).astype(np.float32)
+    # Undecided pixels either side of the threshold: notes at 0.55, blips at 0.45.
+    probabilities = np.where(notes > 0, 0.55, np.where(rng.random(notes.shape) < 0.05, 0.45, 0.0)).astype(np.float32)[..., None]
+    decided = np.asarray(keras.ops.convert_to_numpy(heard_figures(probabilities, decided=True)))
+    soft = np.asarray(keras.ops.convert_to_numpy(heard_figures(probabilities)))
+    assert np.allclose(decided, texture_figures(notes), atol=1e-5)  # the notes a 0.5 threshold writes, blips silent
+    assert not np.allclose(soft, texture_figures(notes), atol=1e-2)  # a blip at 0.45 counts a quarter of a note
+    own = texture_target(texture_figures(notes))
+    assert float(texture_loss(heard_figures(probabilities, decided=True), own)) == pytest.approx(0.0, abs=1e-4)
+    assert float(texture_loss(heard_figures(probabilities), own)) > 0.01
+    mixed = np.stack([hand_made() if i % 2 else rng.random((106, 32)) < 0.05 for i in range(8)]).astype(np.float32)
+    target = texture_target(texture_figures(mixed))
+    variable = keras.Variable(probabilities)
+    gradients = [
+        np.asarray(keras.ops.convert_to_numpy(_gradient(variable, lambda rolls, d=d: texture_loss(heard_figures(rolls, decided=d), target))))
+        for d in (True, False)
+    ]
+    assert np.isfinite(gradients[0]).all() and np.abs(gradients[0]).sum() > 0  # straight through: G still learns
+    assert not np.allclose(gradients[0], gradients[1])  # and from the gap of its decided notes, not of the blur
+
+
 def test_the_kernel_discrepancy_sees_figures_together_where_the_moments_see_each_alone():
     """Two sets of figures with the same marginals, one of them with every figure drawn
     apart from the others (a shuffle per column): the moments' gap cannot tell them

@@ -57,6 +57,12 @@ class TrainConfig:
         "weight of the texture figures' kernel discrepancy (MMD) in the generator's loss: how far the batch's figures lie "
         "from real windows' taken together, not one by one as --texture-matching reads them; 0 turns it off",
     )
+    texture_notes: str = option(
+        "soft",
+        "how the texture figures read G's notes: soft (each pixel through a narrow sigmoid around 0.5, so a pixel at "
+        "0.45 counts a quarter of a note) or decided (exactly the notes a 0.5 threshold writes, what generate and the "
+        "evaluation read, with the sigmoid's gradient passed straight through)",
+    )
     ema_decay: float = option(
         0.0,
         "decay of the exponential moving average of the generator's weights, which is what gets saved; 0 saves the "
