@@ -59,6 +59,7 @@ def test_figures_of_a_hand_made_roll():
     assert f["pitch_classes_used"] == pytest.approx(2, abs=1e-4)  # G (rows 10 and 70) and C# (row 40)
     assert f["highest_row"] == pytest.approx(70, abs=1e-3)
     assert f["lowest_row"] == pytest.approx(10, abs=1e-3)
+    assert f["pitch_span"] == pytest.approx(60, abs=1e-3)
     assert f["silent_beats"] == pytest.approx(3 / 8, abs=1e-4)  # beats 3, 4 and 5 (columns 8-19)
     # Bar 1 sounds G (MIDI 31) for 6 columns and C# (61) for 1, bar 2 G (91) for 12: a cosine of 6 / sqrt(37).
     assert f["bar_chroma_similarity"] == pytest.approx(6 / np.sqrt(37), abs=1e-4)
@@ -142,10 +143,11 @@ def test_the_key_figure_is_the_evaluations_out_of_key_share():
 
 
 @pytest.mark.parametrize("density", [0.005, 0.02, 0.05])
-def test_the_pitch_figures_are_the_evaluations_largest_gap_pitch_class_histogram_and_entropy(density):
+def test_the_pitch_figures_are_the_evaluations_range_largest_gap_pitch_class_histogram_and_entropy(density):
     roll = np.random.default_rng(7).random((106, 300)) < density
     roll[:, 1:] |= roll[:, :-1]  # notes of two columns, so each is counted once however long
     f = figures(roll)
+    assert f["pitch_span"] == pytest.approx(metrics.pitch_range(roll), abs=1e-3)
     assert f["largest_pitch_gap"] == pytest.approx(metrics.largest_pitch_gap(roll), abs=1e-3)
     assert f["pitch_class_entropy"] == pytest.approx(metrics.pitch_class_entropy(roll), abs=1e-4)
     shares = [f[f"share_notes_pitch_class_{name}"] for name in PITCH_CLASS_NAMES]

@@ -91,6 +91,7 @@ FEATURES = (
     "pitch_classes_used",
     "highest_row",
     "lowest_row",
+    "pitch_span",
     "silent_beats",
     "bar_chroma_similarity",
     "two_bar_chroma_similarity",
@@ -481,6 +482,10 @@ def texture_features(p):
             ops.sum(classes_used, axis=1),
             highest,
             lowest,
+            # The span between them as a figure of its own: matching each one's mean and
+            # spread left them apart, so that the shipped generator's windows reached from
+            # low to high together (its pitch range's spread 10.3 semitones, real 7.6).
+            highest - lowest,
             ops.mean(ops.exp(ops.sum(beats, axis=2)), axis=1),
             _bar_similarity(chords, 1),
             _bar_similarity(chords, 2),
