@@ -115,6 +115,8 @@ def test_a_png_folder_end_to_end(data, tmp_path, capsys):
     ) == len(compare.FEATURE_GROUPS)
     assert "| near copies (IoU > 0.8, 8+ notes) | 1 (0.037) | 0 (0.000) |" in markdown
     assert "| classifier two-sample accuracy (0.5 = indistinguishable) |" in markdown
+    ends_rows = [row for row in cells if row[0] in {label for _, label in evaluate.ENDS_ROWS}]
+    assert len(ends_rows) == 4 and all(len(row) == 7 for row in ends_rows)  # generated, real, floor against each reference
     for picture in ("histograms.png", "rolls.png"):
         with Image.open(tmp_path / "out" / picture) as image:
             assert image.format == "PNG" and image.width > 500
@@ -139,6 +141,19 @@ def test_the_training_like_reference_keeps_windows_with_music_across_them(data):
     assert real_means == pytest.approx({"all": metrics.note_count(test).mean(), "training_like": metrics.note_count(test[10:]).mean()})
 
 
+def test_a_cluster_piled_into_the_last_bar_is_reported_at_the_ends_only():
+    rolls = np.zeros((4, 106, 300), dtype=bool)
+    rolls[:, 40, :] = True  # one pitch held all through
+    rolls[:, 50, 16:272:4] = True  # and a second, struck every beat between the ends
+    rolls[2:, 60:69, 272:] = True  # half of them end on a cluster of nine pitches over the last 28 columns
+    first, between, last = metrics.pitches_sounding_at_the_ends(rolls)[3]
+    assert (first, between, last) == (1.0, 1.25, 10.0)
+    figures = evaluate.ends(rolls)
+    assert figures["first_bar_density"] == pytest.approx(1 / 1.25) and figures["first_bar_dense_share"] == 0.0
+    assert figures["last_bar_density"] == pytest.approx((1 + 1 + 10 + 10) / 4 / 1.25) and figures["last_bar_dense_share"] == 0.5
+    assert np.isnan(metrics.pitches_sounding_at_the_ends(rolls[0, :, :40])).all()  # no bars between the ends
+
+
 def test_an_empty_training_like_reference_gives_undefined_figures(data):
     _, train, test = data
     result = evaluate.evaluate(real_looking_rolls(10, seed=34), test[:10], train[:20], seed=0, copy_sample=5, min_span=1.01, progress=False)
@@ -147,6 +162,7 @@ def test_an_empty_training_like_reference_gives_undefined_figures(data):
     assert np.isnan(nothing["two_sample_test"]["generated_vs_real"]["accuracy"])
     assert np.isnan(nothing["precision_recall_density_coverage"]["generated_vs_real"]["precision"])
     assert np.isnan(nothing["metrics"]["note_count"]["overlap"]) and np.isnan(nothing["diversity"]["real"])
+    assert np.isnan(nothing["ends"]["real"]["last_bar_density"]) and np.isnan(nothing["ends"]["real"]["last_bar_dense_share"])
     lines = evaluate.summary_lines(result.report)
     assert len(lines) == 5 and lines[2] == "features that give it away most (training-like): n/a"
     assert "| density and length | note_count | " in evaluate.report_markdown(evaluate._plain(result.report))
@@ -220,6 +236,7 @@ def test_a_silent_generator_is_reported_not_a_crash(data, tmp_path):
         assert row["generated_mean"] is None and row["overlap"] is None and row["generated_undefined"] == 1.0
         assert reference["metrics"]["empty_beat_rate"]["generated_mean"] == 1.0
         assert reference["diversity"]["generated"] == 0.0
+        assert reference["ends"]["generated"]["first_bar_density"] is None  # nothing between to compare with
         assert reference["two_sample_test"]["generated_vs_real"]["accuracy"] == 1.0
         assert reference["precision_recall_density_coverage"]["generated_vs_real"]["precision"] == 0.0
     assert report["copying"]["generated_vs_train"]["max"] == 0.0

@@ -235,6 +235,23 @@ def _mean_overlap(rows: dict[str, dict]) -> float:
     return float(np.mean(overlaps)) if overlaps else float("nan")
 
 
+DENSE_END = 2.0  # an end sounding this many times as many pitches at once as the bars between
+
+
+def ends(rolls: np.ndarray) -> dict[str, float]:
+    """How dense the first bar and the last (``metrics.pitches_sounding_at_the_ends``) sound
+    against the bars between: the ratio of their mean numbers of pitches sounding at once
+    over all ``rolls``, and the share of rolls whose end sounds ``DENSE_END`` times as
+    dense as their own bars between, or more (of those with anything sounding between)."""
+    first, between, last = np.moveaxis(metrics.pitches_sounding_at_the_ends(rolls), -1, 0)
+    sounding = between > 0
+    figures = {}
+    for name, end in (("first_bar", first), ("last_bar", last)):
+        figures[f"{name}_density"] = float(end.sum() / between.sum()) if sounding.any() else float("nan")
+        figures[f"{name}_dense_share"] = float(np.mean(end[sounding] >= DENSE_END * between[sounding])) if sounding.any() else float("nan")
+    return figures
+
+
 def _metric_figures(x_real: np.ndarray, x_generated: np.ndarray, x_floor: np.ndarray, seed: int) -> dict:
     """MGEval overlap and KL of every scalar metric, generated and floor against real, and their means."""
     scalar = len(metrics.FEATURE_NAMES)
@@ -334,14 +351,15 @@ def evaluate(
                     "floor_train_vs_real": compare.precision_recall_density_coverage(x_ref, x_floor),
                 }
 
-        with stage("diversity"):
-            generated_diversity = compare.diversity(generated, seed=seed)
+        with stage("diversity and ends"):
+            generated_diversity, generated_ends = compare.diversity(generated, seed=seed), ends(generated)
             for key, ref in references.items():
                 results[key]["diversity"] = {
                     "generated": generated_diversity,
                     "real": compare.diversity(real[ref.keep], seed=seed),
                     "train": compare.diversity(ref.floor, seed=seed),
                 }
+                results[key]["ends"] = {"generated": generated_ends, "real": ends(real[ref.keep]), "train": ends(ref.floor)}
 
         with stage("copying"):
             options = dict(sample=copy_sample, threshold=NEAR_COPY_IOU, seed=seed, progress=progress)
@@ -465,6 +483,26 @@ def _classifier_table(report: dict) -> list[str]:
     return lines
 
 
+ENDS_ROWS = (
+    ("first_bar_density", "first bar: pitches sounding at once, against the bars between"),
+    ("first_bar_dense_share", f"windows whose first bar sounds {DENSE_END:g}x as dense as the bars between"),
+    ("last_bar_density", "last bar and a half: pitches sounding at once, against the bars between"),
+    ("last_bar_dense_share", f"windows whose last bar and a half sound {DENSE_END:g}x as dense as the bars between"),
+)
+
+
+def _ends_table(report: dict) -> list[str]:
+    references = report["references"]
+    lines = [
+        "| figure | " + " | ".join(f"{REFERENCE_TITLES[key]}: generated | real | floor" for key in references) + " |",
+        "|---|" + "---:|---:|---:|" * len(references),
+    ]
+    for field, label in ENDS_ROWS:
+        cells = [ref["ends"][side][field] for ref in references.values() for side in ("generated", "real", "train")]
+        lines.append(f"| {label} | " + " | ".join(_number(c, 2) for c in cells) + " |")
+    return lines
+
+
 def _copying_table(report: dict) -> list[str]:
     gen, real = report["copying"]["generated_vs_train"], report["copying"]["floor_real_vs_train"]
     lines = []
@@ -530,6 +568,14 @@ def report_markdown(report: dict) -> str:
         "0.5 = indistinguishable, 1.0 = always told apart.",
         "",
         *_classifier_table(report),
+        "",
+        "## The window's ends",
+        "",
+        "Every metric above is a mean over the window, and a cluster piled into its first or last bar "
+        "hides in them; real windows sound no denser at their ends than between them "
+        "(`pianogan.evaluation.metrics.pitches_sounding_at_the_ends`).",
+        "",
+        *_ends_table(report),
         "",
         "## Copying",
         "",

@@ -664,6 +664,22 @@ def isolated_short_notes(roll: np.ndarray) -> np.ndarray | float:
     return _ratio(isolated, _count(starts)).reshape(np.shape(roll)[:-2])[()]
 
 
+def pitches_sounding_at_the_ends(roll: np.ndarray) -> np.ndarray:
+    """(..., 3): the mean number of pitches sounding per column in the first bar, in the
+    bars between, and in the last whole bar with the partial one after it.
+
+    Ours. Every other metric is a mean over the window, and generators that matched them
+    all piled a cluster of nine or more pitches into one end of it in up to 58% of their
+    windows, where real windows sound no denser at their ends than between them. NaN
+    for a roll of fewer than three bars, which has no bars between.
+    """
+    counts = _column_counts(roll).astype(float)
+    last = (counts.shape[-1] // BAR - 1) * BAR
+    if last <= BAR:
+        return np.full((*counts.shape[:-1], 3), np.nan)
+    return np.stack([counts[..., :BAR].mean(axis=-1), counts[..., BAR:last].mean(axis=-1), counts[..., last:].mean(axis=-1)], axis=-1)
+
+
 SCALAR_METRICS: dict[str, Callable[[np.ndarray], np.ndarray | float]] = {
     "note_count": note_count,
     "lit_share": lit_share,
