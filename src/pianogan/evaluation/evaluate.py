@@ -6,7 +6,8 @@ whose music spans at least 90% of their width, which is what the trainer keeps
 (``pianogan.roll.music_span``, train's ``--min-span``): a generator learns (b), and (a)
 adds the beginnings and ends of songs. Against each it runs ``pianogan.evaluation.compare``
 (metric distributions, the classifier two-sample test and its accuracy per feature
-group, k-NN precision, recall, density and coverage, diversity), and measures training
+group, k-NN precision, recall, density and coverage, diversity) and how dense the
+window's first and last bars sound against the bars between (``ends``), and measures training
 windows of the same kind against the same real windows the same way: that real-vs-real
 *floor* is what a perfect generator would score, so every figure is printed beside it.
 ``write_outputs`` writes ``report.json`` (every figure), ``report.md`` (tables for
