@@ -59,7 +59,6 @@ def test_figures_of_a_hand_made_roll():
     assert f["pitch_classes_used"] == pytest.approx(2, abs=1e-4)  # G (rows 10 and 70) and C# (row 40)
     assert f["highest_row"] == pytest.approx(70, abs=1e-3)
     assert f["lowest_row"] == pytest.approx(10, abs=1e-3)
-    assert f["pitch_span"] == pytest.approx(60, abs=1e-3)
     assert f["silent_beats"] == pytest.approx(3 / 8, abs=1e-4)  # beats 3, 4 and 5 (columns 8-19)
     # Bar 1 sounds G (MIDI 31) for 6 columns and C# (61) for 1, bar 2 G (91) for 12: a cosine of 6 / sqrt(37).
     assert f["bar_chroma_similarity"] == pytest.approx(6 / np.sqrt(37), abs=1e-4)
@@ -143,11 +142,10 @@ def test_the_key_figure_is_the_evaluations_out_of_key_share():
 
 
 @pytest.mark.parametrize("density", [0.005, 0.02, 0.05])
-def test_the_pitch_figures_are_the_evaluations_range_largest_gap_pitch_class_histogram_and_entropy(density):
+def test_the_pitch_figures_are_the_evaluations_largest_gap_pitch_class_histogram_and_entropy(density):
     roll = np.random.default_rng(7).random((106, 300)) < density
     roll[:, 1:] |= roll[:, :-1]  # notes of two columns, so each is counted once however long
     f = figures(roll)
-    assert f["pitch_span"] == pytest.approx(metrics.pitch_range(roll), abs=1e-3)
     assert f["largest_pitch_gap"] == pytest.approx(metrics.largest_pitch_gap(roll), abs=1e-3)
     assert f["pitch_class_entropy"] == pytest.approx(metrics.pitch_class_entropy(roll), abs=1e-4)
     shares = [f[f"share_notes_pitch_class_{name}"] for name in PITCH_CLASS_NAMES]
@@ -269,31 +267,6 @@ def test_the_loss_reads_the_heard_roll_is_zero_at_the_data_and_pulls_towards_it(
     assert float(texture_loss(heard_figures(haze), target)) > 1.0
     gradient = np.asarray(keras.ops.convert_to_numpy(_gradient(haze, lambda rolls: texture_loss(heard_figures(rolls), target))))
     assert np.isfinite(gradient).all() and np.abs(gradient).sum() > 0
-
-
-def test_decided_figures_are_those_of_the_thresholded_notes_with_the_smooth_gradient():
-    import keras
-
-    rng = np.random.default_rng(5)
-    notes = np.stack([hand_made() for _ in range(4)]).astype(np.float32)
-    # Undecided pixels either side of the threshold: notes at 0.55, blips at 0.45.
-    probabilities = np.where(notes > 0, 0.55, np.where(rng.random(notes.shape) < 0.05, 0.45, 0.0)).astype(np.float32)[..., None]
-    decided = np.asarray(keras.ops.convert_to_numpy(heard_figures(probabilities, decided=True)))
-    soft = np.asarray(keras.ops.convert_to_numpy(heard_figures(probabilities)))
-    assert np.allclose(decided, texture_figures(notes), atol=1e-5)  # the notes a 0.5 threshold writes, blips silent
-    assert not np.allclose(soft, texture_figures(notes), atol=1e-2)  # a blip at 0.45 counts a quarter of a note
-    own = texture_target(texture_figures(notes))
-    assert float(texture_loss(heard_figures(probabilities, decided=True), own)) == pytest.approx(0.0, abs=1e-4)
-    assert float(texture_loss(heard_figures(probabilities), own)) > 0.01
-    mixed = np.stack([hand_made() if i % 2 else rng.random((106, 32)) < 0.05 for i in range(8)]).astype(np.float32)
-    target = texture_target(texture_figures(mixed))
-    variable = keras.Variable(probabilities)
-    gradients = [
-        np.asarray(keras.ops.convert_to_numpy(_gradient(variable, lambda rolls, d=d: texture_loss(heard_figures(rolls, decided=d), target))))
-        for d in (True, False)
-    ]
-    assert np.isfinite(gradients[0]).all() and np.abs(gradients[0]).sum() > 0  # straight through: G still learns
-    assert not np.allclose(gradients[0], gradients[1])  # and from the gap of its decided notes, not of the blur
 
 
 def test_the_kernel_discrepancy_sees_figures_together_where_the_moments_see_each_alone():

@@ -82,7 +82,6 @@ class GAN(keras.Model):
         r1_gamma=0.0,
         texture_matching=0.0,
         texture_kernel=0.0,
-        texture_decided=False,
         real_figures=None,
         ema_decay=0.0,
         hard_fakes=True,
@@ -97,7 +96,6 @@ class GAN(keras.Model):
         self.r1_gamma = float(r1_gamma)
         self.texture_matching = float(texture_matching)
         self.texture_kernel = float(texture_kernel)
-        self.texture_decided = bool(texture_decided)
         if (self.texture_matching or self.texture_kernel) and real_figures is None:
             raise ValueError("texture matching needs real windows' texture figures (texture.texture_figures)")
         if real_figures is not None:
@@ -139,7 +137,7 @@ class GAN(keras.Model):
         g_loss = generator_loss(self.loss_kind, logits)
         if not (self.texture_matching or self.texture_kernel):
             return g_loss, g_loss, {}
-        figures = texture.heard_figures(probabilities, self.texture_decided)
+        figures = texture.heard_figures(probabilities)
         gap = texture.texture_loss(figures, self.texture_target, *batch_mean)
         kernel_gap = texture.texture_kernel_loss(figures, self.texture_target, self.real_kernel_mean, *batch_mean)
         total = g_loss + self.texture_matching * gap + self.texture_kernel * kernel_gap

@@ -91,7 +91,6 @@ FEATURES = (
     "pitch_classes_used",
     "highest_row",
     "lowest_row",
-    "pitch_span",
     "silent_beats",
     "bar_chroma_similarity",
     "two_bar_chroma_similarity",
@@ -449,7 +448,6 @@ def texture_features(p):
     ones = ops.ones_like(silent[:, :1])
     nothing_below = ops.concatenate([ones, ops.cumprod(silent, axis=1)[:, :-1]], axis=1)
     nothing_above = ops.flip(ops.concatenate([ones, ops.cumprod(ops.flip(silent, axis=1), axis=1)[:, :-1]], axis=1), axis=1)
-    highest, lowest = ops.sum(rows * used * nothing_above, axis=1), ops.sum(rows * used * nothing_below, axis=1)
     beats = ops.reshape(ops.sum(silence, axis=1), (-1, steps // COLUMNS_PER_QUARTER, COLUMNS_PER_QUARTER))
     share = 1.0 / (notes + 1.0)
     chroma = _chroma(p)
@@ -480,12 +478,8 @@ def texture_features(p):
             _polyphonicity(p, silence),
             ops.sum(used, axis=1),
             ops.sum(classes_used, axis=1),
-            highest,
-            lowest,
-            # The span between them as a figure of its own: matching each one's mean and
-            # spread left them apart, so that the shipped generator's windows reached from
-            # low to high together (its pitch range's spread 10.3 semitones, real 7.6).
-            highest - lowest,
+            ops.sum(rows * used * nothing_above, axis=1),
+            ops.sum(rows * used * nothing_below, axis=1),
             ops.mean(ops.exp(ops.sum(beats, axis=2)), axis=1),
             _bar_similarity(chords, 1),
             _bar_similarity(chords, 2),
@@ -518,26 +512,19 @@ def texture_target(real_figures: np.ndarray) -> np.ndarray:
     return np.stack([real_figures.mean(axis=0), real_figures.std(axis=0)]).astype(np.float32)
 
 
-def heard(probabilities, decided: bool = False):
-    """How much of each pixel sounds once thresholded at 0.5, smoothed over ``HEARING_WIDTH``;
-    ``decided``: exactly 0 or 1, as the threshold writes it, with the smoothed value's
-    gradient (straight through, Bengio et al. 2013), so that the figures G is asked to
-    match are those of the notes it writes, not of a blur that counts a pixel at 0.45 as
-    a quarter of a note."""
-    smooth = ops.sigmoid((probabilities - 0.5) / HEARING_WIDTH)
-    if not decided:
-        return smooth
-    return smooth + ops.stop_gradient(ops.cast(probabilities >= 0.5, smooth.dtype) - smooth)
+def heard(probabilities):
+    """How much of each pixel sounds once thresholded at 0.5, smoothed over ``HEARING_WIDTH``."""
+    return ops.sigmoid((probabilities - 0.5) / HEARING_WIDTH)
 
 
 def _mean_over_batch(x):
     return ops.mean(x, axis=0)
 
 
-def heard_figures(probabilities, decided: bool = False):
-    """(B, len(FEATURES)): the figures of G's output (B, 106, T, C) as ``heard`` (``decided``
-    or not); a voiced roll is read by its merge, its voices' OR."""
-    return texture_features(heard(remerge(probabilities)[..., 0], decided))
+def heard_figures(probabilities):
+    """(B, len(FEATURES)): the figures of G's output (B, 106, T, C) as ``heard``; a voiced
+    roll is read by its merge, its voices' OR."""
+    return texture_features(heard(remerge(probabilities)[..., 0]))
 
 
 def _floor(target):

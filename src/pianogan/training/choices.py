@@ -10,7 +10,6 @@ from pianogan.constants import SPLITS
 CHOICES: dict[str, tuple[str, ...]] = {
     "arch": ("default", "bars", "bars-melody", "bars-lead", "bars-lead-voices", "bars-voices", "seed"),
     "fakes": ("threshold", "stochastic"),
-    "texture_notes": ("soft", "decided"),
     "recipe": ("ours", "seed"),
     "loss": ("nonsaturating", "hinge", "seed"),
     "optimizer": ("adam", "rmsprop"),

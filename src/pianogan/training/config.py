@@ -48,7 +48,7 @@ class TrainConfig:
         "weight of texture matching in the generator's loss: the gaps between the batch's and the training data's "
         "mean and spread of note counts, note lengths, onsets in the beat and on bar lines, columns that start a note, "
         "notes by register, columns sounding two or more pitches, pitches and pitch classes used, the notes' shares "
-        "by pitch class and their entropy, the largest gap between the pitches used, the pitches sounding in the first bar and the last, register and its span, silent beats, harmony from bar to bar "
+        "by pitch class and their entropy, the largest gap between the pitches used, the pitches sounding in the first bar and the last, register, silent beats, harmony from bar to bar "
         "and two bars apart, notes in a key, the top voice's height, steps, skips and mean interval, "
         "the bass on the chord's root, rhythm repeated one and two bars on, drones and stray notes (pianogan.models.texture); 0 turns it off",
     )
@@ -56,12 +56,6 @@ class TrainConfig:
         0.0,
         "weight of the texture figures' kernel discrepancy (MMD) in the generator's loss: how far the batch's figures lie "
         "from real windows' taken together, not one by one as --texture-matching reads them; 0 turns it off",
-    )
-    texture_notes: str = option(
-        "soft",
-        "how the texture figures read G's notes: soft (each pixel through a narrow sigmoid around 0.5, so a pixel at "
-        "0.45 counts a quarter of a note) or decided (exactly the notes a 0.5 threshold writes, what generate and the "
-        "evaluation read, with the sigmoid's gradient passed straight through)",
     )
     ema_decay: float = option(
         0.0,

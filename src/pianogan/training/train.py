@@ -84,7 +84,6 @@ def build_gan(config: TrainConfig, real_figures: np.ndarray | None = None):
         r1_gamma=config.r1_gamma,
         texture_matching=config.texture_matching,
         texture_kernel=config.texture_kernel,
-        texture_decided=config.texture_notes == "decided",
         real_figures=real_figures,
         ema_decay=config.ema_decay,
         hard_fakes=config.hard_fakes and not stochastic,  # drawn by D's first layer instead
