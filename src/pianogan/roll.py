@@ -168,6 +168,13 @@ def transpose_on_piano(roll: np.ndarray, semitones: int) -> np.ndarray:
     return shifted
 
 
+def last_bar_start(columns: int) -> int:
+    """The first column of the last whole bar of ``columns``: a window's end is that bar
+    and the partial one after it (columns 272..299 of a 300-column window), which a
+    figure read bar by bar leaves out. 0 for fewer than two bars."""
+    return max(0, (columns // COLUMNS_PER_BAR - 1) * COLUMNS_PER_BAR)
+
+
 def music_span(windows: np.ndarray) -> np.ndarray:
     """Share of each window's width from its first to its last sounding column (0 if silent)."""
     sounding = windows.any(axis=1)

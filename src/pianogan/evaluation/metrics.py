@@ -37,7 +37,7 @@ from pianogan.errors import ShapeError
 from pianogan.music import keys
 from pianogan.roll import COLUMNS_PER_BAR as BAR
 from pianogan.roll import COLUMNS_PER_QUARTER as BEAT  # columns per quarter-note beat
-from pianogan.roll import LOWEST_PITCH, N_PITCHES, PIANO_ROWS, PITCH_CLASS_NAMES
+from pianogan.roll import LOWEST_PITCH, N_PITCHES, PIANO_ROWS, PITCH_CLASS_NAMES, last_bar_start
 
 EIGHTH = 2  # columns: a note shorter than an eighth is a fragment on our grid
 LENGTH_BIN_STARTS = (1, 2, 3, 4, 5, 9, 17)  # note-length bins: 1, 2, 3, 4, 5-8, 9-16, 17+ columns
@@ -674,7 +674,7 @@ def pitches_sounding_at_the_ends(roll: np.ndarray) -> np.ndarray:
     for a roll of fewer than three bars, which has no bars between.
     """
     counts = _column_counts(roll).astype(float)
-    last = (counts.shape[-1] // BAR - 1) * BAR
+    last = last_bar_start(counts.shape[-1])
     if last <= BAR:
         return np.full((*counts.shape[:-1], 3), np.nan)
     return np.stack([counts[..., :BAR].mean(axis=-1), counts[..., BAR:last].mean(axis=-1), counts[..., last:].mean(axis=-1)], axis=-1)

@@ -66,7 +66,7 @@ from keras import ops
 from pianogan.constants import DRONE_LENGTH, ISOLATION_COLUMNS, ISOLATION_SEMITONES
 from pianogan.models.architectures import remerge
 from pianogan.music import keys
-from pianogan.roll import COLUMNS_PER_BAR, COLUMNS_PER_QUARTER, LOWEST_PITCH, PITCH_CLASS_NAMES
+from pianogan.roll import COLUMNS_PER_BAR, COLUMNS_PER_QUARTER, LOWEST_PITCH, PITCH_CLASS_NAMES, last_bar_start
 
 # A note's length in columns falls in [1], [2], [3], [4], [5, 8), [8, 17) or [17, ...):
 # sixteenths, eighths, dotted eighths, quarters, up to a half, up to a bar, held longer.
@@ -434,8 +434,8 @@ def texture_features(p):
     notes = ops.sum(onsets, axis=(1, 2))
     counts = note_length_counts(p, onsets)
     steps = p.shape[2]
-    last_bar = max(0, (steps // COLUMNS_PER_BAR - 1) * COLUMNS_PER_BAR)  # the last whole bar, and what follows it
     onsets_per_column = ops.sum(onsets, axis=1)  # (B, T)
+    sounding_per_column = ops.sum(p, axis=1)  # (B, T): pitches sounding at once
     by_phase = ops.sum(ops.reshape(onsets_per_column, (-1, steps // COLUMNS_PER_QUARTER, COLUMNS_PER_QUARTER)), axis=1)
     silence = _log_silence(p)  # read by several figures: computed once
     # Whether a row or a pitch class sounds at all, or a column starts a note, is read from
@@ -472,9 +472,9 @@ def texture_features(p):
             ops.mean(onset_columns, axis=1),
             _bar_similarity(_bars(onset_columns), 1),
             _bar_similarity(_bars(onset_columns), 2),
-            ops.mean(ops.sum(p, axis=1), axis=1),
-            ops.mean(ops.sum(p[:, :, :COLUMNS_PER_BAR], axis=1), axis=1),
-            ops.mean(ops.sum(p[:, :, last_bar:], axis=1), axis=1),
+            ops.mean(sounding_per_column, axis=1),
+            ops.mean(sounding_per_column[:, :COLUMNS_PER_BAR], axis=1),
+            ops.mean(sounding_per_column[:, last_bar_start(steps) :], axis=1),
             _polyphonicity(p, silence),
             ops.sum(used, axis=1),
             ops.sum(classes_used, axis=1),
