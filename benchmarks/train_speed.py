@@ -53,7 +53,7 @@ def step_times(arch: str, batch_size: int, steps: int, **options) -> list[float]
     if architectures.is_voiced(arch):  # voice masks: each sounding pixel in one to three voices
         windows = (windows * rng.integers(1, 8, windows.shape)).astype(np.uint8)
     maker = BatchMaker(windows, batch_size, config.latent_dim, seed=0, max_transpose=6, time_shift=True, voice_groups=architectures.VOICE_GROUPS.get(arch))
-    gan = build_gan(config, real_texture_figures(maker) if config.texture_matching or config.texture_kernel else None)
+    gan = build_gan(config, real_texture_figures(maker) if config.uses_texture else None)
     step = backend.make_step(gan)
     times = []
     for index in range(steps):

@@ -82,6 +82,7 @@ class GAN(keras.Model):
         r1_gamma=0.0,
         texture_matching=0.0,
         texture_kernel=0.0,
+        texture_marginals=0.0,
         real_figures=None,
         ema_decay=0.0,
         hard_fakes=True,
@@ -96,17 +97,24 @@ class GAN(keras.Model):
         self.r1_gamma = float(r1_gamma)
         self.texture_matching = float(texture_matching)
         self.texture_kernel = float(texture_kernel)
-        if (self.texture_matching or self.texture_kernel) and real_figures is None:
+        self.texture_marginals = float(texture_marginals)
+        if self.uses_texture and real_figures is None:
             raise ValueError("texture matching needs real windows' texture figures (texture.texture_figures)")
         if real_figures is not None:
             # on the backend's device: the data's means and spreads of the figures, and its mean kernel features
             target = texture.texture_target(real_figures)
             self.texture_target = ops.convert_to_tensor(target)
             self.real_kernel_mean = ops.convert_to_tensor(texture.real_kernel_mean(real_figures, target))
+            self.real_marginal_mean = ops.convert_to_tensor(texture.real_marginal_mean(real_figures, target))
         self.ema_decay = float(ema_decay)
         self.hard_fakes = bool(hard_fakes)
         self.augment_both = bool(augment_both)
         self.step_counter = keras.Variable(0, dtype="int64", trainable=False, name="step")
+
+    @property
+    def uses_texture(self) -> bool:
+        """Whether G's loss reads the texture figures at all."""
+        return bool(self.texture_matching or self.texture_kernel or self.texture_marginals)
 
     def compile(self, g_optimizer, d_optimizer):
         super().compile()
@@ -129,19 +137,20 @@ class GAN(keras.Model):
 
     def generator_objective(self, logits, probabilities, *batch_mean):
         """What G's step descends: the adversarial loss on D's ``logits``, plus, on G's
-        ``probabilities``, texture matching's gap in the figures' moments and its kernel
-        discrepancy when they are on (``batch_mean``, if given: how ``texture`` averages a
-        batch split over devices). Returns that sum, the adversarial loss and the texture
-        terms by their log's names (``runlog.TERM_FIELDS``; empty when off), the last two
-        for the step's log."""
+        ``probabilities``, texture matching's gap in the figures' moments, its kernel
+        discrepancy and its figure-by-figure discrepancy when they are on (``batch_mean``,
+        if given: how ``texture`` averages a batch split over devices). Returns that sum,
+        the adversarial loss and the texture terms by their log's names
+        (``runlog.TERM_FIELDS``; empty when off), the last two for the step's log."""
         g_loss = generator_loss(self.loss_kind, logits)
-        if not (self.texture_matching or self.texture_kernel):
+        if not self.uses_texture:
             return g_loss, g_loss, {}
         figures = texture.heard_figures(probabilities)
         gap = texture.texture_loss(figures, self.texture_target, *batch_mean)
         kernel_gap = texture.texture_kernel_loss(figures, self.texture_target, self.real_kernel_mean, *batch_mean)
-        total = g_loss + self.texture_matching * gap + self.texture_kernel * kernel_gap
-        return total, g_loss, {"texture_gap": gap, "texture_kernel_gap": kernel_gap}
+        marginal_gap = texture.texture_marginal_loss(figures, self.texture_target, self.real_marginal_mean, *batch_mean)
+        total = g_loss + self.texture_matching * gap + self.texture_kernel * kernel_gap + self.texture_marginals * marginal_gap
+        return total, g_loss, {"texture_gap": gap, "texture_kernel_gap": kernel_gap, "texture_marginal_gap": marginal_gap}
 
     def d_real(self, rolls, params):
         """What D sees of real rolls: augmented when both sides are (``augment_both``)."""

@@ -57,6 +57,12 @@ class TrainConfig:
         "weight of the texture figures' kernel discrepancy (MMD) in the generator's loss: how far the batch's figures lie "
         "from real windows' taken together, not one by one as --texture-matching reads them; 0 turns it off",
     )
+    texture_marginals: float = option(
+        0.0,
+        "weight of the texture figures' discrepancy one by one (MMD of each figure's distribution alone) in the "
+        "generator's loss: where --texture-matching reads a figure's mean and spread, this reads its whole shape, "
+        "so that a figure with two modes does not pass for the data's one; 0 turns it off",
+    )
     ema_decay: float = option(
         0.0,
         "decay of the exponential moving average of the generator's weights, which is what gets saved; 0 saves the "
@@ -94,6 +100,11 @@ class TrainConfig:
     )
     sample_every: int = option(500, "write a sample grid every N steps")
     checkpoint_every: int = option(500, "write a checkpoint every N steps")
+
+    @property
+    def uses_texture(self) -> bool:
+        """Whether G's loss reads the texture figures, so that the data's must be measured first."""
+        return bool(self.texture_matching or self.texture_kernel or self.texture_marginals)
 
 
 RECIPES: dict[str, dict] = {

@@ -15,8 +15,9 @@ LOG_FIELDS = ["step", "seconds", "d_loss", "g_loss", "r1", "d_real", "d_fake", "
 # Filled at checkpoints only: D's mean output on fixed training and validation windows (``train.overfitting_probe``).
 PROBE_FIELDS = ["d_train_windows", "d_validation_windows"]
 # Filled only by runs that use texture matching: its gap in the figures' moments
-# (``texture.texture_loss``) and its kernel discrepancy (``texture.texture_kernel_loss``).
-TERM_FIELDS = ["texture_gap", "texture_kernel_gap"]
+# (``texture.texture_loss``), its kernel discrepancy (``texture.texture_kernel_loss``) and
+# its figure-by-figure discrepancy (``texture.texture_marginal_loss``).
+TERM_FIELDS = ["texture_gap", "texture_kernel_gap", "texture_marginal_gap"]
 
 
 def read_log(run: str | os.PathLike, up_to_step: int | None = None) -> list[dict]:

@@ -84,6 +84,7 @@ def build_gan(config: TrainConfig, real_figures: np.ndarray | None = None):
         r1_gamma=config.r1_gamma,
         texture_matching=config.texture_matching,
         texture_kernel=config.texture_kernel,
+        texture_marginals=config.texture_marginals,
         real_figures=real_figures,
         ema_decay=config.ema_decay,
         hard_fakes=config.hard_fakes and not stochastic,  # drawn by D's first layer instead
@@ -380,7 +381,7 @@ def _train(
         data.trained,
         architectures.VOICE_GROUPS.get(config.arch),
     )
-    gan = build_gan(config, real_texture_figures(maker) if config.texture_matching or config.texture_kernel else None)
+    gan = build_gan(config, real_texture_figures(maker) if config.uses_texture else None)
     run_step = backend.make_step(gan)  # where the backend cannot train this model on these devices, before anything is written
     start = load_checkpoint(gan, run) if resume else 0
     if resume and stored.get("dataset_fingerprint") != data.fingerprint:
