@@ -358,6 +358,48 @@ def test_keys_are_asked_for_drawn_from_the_data_or_left_alone():
     assert len(set(keys.choose_keys("any", seeds, only_two))) > 15
 
 
+def key_normalised(roll: np.ndarray) -> np.ndarray:
+    """``roll`` moved to C major / A minor the nearer way, as key-normalised training moves a window."""
+    from pianogan.roll import transpose_on_piano
+
+    return transpose_on_piano(roll, keys.fit_on_piano(0, 87, keys.transposition_between(int(keys.estimate_keys(roll)), 0)))
+
+
+def test_drawn_keys_put_each_piece_where_windows_in_that_key_sit():
+    """Windows in all twelve major keys with their bass on one octave of the keyboard, C3
+    to B3, as pianists place it whatever the key: key-normalised (the nearer way), they sit
+    on C3 or on C4. Keys drawn from the data's shares alone move them by up to a tritone
+    either way, from F#2 to F4; weighed by where windows in each key sit, most land back
+    on the octave, spread as the data's lowest notes are."""
+    from pianogan.roll import transpose_on_piano
+
+    c_major = c_major_piece().roll
+    windows = np.stack([transpose_on_piano(c_major, key) for key in range(12)])  # C major up to B major
+    assert np.ptp(keys.register(windows)[:, 0]) == 11  # the lowest notes: one octave, 12 keys
+    registers = keys.key_registers(windows, keys.estimate_keys(windows))
+    normalised = [key_normalised(window) for window in windows for _ in range(20)]
+    seeds = [(1, k) for k in range(len(normalised))]
+    shares = [1 / 12] * 12 + [0.0] * 12
+
+    def lowest_notes(chosen):
+        return np.array([keys.register(move_to_key(generate.Piece(roll, np.zeros((1, LATENT))), key).roll)[0] for roll, key in zip(normalised, chosen)])
+
+    blind = lowest_notes(keys.choose_keys(None, seeds, shares))
+    weighed = lowest_notes(keys.choose_keys(None, seeds, shares, normalised, registers))
+    data = keys.register(windows)[:, 0]
+    def on_the_octave(lowest):
+        return np.mean((data.min() <= lowest) & (lowest <= data.max()))
+
+    assert on_the_octave(blind) < 0.6 and np.std(blind) > 1.8 * np.std(data)  # measured: 52%, 6.8 semitones against 3.5
+    assert on_the_octave(weighed) > 0.85 and np.std(weighed) < 1.2 * np.std(data)  # measured: 89%, 3.6
+    assert len(set(keys.choose_keys(None, seeds, shares, normalised, registers))) == 12  # every key still drawn
+    # the draws stay the seed's and the piece's, and an asked key or "any" ignores the registers
+    assert keys.choose_keys(None, seeds, shares, normalised, registers) == keys.choose_keys(None, seeds, shares, normalised, registers)
+    assert keys.choose_keys("any", seeds[:5], shares, normalised[:5], registers) == keys.choose_keys("any", seeds[:5], shares)
+    silent = [np.zeros_like(c_major)] * 5
+    assert keys.choose_keys(None, seeds[:5], shares, silent, registers) == keys.choose_keys(None, seeds[:5], shares)
+
+
 def test_generate_key_moves_every_piece_and_records_it(model, model_path, tmp_path):
     assert run_cli("--model", model_path, "--n", "3", "--key", "Eb major", "--no-audio", "-o", tmp_path / "out") == 0
     summary = json.loads((tmp_path / "out" / "pieces.json").read_text())
@@ -384,6 +426,13 @@ def test_a_key_normalised_model_draws_keys_like_its_training_data(model_path, tm
     assert run_cli("--model", normalised, "--n", "4", "--no-audio", "-o", tmp_path / "out") == 0
     records = json.loads((tmp_path / "out" / "pieces.json").read_text())["pieces"]
     assert {r["key"] for r in records} <= {"F major", "D minor"} and any(r["transposition"] for r in records)
+    # facts written again replace the first, and the model still loads
+    registers = {"means": [[20.0, 40.0]] * 24, "covariance": [[9.0, 0.0], [0.0, 9.0]]}
+    write_facts(normalised, {"key_mode": "normalise", "key_distribution": only_d_minor, "key_registers": registers})
+    assert modelio.key_registers(read_facts(normalised)) == registers and modelio.load_generator(normalised) is not None
+    import zipfile
+
+    assert [name for name in zipfile.ZipFile(normalised).namelist() if name == modelio.FACTS] == [modelio.FACTS]
 
 
 # --- faults ---------------------------------------------------------------------------

@@ -503,5 +503,8 @@ def test_checkpoints_log_the_discriminator_on_training_and_validation_windows(tm
     assert sorted(probed) == [5, 10] and all(0 < value < 1 for pair in probed.values() for value in pair)
     # The same windows on both sides here: D cannot tell them apart.
     assert all(seen == pytest.approx(unseen, abs=0.02) for seen, unseen in probed.values())
+    # a key-normalised generator carries where the windows of each key sit, which generate weighs keys by
+    registers = modelio.key_registers(modelio.read_facts(tmp_path / "run" / "generator.keras"))
+    assert registers is not None and len(registers["means"]) == 24 and np.linalg.eigvalsh(registers["covariance"]).min() > 0
     train.train(dataset, tmp_path / "no-validation", small(5), verbose=0)
     assert all(not row.get("d_train_windows") for row in runlog.read_log(tmp_path / "no-validation"))

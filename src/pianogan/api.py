@@ -86,6 +86,12 @@ class Generator:
         return modelio.key_distribution(self.facts)
 
     @property
+    def key_registers(self) -> dict | None:
+        """Where the training windows of each key sit (``keys.key_registers``), for a
+        key-normalised model trained since they are stored: drawn keys are weighed by them."""
+        return modelio.key_registers(self.facts)
+
+    @property
     def training(self):
         """The training set pieces are compared with (``originality.TrainingSet``), or None when not at hand."""
         from pianogan.evaluation import originality
@@ -120,7 +126,7 @@ class Generator:
         """
         generate.check_options(n, seed, length, threshold, bpm=bpm)
         pieces = generate.sample(self.model, n=n, seed=seed, length=length, threshold=threshold, progress=progress)
-        chosen = keys.choose_keys(key, [(seed, k) for k in range(n)], self.key_distribution)
+        chosen = keys.choose_keys(key, [(seed, k) for k in range(n)], self.key_distribution, [p.roll for p in pieces], self.key_registers)
         return [_finish(p, k, bpm) for p, k in zip(pieces, chosen)]
 
     def piece(
@@ -159,7 +165,7 @@ class Generator:
         if isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer)):
             generate.check_options(n, int(a), length, threshold, interpolating=True, bpm=bpm)
             pieces = generate.interpolate(self.model, int(a), int(b), n=n, length=length, threshold=threshold)
-            chosen = key if isinstance(key, int) else keys.choose_keys(key, [(int(a), 0)], self.key_distribution)[0]
+            chosen = key if isinstance(key, int) else keys.choose_keys(key, [(int(a), 0)], self.key_distribution, [pieces[0].roll], self.key_registers)[0]
             return [_finish(p, chosen, bpm) for p in pieces]
         start, end = (self._first_latent(x) for x in (a, b))
         if n < 2:

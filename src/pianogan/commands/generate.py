@@ -43,7 +43,8 @@ def register(subparsers) -> None:
         "--key",
         metavar="KEY",
         help="move every piece to this key, e.g. 'A minor' or 'Eb major'; 'any' draws a key per piece, each of the 24 alike "
-        "(default: keys drawn like the training data's, for a model trained with --key-mode normalise; otherwise as generated)",
+        "(default: keys drawn like the training data's, each weighed by how well the piece's register fits the key, for a model "
+        "trained with --key-mode normalise; otherwise as generated)",
     )
     p.add_argument("--bpm", type=float, default=120.0, metavar="BPM", help="tempo of the MIDI and audio, quarter notes per minute (default: 120)")
     p.add_argument(

@@ -143,13 +143,14 @@ def sample_model(model_path: str | os.PathLike, n: int, seed: int = 0, threshold
     and how firmly it decided them (``decidedness``, counted at the 0.5 threshold).
 
     A key-normalised model writes every window in one key, and ``generate`` moves piece
-    ``k`` of a seed to a key drawn from the training data's (``keys.choose_keys``); window
-    ``k`` is moved the same way, so what is measured is what a listener gets, not a set
+    ``k`` of a seed to a key drawn from the training data's (``keys.choose_keys``, weighed by
+    the piece's register when the model stores the keys' registers); window ``k`` is moved
+    the same way, so what is measured is what a listener gets, not a set
     of windows all in C major that pitch classes alone would tell from real music.
     """
     from tqdm import tqdm
 
-    from pianogan.models.modelio import key_distribution, load_generator, read_facts
+    from pianogan.models.modelio import key_distribution, key_registers, load_generator, read_facts
     from pianogan.models.sampling import latent_dim, probabilities
 
     model = load_generator(model_path)
@@ -162,8 +163,9 @@ def sample_model(model_path: str | os.PathLike, n: int, seed: int = 0, threshold
             parts.append(batch >= threshold)
             bar.update(len(parts[-1]))
     rolls = np.concatenate(parts)
-    distribution = key_distribution(read_facts(model_path))
-    for k, key in enumerate(keys.choose_keys(None, [(seed, k) for k in range(n)], distribution)):
+    facts = read_facts(model_path)
+    distribution = key_distribution(facts)
+    for k, key in enumerate(keys.choose_keys(None, [(seed, k) for k in range(n)], distribution, list(rolls), key_registers(facts))):
         if key is not None:
             rolls[k] = transpose_on_piano(rolls[k], keys.transposition_to_key(rolls[k], key))
     return Sampled(rolls, decidedness(counts), distribution is not None)

@@ -128,14 +128,30 @@ MAX_FACTS_BYTES = 1 << 20
 
 
 def write_facts(path: str | os.PathLike, facts: dict) -> None:
-    """Add ``facts`` (JSON) to a saved ``.keras`` archive as ``pianogan.json``.
+    """Store ``facts`` (JSON) in a saved ``.keras`` archive as ``pianogan.json``, in place of
+    any it holds.
 
     Keras ignores members it does not know, so the model loads as before, and the facts
     (the key distribution of the training data, how keys were handled, the dataset's
-    fingerprint) travel with the file wherever it is copied.
+    fingerprint) travel with the file wherever it is copied. An archive that holds facts
+    already is written anew without them (atomically: a reader sees the old file or the
+    new one), since a zip member cannot be replaced in place.
     """
-    with zipfile.ZipFile(path, "a") as archive:
-        archive.writestr(FACTS, json.dumps(facts, indent=1))
+    path = Path(path)
+    with zipfile.ZipFile(path) as archive:
+        holds_facts = FACTS in archive.namelist()
+    if not holds_facts:
+        with zipfile.ZipFile(path, "a") as archive:
+            archive.writestr(FACTS, json.dumps(facts, indent=1))
+        return
+    from pianogan.io.atomic import atomic_path, complete_zip
+
+    with atomic_path(path, check=complete_zip) as tmp:
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(tmp, "w") as target:
+            for info in source.infolist():
+                if info.filename != FACTS:
+                    target.writestr(info, source.read(info))
+            target.writestr(FACTS, json.dumps(facts, indent=1))
 
 
 def read_facts(path: str | os.PathLike) -> dict:
@@ -160,3 +176,11 @@ def key_distribution(facts: dict) -> list[float] | None:
     ``facts``: its pieces are written in one key and moved to keys drawn from it
     (``keys.choose_keys``). None for a model that writes its keys itself."""
     return facts.get("key_distribution") if facts.get("key_mode") == "normalise" else None
+
+
+def key_registers(facts: dict) -> dict | None:
+    """Where the training windows of each key sit on the keyboard (``keys.key_registers``),
+    from a key-normalised model's ``facts``; None for a model trained before they were
+    stored, or one that writes its keys itself, whose keys are drawn without them."""
+    registers = facts.get("key_registers") if facts.get("key_mode") == "normalise" else None
+    return registers if isinstance(registers, dict) and {"means", "covariance"} <= registers.keys() else None

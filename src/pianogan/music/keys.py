@@ -134,6 +134,15 @@ def fit_on_piano(low_row: int, high_row: int, semitones: int) -> int:
     return min(options, key=lambda o: max(0, -(low_row + o)) + max(0, high_row + o - (PIANO_ROWS - 1)))
 
 
+def transpositions_to_keys(roll: np.ndarray) -> np.ndarray:
+    """(24,): the semitones ``transposition_to_key`` moves ``roll`` (106, T) by for each key; 0s for a silent roll."""
+    lit = np.flatnonzero(roll.any(axis=1))
+    if not len(lit):
+        return np.zeros(24, dtype=np.int64)
+    estimated = int(estimate_keys(roll))
+    return np.array([fit_on_piano(int(lit[0]), int(lit[-1]), -transposition_between(key, estimated)) for key in range(24)], dtype=np.int64)
+
+
 def transposition_to_key(roll: np.ndarray, key: int) -> int:
     """Semitones that move ``roll`` (106, T) the nearer way to ``key``'s scale, kept on the
     piano (``fit_on_piano``); 0 for a silent roll.
@@ -146,27 +155,83 @@ def transposition_to_key(roll: np.ndarray, key: int) -> int:
     back up to F#. Going down instead wrote pieces in those keys an octave below where
     the music they learnt from sits (the mean pitch of all pieces 0.9 semitones lower).
     """
-    lit = np.flatnonzero(roll.any(axis=1))
-    if not len(lit):
-        return 0
-    return fit_on_piano(int(lit[0]), int(lit[-1]), -transposition_between(key, int(estimate_keys(roll))))
+    return int(transpositions_to_keys(roll)[int(key)])
+
+
+def register(rolls: np.ndarray) -> np.ndarray:
+    """(..., 2): the lowest row sounding and the mean row of the sounding pixels of each roll
+    in a stack (..., 106, T), where a piece sits on the keyboard; NaN for a silent roll."""
+    per_row = np.count_nonzero(rolls, axis=-1).astype(float)  # (..., 106)
+    total = per_row.sum(axis=-1)
+    rows = np.arange(per_row.shape[-1])
+    lowest = np.where(total > 0, np.argmax(per_row > 0, axis=-1), np.nan)
+    mean = np.divide(per_row @ rows, total, out=np.full(total.shape, np.nan), where=total > 0)
+    return np.stack([lowest, mean], axis=-1)
+
+
+def key_registers(windows: np.ndarray, window_keys: np.ndarray) -> dict[str, list]:
+    """Where the windows (N, 106, T) of each key sit: per key the mean ``register`` of its
+    windows (the mean over all windows for a key with fewer than three), and the
+    covariance of a window's register about its key's mean, pooled over the keys.
+
+    A key-normalised generator writes in C major / A minor the windows that training
+    moved there from every key, each by up to a tritone, so its registers spread as widely
+    as the windows' own spread and the moves' together; moving each of its pieces to a
+    key drawn apart from its register spreads them once more. ``choose_keys`` weighs the
+    keys by these, so that a piece lands where windows in its key sit.
+    """
+    points = register(windows)
+    window_keys = np.asarray(window_keys)
+    heard = np.isfinite(points).all(axis=1)
+    points, window_keys = points[heard], window_keys[heard]
+    overall = points.mean(axis=0)
+    means = np.array([points[window_keys == key].mean(axis=0) if np.sum(window_keys == key) >= 3 else overall for key in range(24)])
+    about = points - means[window_keys]
+    covariance = about.T @ about / max(len(points) - 1, 1)
+    return {"means": np.round(means, 4).tolist(), "covariance": np.round(covariance, 4).tolist()}
+
+
+def register_likelihoods(roll: np.ndarray, registers: dict[str, list]) -> np.ndarray:
+    """(24,): how likely ``roll``'s register would be among windows of each key once moved
+    there (a Gaussian about ``key_registers``' mean for the key), relative to the most
+    likely key; all 1 for a silent roll."""
+    point = register(roll)
+    if not np.isfinite(point).all():
+        return np.ones(24)
+    moved = point[None, :] + transpositions_to_keys(roll)[:, None]  # the register once moved to each key
+    about = moved - np.asarray(registers["means"], dtype=float)
+    distance = np.einsum("ki,ij,kj->k", about, np.linalg.pinv(np.asarray(registers["covariance"], dtype=float)), about)
+    return np.exp(-0.5 * (distance - distance.min()))
 
 
 KEY_STREAM = 7  # keys are drawn from their own random stream, apart from the latents
 
 
-def choose_keys(request: str | None, seeds: list[tuple[int, int]], distribution: list[float] | None) -> list[int | None]:
+def choose_keys(
+    request: str | None,
+    seeds: list[tuple[int, int]],
+    distribution: list[float] | None,
+    rolls: list[np.ndarray] | None = None,
+    registers: dict[str, list] | None = None,
+) -> list[int | None]:
     """The key each piece moves to: one per (seed, piece index) in ``seeds``.
 
     ``request`` is a key name ('A minor'), ``"any"`` (each piece a key drawn uniformly
     from the 24), or None: keys drawn from ``distribution`` (the training data's share of
     each key, stored in a model trained key-normalised), or, without one, None for every
-    piece, which leaves the keys as the generator wrote them. Draws depend only on the
-    seed and the piece's index.
+    piece, which leaves the keys as the generator wrote them. With the pieces' ``rolls``
+    and the model's ``registers`` (``key_registers``), a drawn key is weighed as well by
+    how likely the piece's register is among the data's windows in it, once moved there
+    (``register_likelihoods``). Draws depend only on the seed, the piece's index and, so
+    weighed, its notes.
     """
     if request is not None and request.strip().lower() != "any":
         return [parse_key(request)] * len(seeds)
     if request is None and distribution is None:
         return [None] * len(seeds)
     shares = np.full(24, 1 / 24) if request is not None else np.asarray(distribution, dtype=float)
-    return [int(np.random.default_rng([seed, index, KEY_STREAM]).choice(24, p=shares / shares.sum())) for seed, index in seeds]
+    chosen = []
+    for k, (seed, index) in enumerate(seeds):
+        weights = shares * register_likelihoods(rolls[k], registers) if request is None and registers and rolls is not None else shares
+        chosen.append(int(np.random.default_rng([seed, index, KEY_STREAM]).choice(24, p=weights / weights.sum())))
+    return chosen

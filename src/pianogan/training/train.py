@@ -37,7 +37,7 @@ from pianogan.io.outputs import Outputs
 from pianogan.models import architectures, texture
 from pianogan.models.gan import GAN
 from pianogan.models.modelio import write_facts
-from pianogan.music.keys import estimate_keys, fit_on_piano, transposition_between
+from pianogan.music.keys import estimate_keys, fit_on_piano, key_registers, transposition_between
 from pianogan.roll import COLUMNS_PER_BAR as BAR_COLUMNS
 from pianogan.roll import COLUMNS_PER_QUARTER, music_span, transpose
 from pianogan.training import backends
@@ -295,6 +295,24 @@ def key_distribution(window_keys: np.ndarray) -> list[float]:
     return [round(float(share), 6) for share in np.bincount(window_keys, minlength=24) / len(window_keys)]
 
 
+def training_facts(dataset: Path, data: TrainingData, config: TrainConfig) -> dict:
+    """What a saved generator carries about the windows it learnt from (``modelio.write_facts``):
+    the dataset and its fingerprint, how many windows, whether they start on bar lines, how
+    keys were handled and, for a key-normalised run, the keys' shares and where windows in
+    each key sit, which ``generate`` draws each piece's key by."""
+    facts = {
+        "dataset": str(dataset),
+        "dataset_fingerprint": data.fingerprint,
+        "windows": len(data.trained),
+        "bar_aligned": data.bar_aligned,
+        "key_mode": config.key_mode,
+        "key_distribution": key_distribution(data.keys[data.trained]),
+    }
+    if config.key_mode == "normalise":
+        facts["key_registers"] = key_registers(data.windows[data.trained], data.keys[data.trained])
+    return facts
+
+
 def _check_resume(run: Path, config: TrainConfig, explicit: dict) -> tuple[TrainConfig, dict]:
     """The configuration to continue RUN with, and RUN/config.json as stored."""
     stored = read_config(run)
@@ -386,14 +404,7 @@ def _train(
     start = load_checkpoint(gan, run) if resume else 0
     if resume and stored.get("dataset_fingerprint") != data.fingerprint:
         raise PianoganError(f"{dataset}: not the dataset {run} was trained on (fingerprint differs)")
-    facts = {
-        "dataset": str(dataset),
-        "dataset_fingerprint": data.fingerprint,
-        "windows": len(data.trained),
-        "bar_aligned": data.bar_aligned,
-        "key_mode": config.key_mode,
-        "key_distribution": key_distribution(data.keys[data.trained]),
-    }
+    facts = training_facts(dataset, data, config)
     if not writes:
         _run_steps(gan, backend, run_step, maker, start, config.steps, keras.callbacks.CallbackList([], model=gan))
         return run
