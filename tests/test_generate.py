@@ -387,6 +387,7 @@ def test_drawn_keys_put_each_piece_where_windows_in_that_key_sit():
     blind = lowest_notes(keys.choose_keys(None, seeds, shares))
     weighed = lowest_notes(keys.choose_keys(None, seeds, shares, normalised, registers))
     data = keys.register(windows)[:, 0]
+
     def on_the_octave(lowest):
         return np.mean((data.min() <= lowest) & (lowest <= data.max()))
 
