@@ -230,7 +230,7 @@ def choose_keys(
     if request is None and distribution is None:
         return [None] * len(seeds)
     shares = np.full(24, 1 / 24) if request is not None else np.asarray(distribution, dtype=float)
-    chosen = []
+    chosen: list[int | None] = []
     for k, (seed, index) in enumerate(seeds):
         weights = shares * register_likelihoods(rolls[k], registers) if request is None and registers and rolls is not None else shares
         chosen.append(int(np.random.default_rng([seed, index, KEY_STREAM]).choice(24, p=weights / weights.sum())))
