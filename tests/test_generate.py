@@ -431,6 +431,12 @@ def test_a_key_normalised_model_draws_keys_like_its_training_data(model_path, tm
     registers = {"means": [[20.0, 40.0]] * 24, "covariance": [[9.0, 0.0], [0.0, 9.0]]}
     write_facts(normalised, {"key_mode": "normalise", "key_distribution": only_d_minor, "key_registers": registers})
     assert modelio.key_registers(read_facts(normalised)) == registers and modelio.load_generator(normalised) is not None
+    for broken in (
+        {"means": [[20.0, 40.0]] * 23, "covariance": registers["covariance"]},
+        {**registers, "covariance": [[1.0, 0.0], [0.0, 0.0]]},
+        {"means": "x"},
+    ):
+        assert modelio.key_registers({"key_mode": "normalise", "key_registers": broken}) is None  # drawn by the shares alone
     import zipfile
 
     assert [name for name in zipfile.ZipFile(normalised).namelist() if name == modelio.FACTS] == [modelio.FACTS]

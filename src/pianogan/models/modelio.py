@@ -14,6 +14,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from pianogan.errors import ModelError
 from pianogan.roll import N_PITCHES
 
@@ -183,4 +185,18 @@ def key_registers(facts: dict) -> dict | None:
     from a key-normalised model's ``facts``; None for a model trained before they were
     stored, or one that writes its keys itself, whose keys are drawn without them."""
     registers = facts.get("key_registers") if facts.get("key_mode") == "normalise" else None
-    return registers if isinstance(registers, dict) and {"means", "covariance"} <= registers.keys() else None
+    if not isinstance(registers, dict):
+        return None
+    try:
+        means, covariance = (np.asarray(registers.get(name), dtype=float) for name in ("means", "covariance"))
+    except (TypeError, ValueError):
+        return None
+    usable = (
+        means.shape == (24, 2)
+        and covariance.shape == (2, 2)
+        and np.isfinite(means).all()
+        and np.isfinite(covariance).all()
+        and np.allclose(covariance, covariance.T)
+        and np.linalg.eigvalsh(covariance).min() > 0
+    )
+    return registers if usable else None  # facts not as training writes them are left unused

@@ -158,6 +158,9 @@ def transposition_to_key(roll: np.ndarray, key: int) -> int:
     return int(transpositions_to_keys(roll)[int(key)])
 
 
+REGISTER_SPREAD_FLOOR = 0.5  # semitones: what a key's registers are counted to spread by at least
+
+
 def register(rolls: np.ndarray) -> np.ndarray:
     """(..., 2): the lowest row sounding and the mean row of the sounding pixels of each roll
     in a stack (..., 106, T), where a piece sits on the keyboard; NaN for a silent roll."""
@@ -187,7 +190,9 @@ def key_registers(windows: np.ndarray, window_keys: np.ndarray) -> dict[str, lis
     overall = points.mean(axis=0)
     means = np.array([points[window_keys == key].mean(axis=0) if np.sum(window_keys == key) >= 3 else overall for key in range(24)])
     about = points - means[window_keys]
-    covariance = about.T @ about / max(len(points) - 1, 1)
+    # Half a semitone's spread at least: windows all on one bass note would otherwise make a
+    # register a semitone away impossible rather than unlikely.
+    covariance = about.T @ about / max(len(points) - 1, 1) + REGISTER_SPREAD_FLOOR**2 * np.eye(2)
     return {"means": np.round(means, 4).tolist(), "covariance": np.round(covariance, 4).tolist()}
 
 
@@ -200,7 +205,7 @@ def register_likelihoods(roll: np.ndarray, registers: dict[str, list]) -> np.nda
         return np.ones(24)
     moved = point[None, :] + transpositions_to_keys(roll)[:, None]  # the register once moved to each key
     about = moved - np.asarray(registers["means"], dtype=float)
-    distance = np.einsum("ki,ij,kj->k", about, np.linalg.pinv(np.asarray(registers["covariance"], dtype=float)), about)
+    distance = np.einsum("ki,ij,kj->k", about, np.linalg.inv(np.asarray(registers["covariance"], dtype=float)), about)
     return np.exp(-0.5 * (distance - distance.min()))
 
 
