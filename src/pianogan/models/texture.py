@@ -610,10 +610,10 @@ def texture_marginal_loss(figures, target, real_mean, batch_mean: Callable = _me
     ``texture_loss`` matches each figure's mean and spread, which a figure with two modes
     meets as well as one with the data's single mode, and the kernel of
     ``texture_kernel_loss`` reads the 55 figures together, where one figure's shape is a
-    fiftieth of the distance: the shipped generator's lowest pitch sat on F2 in 62% of its
-    validation windows and on G1 in 21%, with the data's mean and spread, where real windows
-    spread from A0 to Bb2 with most between C2 and F2; the classifier told the two apart
-    from that pitch alone 68% of the time. A one-dimensional kernel per figure
+    fifty-fifth of the distance: the shipped generator's lowest pitch sat on F2 in 62% of
+    its windows and on G1 in 21%, with the data's mean and spread, where the training
+    windows spread over a dozen notes from G1 to A2, 37% of them on C2 or D2 (the
+    generator's 9%). A one-dimensional kernel per figure
     (``MARGINAL_SCALES``) sees the shape. As in ``texture_kernel_loss``, the discrepancy is
     a distance between mean feature vectors, so a batch split over devices needs only its
     mean (``batch_mean``); ``real_mean`` is ``real_marginal_mean``."""
