@@ -15,7 +15,8 @@ compilation) beside the steady one.
 on top of its FLOPs), and again with the shipped generator's whole recipe (drawn notes
 too: one uniform draw per pixel of D's generated input), with and without texture
 matching (``--texture-matching``: the texture figures of G's batch and their gradient),
-and with its kernel discrepancy as well (``--texture-kernel``).
+with its kernel discrepancy as well (``--texture-kernel``), and with its discrepancy
+figure by figure on top (``--texture-marginals``).
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ def main() -> None:
     shipped_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE)
     texture_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0)
     kernel_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0)
+    marginals_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0, texture_marginals=1.0)
     lead_s = seconds_per_step("bars-lead", 32, args.steps, **SHIPPED_RECIPE)
     lead_voices_s = seconds_per_step("bars-lead-voices", 32, args.steps, **SHIPPED_RECIPE)
     voices_s = seconds_per_step("bars-voices", 32, args.steps, augment="both")
@@ -128,6 +130,7 @@ def main() -> None:
         ("bars, shipped recipe", 32, shipped_s, step_gflop("bars", 32)),
         ("the same, texture matching", 32, texture_s, step_gflop("bars", 32)),
         ("the same, and its kernel", 32, kernel_s, step_gflop("bars", 32)),
+        ("the same, and figure by figure", 32, marginals_s, step_gflop("bars", 32)),
         ("bars-lead, same recipe", 32, lead_s, step_gflop("bars-lead", 32)),
         ("bars-lead-voices, same", 32, lead_voices_s, step_gflop("bars-lead-voices", 32)),
         ("bars-voices (DiffAugment)", 32, voices_s, step_gflop("bars-voices", 32)),
