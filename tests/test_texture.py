@@ -290,8 +290,9 @@ def test_the_kernel_discrepancy_sees_figures_together_where_the_moments_see_each
 
 
 def test_the_marginal_discrepancy_sees_two_modes_where_the_moments_see_the_data():
-    """A batch whose figures each sit on two modes, with the data's mean and spread (as the
-    shipped generator's lowest pitch sat on F2 or G1 where real windows spread between):
+    """A batch whose figures each sit on two modes, with the data's mean and spread (as a
+    generator trained without it put its lowest pitch on F2 or G1, where the data's spread
+    between):
     the moments' gap cannot tell it from the data, the one-by-one discrepancy can, and it
     is near zero between two draws of the data; its gradient pushes the modes together."""
     import keras

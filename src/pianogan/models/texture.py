@@ -610,12 +610,13 @@ def texture_marginal_loss(figures, target, real_mean, batch_mean: Callable = _me
     ``texture_loss`` matches each figure's mean and spread, which a figure with two modes
     meets as well as one with the data's single mode, and the kernel of
     ``texture_kernel_loss`` reads the 55 figures together, where one figure's shape is a
-    fifty-fifth of the distance: the shipped generator's lowest pitch sat on F2 in 62% of
-    its windows and on G1 in 21%, with the data's mean and spread, where the training
-    windows spread over a dozen notes from G1 to A2, 37% of them on C2 or D2 (the
-    generator's 9%). A one-dimensional kernel per figure
-    (``MARGINAL_SCALES``) sees the shape. As in ``texture_kernel_loss``, the discrepancy is
-    a distance between mean feature vectors, so a batch split over devices needs only its
+    fifty-fifth of the distance: a generator trained without it put its lowest pitch on F2
+    in 62% of its windows and on G1 in 21%, with the data's mean and spread, where the
+    training windows spread over a dozen notes from G1 to A2, 37% of them on C2 or D2 (the
+    generator's 9%). A one-dimensional kernel per figure (``MARGINAL_SCALES``) sees the
+    shape; with it at weight 3 the lowest pitch spread over F2 (36%), C2 (23%) and A1 (17%)
+    and more (``docs/results.md``). As in ``texture_kernel_loss``, the discrepancy is a
+    distance between mean feature vectors, so a batch split over devices needs only its
     mean (``batch_mean``); ``real_mean`` is ``real_marginal_mean``."""
     return ops.mean(ops.sum(ops.square(batch_mean(marginal_features(figures, target)) - real_mean), axis=1))
 
