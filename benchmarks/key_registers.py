@@ -21,20 +21,17 @@ from pathlib import Path
 import numpy as np
 
 from pianogan.data import datasets
-from pianogan.data.batches import pitch_bounds
 from pianogan.evaluation.compare import CLASSIFIER_FEATURES, FEATURE_GROUPS, classifier_features, two_sample_test
 from pianogan.evaluation.evaluate import load_real
 from pianogan.music import keys
 from pianogan.roll import LOWEST_PITCH, music_span, transpose_on_piano
-from pianogan.training.train import key_distribution
+from pianogan.training.train import key_distribution, key_normalising_shifts
 
 
 def key_normalised(windows: np.ndarray) -> np.ndarray:
     """Each window moved to C major / A minor the nearer way, kept on the piano, as training moves it."""
-    low, high = pitch_bounds(windows)
-    window_keys = keys.estimate_keys(windows)
-    shifts = [keys.fit_on_piano(int(lo), int(hi), keys.transposition_between(int(k), 0)) for lo, hi, k in zip(low, high, window_keys)]
-    return np.stack([transpose_on_piano(w, s) for w, s in zip(windows, shifts)])
+    shifts = key_normalising_shifts(windows, keys.estimate_keys(windows))
+    return np.stack([transpose_on_piano(w, int(s)) for w, s in zip(windows, shifts)])
 
 
 def moved_to_drawn_keys(windows: np.ndarray, shares: list[float], registers: dict | None, seed: int) -> np.ndarray:

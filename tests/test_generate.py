@@ -361,8 +361,10 @@ def test_keys_are_asked_for_drawn_from_the_data_or_left_alone():
 def key_normalised(roll: np.ndarray) -> np.ndarray:
     """``roll`` moved to C major / A minor the nearer way, as key-normalised training moves a window."""
     from pianogan.roll import transpose_on_piano
+    from pianogan.training.train import key_normalising_shifts
 
-    return transpose_on_piano(roll, keys.fit_on_piano(0, 87, keys.transposition_between(int(keys.estimate_keys(roll)), 0)))
+    (shift,) = key_normalising_shifts(roll[None], keys.estimate_keys(roll[None]))
+    return transpose_on_piano(roll, int(shift))
 
 
 def test_drawn_keys_put_each_piece_where_windows_in_that_key_sit():
