@@ -291,8 +291,8 @@ def test_the_kernel_discrepancy_sees_figures_together_where_the_moments_see_each
 
 def test_the_marginal_discrepancy_sees_two_modes_where_the_moments_see_the_data():
     """A batch whose figures each sit on two modes, with the data's mean and spread (as a
-    generator trained without it put its lowest pitch on F2 or G1, where the data's spread
-    between):
+    generator trained without it put its lowest pitch on F2 or G1, where the data's windows
+    spread between):
     the moments' gap cannot tell it from the data, the one-by-one discrepancy can, and it
     is near zero between two draws of the data; its gradient pushes the modes together."""
     import keras
