@@ -142,11 +142,10 @@ def test_a_backend_trains_resumes_exactly_and_its_generator_samples_under_the_ot
 
 
 def _logged(run: Path) -> dict[str, np.ndarray]:
-    """The figures every step of a run logs (the losses, D's outputs and, with texture matching, its terms), by name."""
+    """The figures every step of a run logs (the losses, D's outputs and the extra terms it trains with), by name."""
     with open(run / "train_log.csv", newline="") as log:
         rows = list(csv.DictReader(log))
-    texture = json.loads((run / "config.json").read_text())["train"]["texture_matching"] > 0
-    names = runlog.LOG_FIELDS[2:] + (runlog.TERM_FIELDS if texture else [])
+    names = runlog.LOG_FIELDS[2:] + [name for name in runlog.TERM_FIELDS if rows[0][name]]
     return {name: np.array([float(row[name]) for row in rows]) for name in names}
 
 

@@ -60,3 +60,19 @@ def test_an_unknown_loss_names_the_choices(name):
             call()
         assert caught.value.parameter == "loss"
     assert all(check_loss(known) == known for known in LOSSES)
+
+
+def test_mode_seeking_reads_neighbours_as_pairs_and_grows_as_their_rolls_meet():
+    from pianogan.models.losses import mode_seeking_loss
+
+    z = np.array([[1.0, -1.0], [3.0, -1.0], [0.0, 0.0], [0.0, 2.0], [9.0, 9.0]], np.float32)  # the odd last one sits out
+    rolls = np.zeros((5, 4, 3, 1), np.float32)
+    rolls[0, 0, 0] = 1.0  # pair 0-1: one pixel of 12 differs; latent gap (2 + 0) / 2 = 1
+    rolls[2, :2] = 0.5  # pair 2-3: six pixels differ by 0.5; latent gap (0 + 2) / 2 = 1
+    rolls[4] = 1.0
+    expected = 1.0 / ((1 / 12 + 3 / 12) / 2 / 1.0 + 1e-5)
+    assert value(mode_seeking_loss(z, rolls)) == pytest.approx(expected, rel=1e-6)
+    alike = rolls.copy()
+    alike[2, :2] = 0.1  # the second pair's rolls nearer each other: the loss grows
+    assert value(mode_seeking_loss(z, alike)) > expected
+    assert value(mode_seeking_loss(2 * z, rolls)) == pytest.approx(2 * expected, rel=1e-4)  # the same rolls for latents twice as far apart

@@ -12,7 +12,7 @@ from keras import ops
 
 from pianogan.models import texture
 from pianogan.models.architectures import remerge
-from pianogan.models.losses import generator_loss
+from pianogan.models.losses import generator_loss, mode_seeking_loss
 from pianogan.roll import COLUMNS_PER_BAR as BAR_COLUMNS
 
 
@@ -83,6 +83,7 @@ class GAN(keras.Model):
         texture_matching=0.0,
         texture_kernel=0.0,
         texture_marginals=0.0,
+        mode_seeking=0.0,
         real_figures=None,
         ema_decay=0.0,
         hard_fakes=True,
@@ -98,6 +99,7 @@ class GAN(keras.Model):
         self.texture_matching = float(texture_matching)
         self.texture_kernel = float(texture_kernel)
         self.texture_marginals = float(texture_marginals)
+        self.mode_seeking = float(mode_seeking)
         if self.uses_texture and real_figures is None:
             raise ValueError("texture matching needs real windows' texture figures (texture.texture_figures)")
         if real_figures is not None:
@@ -135,22 +137,27 @@ class GAN(keras.Model):
         rolls = straight_through_binarize(probabilities) if self.hard_fakes else probabilities
         return self.d_real(remerge(rolls), params)
 
-    def generator_objective(self, logits, probabilities, *batch_mean):
+    def generator_objective(self, logits, probabilities, z, *batch_mean):
         """What G's step descends: the adversarial loss on D's ``logits``, plus, on G's
         ``probabilities``, texture matching's gap in the figures' moments, its kernel
-        discrepancy and its figure-by-figure discrepancy when they are on (``batch_mean``,
-        if given: how ``texture`` averages a batch split over devices). Returns that sum,
-        the adversarial loss and the texture terms by their log's names
-        (``runlog.TERM_FIELDS``; empty when off), the last two for the step's log."""
+        discrepancy and its figure-by-figure discrepancy when they are on, and the mode
+        seeking term on the pairs of latents ``z`` when it is on (``batch_mean``, if given:
+        how ``texture`` averages a batch split over devices). Returns that sum, the
+        adversarial loss and the extra terms by their log's names (``runlog.TERM_FIELDS``;
+        empty when all are off), the last two for the step's log."""
         g_loss = generator_loss(self.loss_kind, logits)
-        if not self.uses_texture:
-            return g_loss, g_loss, {}
-        figures = texture.heard_figures(probabilities)
-        gap = texture.texture_loss(figures, self.texture_target, *batch_mean)
-        kernel_gap = texture.texture_kernel_loss(figures, self.texture_target, self.real_kernel_mean, *batch_mean)
-        marginal_gap = texture.texture_marginal_loss(figures, self.texture_target, self.real_marginal_mean, *batch_mean)
-        total = g_loss + self.texture_matching * gap + self.texture_kernel * kernel_gap + self.texture_marginals * marginal_gap
-        return total, g_loss, {"texture_gap": gap, "texture_kernel_gap": kernel_gap, "texture_marginal_gap": marginal_gap}
+        total, terms = g_loss, {}
+        if self.uses_texture:
+            figures = texture.heard_figures(probabilities)
+            terms["texture_gap"] = texture.texture_loss(figures, self.texture_target, *batch_mean)
+            terms["texture_kernel_gap"] = texture.texture_kernel_loss(figures, self.texture_target, self.real_kernel_mean, *batch_mean)
+            terms["texture_marginal_gap"] = texture.texture_marginal_loss(figures, self.texture_target, self.real_marginal_mean, *batch_mean)
+            total = total + self.texture_matching * terms["texture_gap"] + self.texture_kernel * terms["texture_kernel_gap"]
+            total = total + self.texture_marginals * terms["texture_marginal_gap"]
+        if self.mode_seeking:
+            terms["mode_seeking"] = mode_seeking_loss(z, probabilities, *batch_mean)
+            total = total + self.mode_seeking * terms["mode_seeking"]
+        return total, g_loss, terms
 
     def d_real(self, rolls, params):
         """What D sees of real rolls: augmented when both sides are (``augment_both``)."""

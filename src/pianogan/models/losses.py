@@ -44,6 +44,23 @@ def generator_loss(kind: str, fake_logits):
     return ops.mean(_bce(ops.zeros_like(fake_logits), fake_logits))
 
 
+def mode_seeking_loss(z, outputs, batch_mean=lambda x: ops.mean(x, axis=0), eps: float = 1e-5):
+    """Mode seeking (Mao et al., "Mode seeking generative adversarial networks for diverse
+    image synthesis", CVPR 2019): the inverse of how far apart two latents' outputs lie for
+    how far apart the latents are, which grows without bound as G writes one roll for many
+    latents. G descends it, so it is pushed to spread its pieces as widely as the data's.
+
+    The batch is paired neighbour by neighbour (examples 0 and 1, 2 and 3, ...; an odd last
+    one sits out), so a batch split over devices in even shares holds the same pairs; the
+    mean gaps are the whole batch's through ``batch_mean``, as in ``texture``. ``outputs``
+    are G's probabilities (B, ...), ``z`` its latents (B, latent)."""
+    pairs = ops.shape(z)[0] // 2 * 2
+    image = ops.abs(outputs[0:pairs:2] - outputs[1:pairs:2])
+    image_gap = batch_mean(ops.mean(image, axis=tuple(range(1, len(outputs.shape)))))
+    latent_gap = batch_mean(ops.mean(ops.abs(z[0:pairs:2] - z[1:pairs:2]), axis=1))
+    return 1.0 / (image_gap / latent_gap + eps)
+
+
 def _bce(labels, logits):
     """Binary cross-entropy on logits, numerically stable, labels may be soft."""
     return ops.relu(logits) - logits * labels + ops.softplus(-ops.abs(logits))

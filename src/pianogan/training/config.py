@@ -63,6 +63,12 @@ class TrainConfig:
         "generator's loss: where --texture-matching reads a figure's mean and spread, this reads its whole shape, "
         "so that a figure with two modes does not pass for the data's one; 0 turns it off",
     )
+    mode_seeking: float = option(
+        0.0,
+        "weight of mode seeking in the generator's loss (Mao et al. 2019): the inverse of how far apart two latents' "
+        "rolls lie for how far apart the latents are, which grows as the generator writes alike pieces for unlike "
+        "latents; 0 turns it off",
+    )
     ema_decay: float = option(
         0.0,
         "decay of the exponential moving average of the generator's weights, which is what gets saved; 0 saves the "

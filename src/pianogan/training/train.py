@@ -85,6 +85,7 @@ def build_gan(config: TrainConfig, real_figures: np.ndarray | None = None):
         texture_matching=config.texture_matching,
         texture_kernel=config.texture_kernel,
         texture_marginals=config.texture_marginals,
+        mode_seeking=config.mode_seeking,
         real_figures=real_figures,
         ema_decay=config.ema_decay,
         hard_fakes=config.hard_fakes and not stochastic,  # drawn by D's first layer instead

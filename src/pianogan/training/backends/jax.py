@@ -138,7 +138,7 @@ class Step:
             probabilities, g_state = generator.stateless_call(g_weights, g_state, z, training=True)
             logits, d_state = discriminator.stateless_call(d_weights, d_state, gan.d_input(probabilities, fake_moves), training=True)
             # the batch is global here, so the texture's means are the whole batch's on any number of devices
-            total, g_loss, terms = gan.generator_objective(logits, probabilities)
+            total, g_loss, terms = gan.generator_objective(logits, probabilities, z)
             return total, (g_loss, terms, probabilities, g_state, d_state)
 
         (_, (g_loss, terms, probabilities, g_state, d_state)), gradients = jax.value_and_grad(g_objective, has_aux=True)(g_weights, g_state, d_state)

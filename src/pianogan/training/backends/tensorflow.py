@@ -214,7 +214,7 @@ def _generator_update(gan, z, augment) -> dict:
     with tf.GradientTape() as g_tape:
         probabilities = generator(z, training=True)
         g_logits = gan.discriminator(gan.d_input(probabilities, augment[1]), training=True)
-        g_total, g_loss, terms = gan.generator_objective(g_logits, probabilities, _batch_mean)
+        g_total, g_loss, terms = gan.generator_objective(g_logits, probabilities, z, _batch_mean)
     g_weights = generator.trainable_variables
     _apply(gan.g_optimizer, g_tape.gradient(g_total, g_weights), g_weights)
     figures = {

@@ -234,7 +234,7 @@ def gan_step(gan, batch: dict[str, np.ndarray]) -> dict[str, float]:
         gan.d_optimizer.apply(gradients, d_weights)
 
     probabilities = generator(z, training=True)
-    g_total, g_loss, terms = gan.generator_objective(discriminator(gan.d_input(probabilities, moves[1]), training=True), probabilities, _batch_mean)
+    g_total, g_loss, terms = gan.generator_objective(discriminator(gan.d_input(probabilities, moves[1]), training=True), probabilities, z, _batch_mean)
     g_weights = generator.trainable_variables
     gradients = _averaged(_gradients(g_total, g_weights))
     with torch.no_grad():
