@@ -400,6 +400,7 @@ def test_options_and_run_folders_are_checked_before_tensorflow_loads(tmp_path, d
         ("--min-span", "2"): "--min-span must be at least 0 and at most 1, got 2.0",
         ("--ema-decay", "1"): "--ema-decay must be at least 0 and below 1, got 1.0",
         ("--draw-band", "0.6"): "--draw-band must be above 0 and at most 0.5, got 0.6",
+        ("--mode-seeking", "-1"): "--mode-seeking must be at least 0",
         ("--time-limit", "0"): "--time-limit must be above 0",
         ("-o", str(damaged_log), "--resume"): f"{damaged_log / 'train_log.csv'} line 3: damaged row",
         ("-o", str(mistyped), "--resume"): f"{mistyped / 'config.json'}: train.batch_size must be a whole number, got '32'",
