@@ -172,6 +172,22 @@ def test_prdc_of_half_the_modes_halves_recall_and_coverage():
     assert 0.35 < result["recall"] < 0.65 and 0.35 < result["coverage"] < 0.65  # but only half of it
 
 
+def test_prdc_compares_sets_of_equal_size_however_many_rows_either_has():
+    """Coverage grows with the generated rows (each real ball is likelier to catch one):
+    measured at once, 800 rows of a narrow generator cover 0.985 of 200 real balls where 200
+    of them cover 0.91. Drawn at the real set's size, four draws read as one does."""
+    rng = np.random.default_rng(0)
+    mixing = np.random.default_rng(100).normal(size=(8, 40))
+    real = low_rank_gaussian(rng, 200)
+    narrow = (rng.normal(size=(800, 8)) * 0.5) @ mixing + 0.05 * rng.normal(size=(800, 40))
+    one, four = (compare.precision_recall_density_coverage(real, generated) for generated in (narrow[:200], narrow))
+    assert (one["draws"], four["draws"], four["rows_per_draw"], four["generated_rows"]) == (1, 4, 200, 800)
+    assert abs(four["coverage"] - one["coverage"]) < 0.03 and abs(four["recall"] - one["recall"]) < 0.05
+    larger_real = compare.precision_recall_density_coverage(narrow, real)  # the real set drawn at the generated one's size
+    assert (larger_real["draws"], larger_real["rows_per_draw"], larger_real["real_rows"]) == (4, 200, 800)
+    assert compare.precision_recall_density_coverage(real, narrow, seed=1) != four  # the draws follow the seed
+
+
 def test_prdc_takes_nans_constant_columns_and_tiny_sets():
     rng = np.random.default_rng(3)
     real, generated = rng.normal(size=(60, 6)), rng.normal(size=(60, 6))

@@ -325,7 +325,7 @@ def _kth_neighbour_distance(points: np.ndarray, k: int) -> np.ndarray:
 
 
 def precision_recall_density_coverage(
-    real_features: np.ndarray, generated_features: np.ndarray, k: int = PRDC_NEIGHBOURS, components: int = PRDC_COMPONENTS
+    real_features: np.ndarray, generated_features: np.ndarray, k: int = PRDC_NEIGHBOURS, components: int = PRDC_COMPONENTS, seed: int = 0
 ) -> dict:
     """k-NN precision and recall, density and coverage of generated against real feature rows.
 
@@ -341,26 +341,50 @@ def precision_recall_density_coverage(
       row: Naeem et al., "Reliable fidelity and diversity metrics for generative models",
       ICML 2020. Unlike precision and recall they resist outliers.
 
+    Both papers compare sets of equal size, and so does this: the larger set is cut into
+    disjoint draws (seeded) of the smaller one's size, each draw is measured against the
+    whole smaller set, and the figures are averaged over the draws. Recall and coverage
+    depend on the sizes: on POP909's 479 validation windows, a generator's recall read
+    0.51 with 479 of its pieces, 0.44 with 1,000 and 0.37 with 2,000, and its coverage
+    0.54, 0.66 and 0.75, so sets of unequal size cannot be set beside a floor measured at
+    equal ones.
+
     Rows are the classifier features, mapped by ``standardised_projection``; balls are
     closed (distance <= radius), as Kynkaanniemi et al. define them. NaN figures when a
     set has no more than k rows.
     """
-    from scipy.spatial.distance import cdist
-
     result = {"precision": float("nan"), "recall": float("nan"), "density": float("nan"), "coverage": float("nan")}
     result |= {"k": k, "components": components, "real_rows": len(real_features), "generated_rows": len(generated_features)}
-    if min(len(real_features), len(generated_features)) <= k:
+    size = min(len(real_features), len(generated_features))
+    if size <= k:
         return result
+    rng = np.random.default_rng(seed)
+    real_draws, generated_draws = (_disjoint_draws(len(rows), size, rng) for rows in (real_features, generated_features))
+    figures = [_prdc(real_features[r], generated_features[g], k, components) for r in real_draws for g in generated_draws]
+    return result | {name: float(np.mean([draw[name] for draw in figures])) for name in figures[0]} | {"rows_per_draw": size, "draws": len(figures)}
+
+
+def _disjoint_draws(rows: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """As many disjoint draws of ``size`` of ``rows`` row indices as fit, each sorted."""
+    order = rng.permutation(rows)
+    return [np.sort(order[start : start + size]) for start in range(0, rows - size + 1, size)]
+
+
+def _prdc(real_features: np.ndarray, generated_features: np.ndarray, k: int, components: int) -> dict[str, float]:
+    """Precision, recall, density and coverage of one generated set against one real set."""
+    from scipy.spatial.distance import cdist
+
     real, generated = standardised_projection(real_features, generated_features, components)
     real_radius = _kth_neighbour_distance(real, k)
     generated_radius = _kth_neighbour_distance(generated, k)
     distance = cdist(real, generated)  # (real, generated)
     inside_real = distance <= real_radius[:, None]
-    result["precision"] = float(inside_real.any(axis=0).mean())
-    result["recall"] = float((distance <= generated_radius[None, :]).any(axis=1).mean())
-    result["density"] = float(inside_real.sum() / (k * len(generated)))
-    result["coverage"] = float(inside_real.any(axis=1).mean())
-    return result
+    return {
+        "precision": float(inside_real.any(axis=0).mean()),
+        "recall": float((distance <= generated_radius[None, :]).any(axis=1).mean()),
+        "density": float(inside_real.sum() / (k * len(generated))),
+        "coverage": float(inside_real.any(axis=1).mean()),
+    }
 
 
 # --- diversity and copying -----------------------------------------------------------------------

@@ -350,8 +350,8 @@ def evaluate(
         with stage("precision and recall"):
             for key, (x_ref, _, x_floor) in x.items():
                 results[key]["precision_recall_density_coverage"] = {
-                    "generated_vs_real": compare.precision_recall_density_coverage(x_ref, x_generated),
-                    "floor_train_vs_real": compare.precision_recall_density_coverage(x_ref, x_floor),
+                    "generated_vs_real": compare.precision_recall_density_coverage(x_ref, x_generated, seed=seed),
+                    "floor_train_vs_real": compare.precision_recall_density_coverage(x_ref, x_floor, seed=seed),
                 }
 
         with stage("diversity and ends"):
@@ -546,7 +546,8 @@ def report_markdown(report: dict) -> str:
         "Precision and recall: Kynkaanniemi et al., NeurIPS 2019; density and coverage: Naeem et al., "
         f"ICML 2020; k = {references['all']['precision_recall_density_coverage']['generated_vs_real']['k']} nearest neighbours "
         "among the classifier's per-window features (missing values set to the real median, standardised by the real set, "
-        "projected on its first 20 principal components).",
+        "projected on its first 20 principal components), at equal sizes: the larger set in disjoint draws of the smaller one's size, "
+        "the figures averaged over the draws.",
         "",
         "## Metric distributions",
         "",
