@@ -158,7 +158,8 @@ def _logged(run: Path) -> dict[str, np.ndarray]:
 # the first. The texture gap, about 10,000 there, moves in its sixth digit once mode
 # seeking's gradient joins it (11578.39 against 11578.55 at the third step).
 RELATIVE_TOLERANCE = {"texture_kernel_gap": 1e-4, "texture_gap": 1e-4}
-# Runs on several devices or processes are compared after two steps. Later, round-off in
+# JAX and PyTorch runs on several devices or processes are compared with a straight run
+# after two steps. Later, round-off in
 # the devices' shares of the batch can move a generated pixel across the 0.5 at which D
 # hears it sound, and everything after with it: on an AVX-512 machine, JAX on two devices
 # flipped one pixel of 127,200 at the fourth step (the lit share 0.00320 against 0.00319,
