@@ -159,13 +159,13 @@ def _logged(run: Path) -> dict[str, np.ndarray]:
 # seeking's gradient joins it (11578.39 against 11578.55 at the third step).
 RELATIVE_TOLERANCE = {"texture_kernel_gap": 1e-4, "texture_gap": 1e-4}
 # JAX and PyTorch runs on several devices or processes are compared with a straight run
-# after two steps. Later, round-off in
-# the devices' shares of the batch can move a generated pixel across the 0.5 at which D
-# hears it sound, and everything after with it: on an AVX-512 machine, JAX on two devices
-# flipped one pixel of 127,200 at the fourth step (the lit share 0.00320 against 0.00319,
-# D's loss 1.23648 against 1.23642, G's first Adam moments apart by more than a tenth).
-# Two steps read every batch-wide statistic twice, and a batch shared wrongly between the
-# devices moves the first step's figures already.
+# after two steps. Later, round-off in the devices' shares of the batch can move a
+# generated pixel across the 0.5 at which D hears it sound, and everything after with it:
+# on an AVX-512 machine, JAX on two devices flipped one pixel of 127,200 at the fourth
+# step (the lit share 0.00320 against 0.00319, D's loss 1.23648 against 1.23642, G's
+# first Adam moments apart by more than a tenth). Two steps read every batch-wide
+# statistic twice, and a batch shared wrongly between the devices moves the first step's
+# figures already.
 DEVICE_STEPS = 2
 
 
