@@ -28,7 +28,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from pianogan.errors import PianoganError
 from pianogan.models.gan import ema_decay_at
 from pianogan.models.losses import discriminator_loss
-from pianogan.training.backends import Placement
+from pianogan.training.backends import Placement, refuse_critic
 
 SPLIT = ("real", "z", "noise")  # batch entries split over the devices; the moves (2, B, 3) are replicated
 
@@ -67,6 +67,7 @@ def agree(flag: bool) -> bool:
 
 
 def make_step(gan):
+    refuse_critic(gan, "jax")
     return Step(gan)
 
 
