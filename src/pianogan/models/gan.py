@@ -151,13 +151,14 @@ class GAN(keras.Model):
         rolls = straight_through_binarize(probabilities) if self.hard_fakes else probabilities
         return self.d_real(remerge(rolls), params)
 
-    def generator_objective(self, logits, probabilities, z, *batch_mean):
+    def generator_objective(self, logits, probabilities, z, *batch_mean, critic=None):
         """What G's step descends: the adversarial loss on D's ``logits``, plus, on G's
         ``probabilities``, texture matching's gap in the figures' moments, its kernel
         discrepancy and its figure-by-figure discrepancy when they are on, and the mode
         seeking term on the pairs of latents ``z`` when it is on, and the figure critic's
         verdict on G's figures when there is one (``batch_mean``, if given:
-        how ``texture`` averages a batch split over devices). Returns that sum, the
+        how ``texture`` averages a batch split over devices; ``critic``, if given: the
+        critic as a function of its weights' current values, for a step that passes them). Returns that sum, the
         adversarial loss and the extra terms by their log's names (``runlog.TERM_FIELDS``;
         empty when all are off), the last two for the step's log."""
         g_loss = generator_loss(self.loss_kind, logits)
@@ -170,7 +171,8 @@ class GAN(keras.Model):
             total = total + self.texture_matching * terms["texture_gap"] + self.texture_kernel * terms["texture_kernel_gap"]
             total = total + self.texture_marginals * terms["texture_marginal_gap"]
         if self.critic is not None:
-            terms["figure_critic"] = generator_loss(self.loss_kind, self.critic(self.critic_figures(figures), training=True))
+            verdict = (critic or self.critic)(self.critic_figures(figures))
+            terms["figure_critic"] = generator_loss(self.loss_kind, verdict)
             total = total + self.figure_critic * terms["figure_critic"]
         if self.mode_seeking:
             terms["mode_seeking"] = mode_seeking_loss(z, probabilities, *batch_mean)
