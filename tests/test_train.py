@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -175,6 +176,12 @@ def test_a_figure_critic_learns_beside_d_and_resumes_exactly(tmp_path, dataset):
     assert any(not np.allclose(np.array(v), straight[k]) for v, k in zip(untrained.variables, sorted(critic, key=lambda k: int(k.split("/")[1]))))
     rows = runlog.read_log(tmp_path / "straight")
     assert all(float(row["critic_loss"]) > 0 and float(row["figure_critic"]) > 0 for row in rows)
+
+
+def test_a_backend_that_does_not_train_the_critic_refuses_it_in_one_line():
+    backends.refuse_critic(SimpleNamespace(critic=None), "torch")
+    with pytest.raises(PianoganError, match="--figure-critic: the critic is trained under --backend tensorflow or jax, not torch"):
+        backends.refuse_critic(SimpleNamespace(critic=object()), "torch")
 
 
 def test_one_step_changes_the_weights_and_the_ema(tmp_path, dataset):
