@@ -194,6 +194,21 @@ def _same_training(one, other) -> None:
 
 @pytest.mark.slow
 @needs_jax
+@pytest.mark.slow
+def test_a_figure_critic_trains_and_resumes_exactly_under_jax(dataset, tmp_path):
+    """The critic's weights and optimizer pass through JAX's compiled step as G's and D's do."""
+    options = ("--backend", "jax", *SMALL, *TEXTURE, "--figure-critic", "1")
+    _train(dataset, tmp_path / "straight", "--steps", "4", *options)
+    _train(dataset, tmp_path / "resumed", "--steps", "2", *options)
+    halfway = _state(tmp_path / "resumed")
+    _train(dataset, tmp_path / "resumed", "--steps", "4", "--resume", *options)
+    a, b = _state(tmp_path / "straight"), _state(tmp_path / "resumed")
+    assert a.keys() == b.keys() and any(key.startswith("critic/") for key in a)
+    assert all(np.allclose(a[key], b[key], atol=1e-5) for key in a), [key for key in a if not np.allclose(a[key], b[key], atol=1e-5)]
+    assert not np.array_equal(halfway["critic/0"], b["critic/0"])  # it learns from step to step
+
+
+@needs_jax
 def test_two_virtual_devices_train_like_one(dataset, straight_run, tmp_path):
     env = _env(XLA_FLAGS="--xla_force_host_platform_device_count=2")
     _train(dataset, tmp_path / "two", "--backend", "jax", "--devices", "2", "--steps", str(DEVICE_STEPS), *SMALL, env=env)

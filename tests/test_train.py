@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from pianogan import roll
 from pianogan.cli import main
 from pianogan.data import batches, datasets
 from pianogan.errors import PianoganError
-from pianogan.models import modelio
+from pianogan.models import modelio, texture
 from pianogan.training import backends, runlog, train
 from pianogan.training.config import TrainConfig, recipe_config
 
@@ -158,6 +159,29 @@ def test_the_shipped_recipe_trains_and_resumes_exactly(tmp_path, dataset):
     drawing = train.build_gan(small(1, **config)).discriminator
     assert len(drawing.variables) == len(train.build_gan(small(1, arch="bars")).discriminator.variables) + 1  # the draws' state
     assert len([k for k in straight if k.startswith("discriminator/")]) == len(drawing.variables)  # is in the checkpoint
+
+
+def test_a_figure_critic_learns_beside_d_and_resumes_exactly(tmp_path, dataset):
+    """The critic and its optimizer travel in the checkpoint, and G's loss reads its verdict."""
+    config = dict(arch="bars", texture_matching=1.0, figure_critic=1.0)
+    train.train(dataset, tmp_path / "straight", small(4, **config), verbose=0)
+    train.train(dataset, tmp_path / "resumed", small(2, **config), verbose=0)
+    train.train(dataset, tmp_path / "resumed", small(4, **config), resume=True, verbose=0)
+    straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    critic = [k for k in straight if k.startswith("critic/")]
+    assert critic and straight.keys() == resumed.keys() and any(k.startswith("c_optimizer/") for k in straight)
+    assert max(float(np.max(np.abs(straight[k].astype(np.float64) - resumed[k]))) for k in straight) < 1e-4
+    figures = np.random.default_rng(0).random((8, len(texture.FEATURES)), dtype=np.float32)
+    untrained = train.build_gan(small(1, **config), figures).critic  # the same seed: the weights the runs started from
+    assert any(not np.allclose(np.array(v), straight[k]) for v, k in zip(untrained.variables, sorted(critic, key=lambda k: int(k.split("/")[1]))))
+    rows = runlog.read_log(tmp_path / "straight")
+    assert all(float(row["critic_loss"]) > 0 and float(row["figure_critic"]) > 0 for row in rows)
+
+
+def test_a_backend_that_does_not_train_the_critic_refuses_it_in_one_line():
+    backends.refuse_critic(SimpleNamespace(critic=None), "torch")
+    with pytest.raises(PianoganError, match="--figure-critic: the critic is trained under --backend tensorflow or jax, not torch"):
+        backends.refuse_critic(SimpleNamespace(critic=object()), "torch")
 
 
 def test_one_step_changes_the_weights_and_the_ema(tmp_path, dataset):

@@ -563,6 +563,17 @@ def bars_discriminator(width: int = 256, melody: bool = False, draw_band: float 
     return keras.Model(inputs, _logit(views), name="bars_discriminator")
 
 
+def figure_critic(figures: int, width: int = 128) -> keras.Model:
+    """Standardised texture figures (N, ``figures``) -> one logit: two dense layers and the
+    batch's spread of what they read (``MinibatchStd``), so that a batch of alike windows
+    shows as such. It reads what ``texture`` measures, a few dozen numbers a window, not
+    the roll, so it costs next to nothing beside D."""
+    inputs = keras.Input((figures,), name="figures")
+    hidden = layers.LeakyReLU(0.2)(layers.Dense(width, name="critic_hidden")(inputs))
+    hidden = layers.LeakyReLU(0.2)(layers.Dense(width // 2, name="critic_features")(hidden))
+    return keras.Model(inputs, layers.Dense(1, name="logit", dtype="float32")(MinibatchStd(name="batch_spread")(hidden)), name="figure_critic")
+
+
 def voices_discriminator(width: int = 256, draw_band: float | None = None, voices: int = len(VOICES)) -> keras.Model:
     """Voiced roll (106, 300, 1 + ``voices``) -> one logit: the ``bars`` views of the merged
     roll, the voices side by side through a narrower trunk (which voice plays where, and

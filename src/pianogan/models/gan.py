@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from pianogan.models import texture
+from pianogan.models import architectures, texture
 from pianogan.models.architectures import remerge
 from pianogan.models.losses import generator_loss, mode_seeking_loss
 from pianogan.roll import COLUMNS_PER_BAR as BAR_COLUMNS
@@ -64,6 +64,12 @@ def _moves(targets, size: int, dtype):
     return ops.cast(ops.equal(targets[:, :, None], ops.arange(size)[None, None, :]), dtype)
 
 
+# The figure critic reads each figure at most this many of the data's standard deviations
+# from its mean: early in a run a near-empty window's figures lie dozens away, and the
+# critic would read nothing else.
+CRITIC_CLIP = 5.0
+
+
 def ema_decay_at(ema_decay: float, step):
     """The weight average's decay after ``step`` steps: a warm-up of (1+t)/(10+t) up to ``ema_decay``."""
     t = ops.cast(step, "float32")
@@ -83,6 +89,7 @@ class GAN(keras.Model):
         texture_matching=0.0,
         texture_kernel=0.0,
         texture_marginals=0.0,
+        figure_critic=0.0,
         mode_seeking=0.0,
         real_figures=None,
         ema_decay=0.0,
@@ -99,6 +106,10 @@ class GAN(keras.Model):
         self.texture_matching = float(texture_matching)
         self.texture_kernel = float(texture_kernel)
         self.texture_marginals = float(texture_marginals)
+        self.figure_critic = float(figure_critic)
+        # The critic of the texture figures (``critic_figures``), trained beside D with D's
+        # optimizer's settings; G's loss reads its verdict on G's figures.
+        self.critic = architectures.figure_critic(len(texture.FEATURES)) if self.figure_critic else None
         self.mode_seeking = float(mode_seeking)
         if self.uses_texture and real_figures is None:
             raise ValueError("texture matching needs real windows' texture figures (texture.texture_figures)")
@@ -116,7 +127,7 @@ class GAN(keras.Model):
     @property
     def uses_texture(self) -> bool:
         """Whether G's loss reads the texture figures at all."""
-        return bool(self.texture_matching or self.texture_kernel or self.texture_marginals)
+        return bool(self.texture_matching or self.texture_kernel or self.texture_marginals or self.figure_critic)
 
     def compile(self, g_optimizer, d_optimizer):
         super().compile()
@@ -124,6 +135,9 @@ class GAN(keras.Model):
         self.d_optimizer = d_optimizer
         g_optimizer.build(self.generator.trainable_variables)
         d_optimizer.build(self.discriminator.trainable_variables)
+        if self.critic is not None:
+            self.c_optimizer = d_optimizer.__class__.from_config(d_optimizer.get_config())
+            self.c_optimizer.build(self.critic.trainable_variables)
 
     def call(self, z, training=False):
         return self.ema_generator(z, training=training)
@@ -137,12 +151,14 @@ class GAN(keras.Model):
         rolls = straight_through_binarize(probabilities) if self.hard_fakes else probabilities
         return self.d_real(remerge(rolls), params)
 
-    def generator_objective(self, logits, probabilities, z, *batch_mean):
+    def generator_objective(self, logits, probabilities, z, *batch_mean, critic=None):
         """What G's step descends: the adversarial loss on D's ``logits``, plus, on G's
         ``probabilities``, texture matching's gap in the figures' moments, its kernel
         discrepancy and its figure-by-figure discrepancy when they are on, and the mode
-        seeking term on the pairs of latents ``z`` when it is on (``batch_mean``, if given:
-        how ``texture`` averages a batch split over devices). Returns that sum, the
+        seeking term on the pairs of latents ``z`` when it is on, and the figure critic's
+        verdict on G's figures when there is one (``batch_mean``, if given:
+        how ``texture`` averages a batch split over devices; ``critic``, if given: the
+        critic as a function of its weights' current values, for a step that passes them). Returns that sum, the
         adversarial loss and the extra terms by their log's names (``runlog.TERM_FIELDS``;
         empty when all are off), the last two for the step's log."""
         g_loss = generator_loss(self.loss_kind, logits)
@@ -154,10 +170,19 @@ class GAN(keras.Model):
             terms["texture_marginal_gap"] = texture.texture_marginal_loss(figures, self.texture_target, self.real_marginal_mean, *batch_mean)
             total = total + self.texture_matching * terms["texture_gap"] + self.texture_kernel * terms["texture_kernel_gap"]
             total = total + self.texture_marginals * terms["texture_marginal_gap"]
+        if self.critic is not None:
+            verdict = (critic or self.critic)(self.critic_figures(figures))
+            terms["figure_critic"] = generator_loss(self.loss_kind, verdict)
+            total = total + self.figure_critic * terms["figure_critic"]
         if self.mode_seeking:
             terms["mode_seeking"] = mode_seeking_loss(z, probabilities, *batch_mean)
             total = total + self.mode_seeking * terms["mode_seeking"]
         return total, g_loss, terms
+
+    def critic_figures(self, figures):
+        """What the figure critic reads of figures (B, F): each in the data's standard
+        deviations from its mean, clipped at ``CRITIC_CLIP``."""
+        return ops.clip(texture.standardised(figures, self.texture_target), -CRITIC_CLIP, CRITIC_CLIP)
 
     def d_real(self, rolls, params):
         """What D sees of real rolls: augmented when both sides are (``augment_both``)."""
@@ -183,4 +208,4 @@ class GAN(keras.Model):
             "g_optimizer": self.g_optimizer.variables,
             "d_optimizer": self.d_optimizer.variables,
             "step": [self.step_counter],
-        }
+        } | ({"critic": self.critic.variables, "c_optimizer": self.c_optimizer.variables} if self.critic is not None else {})

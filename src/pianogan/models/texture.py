@@ -556,7 +556,8 @@ def texture_loss(figures, target, batch_mean: Callable = _mean_over_batch):
     return ops.mean(ops.square((fake_mean - mean) / spread) + ops.square((fake_spread - spread) / spread))
 
 
-def _standardised(figures, target):
+def standardised(figures, target):
+    """Figures (B, F) in the data's standard deviations from its means (``target``)."""
     return (figures - target[0]) / _spread(target)
 
 
@@ -572,7 +573,7 @@ def kernel_features(figures, target):
     """(B, 2 * KERNEL_FREQUENCIES * len(KERNEL_SCALES)): random Fourier features of
     standardised figures (B, F), whose dot products approximate the sum of the Gaussian
     kernels exp(-d / 2s), d the mean squared difference per standardised figure."""
-    angles = ops.matmul(_standardised(figures, target), ops.convert_to_tensor(_kernel_frequencies(figures.shape[1])))
+    angles = ops.matmul(standardised(figures, target), ops.convert_to_tensor(_kernel_frequencies(figures.shape[1])))
     return ops.concatenate([ops.cos(angles), ops.sin(angles)], axis=1) / np.sqrt(KERNEL_FREQUENCIES)
 
 
@@ -593,7 +594,7 @@ def marginal_features(figures, target):
     """(B, F, 2 * MARGINAL_FREQUENCIES * len(MARGINAL_SCALES)): random Fourier features of
     each standardised figure (B, F) alone, whose dot products approximate the sum of the
     one-dimensional Gaussian kernels ``MARGINAL_SCALES``."""
-    angles = _standardised(figures, target)[:, :, None] * ops.convert_to_tensor(_marginal_frequencies())
+    angles = standardised(figures, target)[:, :, None] * ops.convert_to_tensor(_marginal_frequencies())
     return ops.concatenate([ops.cos(angles), ops.sin(angles)], axis=2) / np.sqrt(MARGINAL_FREQUENCIES)
 
 

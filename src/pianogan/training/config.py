@@ -63,6 +63,13 @@ class TrainConfig:
         "generator's loss: where --texture-matching reads a figure's mean and spread, this reads its whole shape, "
         "so that a figure with two modes does not pass for the data's one; 0 turns it off",
     )
+    figure_critic: float = option(
+        0.0,
+        "weight of a critic of the texture figures in the generator's loss: a small network trained, beside D, to tell "
+        "real windows' figures from the generator's, whose verdict the generator is asked to turn; where "
+        "--texture-kernel compares the figures through a fixed kernel, the critic learns which of their combinations "
+        "give the generator away; 0 turns it off",
+    )
     mode_seeking: float = option(
         0.0,
         "weight of mode seeking in the generator's loss (Mao et al. 2019): the inverse of how far apart two latents' "
@@ -110,7 +117,7 @@ class TrainConfig:
     @property
     def uses_texture(self) -> bool:
         """Whether G's loss reads the texture figures, so that the data's must be measured first."""
-        return bool(self.texture_matching or self.texture_kernel or self.texture_marginals)
+        return bool(self.texture_matching or self.texture_kernel or self.texture_marginals or self.figure_critic)
 
 
 RECIPES: dict[str, dict] = {

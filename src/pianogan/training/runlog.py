@@ -16,8 +16,9 @@ LOG_FIELDS = ["step", "seconds", "d_loss", "g_loss", "r1", "d_real", "d_fake", "
 PROBE_FIELDS = ["d_train_windows", "d_validation_windows"]
 # Filled only by runs that use texture matching: its gap in the figures' moments
 # (``texture.texture_loss``), its kernel discrepancy (``texture.texture_kernel_loss``) and
-# its figure-by-figure discrepancy (``texture.texture_marginal_loss``).
-TERM_FIELDS = ["texture_gap", "texture_kernel_gap", "texture_marginal_gap", "mode_seeking"]
+# its figure-by-figure discrepancy (``texture.texture_marginal_loss``); and by runs with a
+# figure critic: its verdict in G's loss and its own loss (``gan.GAN.critic``).
+TERM_FIELDS = ["texture_gap", "texture_kernel_gap", "texture_marginal_gap", "figure_critic", "critic_loss", "mode_seeking"]
 
 
 def read_log(run: str | os.PathLike, up_to_step: int | None = None) -> list[dict]:

@@ -85,6 +85,7 @@ def build_gan(config: TrainConfig, real_figures: np.ndarray | None = None):
         texture_matching=config.texture_matching,
         texture_kernel=config.texture_kernel,
         texture_marginals=config.texture_marginals,
+        figure_critic=config.figure_critic,
         mode_seeking=config.mode_seeking,
         real_figures=real_figures,
         ema_decay=config.ema_decay,

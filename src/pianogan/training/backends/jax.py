@@ -28,6 +28,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from pianogan.errors import PianoganError
 from pianogan.models.gan import ema_decay_at
 from pianogan.models.losses import discriminator_loss
+from pianogan.models import texture
 from pianogan.training.backends import Placement
 
 SPLIT = ("real", "z", "noise")  # batch entries split over the devices; the moves (2, B, 3) are replicated
@@ -86,6 +87,8 @@ class Step:
             gan.g_optimizer.variables,
             gan.d_optimizer.variables,
             [gan.step_counter],
+            [] if gan.critic is None else gan.critic.trainable_variables,
+            [] if gan.critic is None else gan.c_optimizer.variables,
         )
         distribution = keras.distribution.distribution()
         self.sharding = NamedSharding(distribution.device_mesh.backend_mesh, PartitionSpec("batch")) if distribution else None
@@ -107,7 +110,7 @@ class Step:
         in the order of the TensorFlow step (D update, G update, step count, weight average)."""
         gan = self.gan
         generator, discriminator = gan.generator, gan.discriminator
-        g_weights, g_state, d_weights, d_state, ema_weights, _, g_slots, d_slots, (step,) = state
+        g_weights, g_state, d_weights, d_state, ema_weights, _, g_slots, d_slots, (step,), c_weights, c_slots = state
         z, noise, fake_moves = batch["z"], batch["noise"], batch["augment"][1]
         real = gan.d_real(batch["real"], batch["augment"][0])
 
@@ -127,18 +130,23 @@ class Step:
                 r1_penalty = jnp.zeros((), "float32")
             fake_logits, d_state = discriminator.stateless_call(d_weights, d_state, fake, training=True)
             d_loss = discriminator_loss(gan.loss_kind, real_logits, fake_logits, noise)
-            return d_loss + 0.5 * gan.r1_gamma * r1_penalty, (d_loss, r1_penalty, real_logits, fake_logits, d_state, g_state)
+            aux = (d_loss, r1_penalty, real_logits, fake_logits, d_state, g_state, jax.lax.stop_gradient(probabilities))
+            return d_loss + 0.5 * gan.r1_gamma * r1_penalty, aux
 
-        (_, (d_loss, r1_penalty, real_logits, fake_logits, d_state, g_state)), gradients = jax.value_and_grad(d_objective, has_aux=True)(
+        (_, (d_loss, r1_penalty, real_logits, fake_logits, d_state, g_state, drawn)), gradients = jax.value_and_grad(d_objective, has_aux=True)(
             d_weights, d_state, g_state
         )
         d_weights, d_slots = gan.d_optimizer.stateless_apply(d_slots, gradients, d_weights)
+        critic_logs = {}
+        if gan.critic is not None:
+            c_weights, c_slots, critic_logs = self.critic_update(c_weights, c_slots, batch["real"], drawn, noise)
 
         def g_objective(g_weights, g_state, d_state):
             probabilities, g_state = generator.stateless_call(g_weights, g_state, z, training=True)
             logits, d_state = discriminator.stateless_call(d_weights, d_state, gan.d_input(probabilities, fake_moves), training=True)
             # the batch is global here, so the texture's means are the whole batch's on any number of devices
-            total, g_loss, terms = gan.generator_objective(logits, probabilities, z)
+            critic = None if gan.critic is None else (lambda figures: gan.critic.stateless_call(c_weights, [], figures, training=True)[0])
+            total, g_loss, terms = gan.generator_objective(logits, probabilities, z, critic=critic)
             return total, (g_loss, terms, probabilities, g_state, d_state)
 
         (_, (g_loss, terms, probabilities, g_state, d_state)), gradients = jax.value_and_grad(g_objective, has_aux=True)(g_weights, g_state, d_state)
@@ -155,5 +163,27 @@ class Step:
             "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
             "fake_lit": jnp.mean((probabilities[..., :1] >= 0.5).astype("float32")),
             "real_lit": jnp.mean(real[..., :1]),
-        } | terms
-        return [g_weights, g_state, d_weights, d_state, ema_weights, list(g_state), g_slots, d_slots, [step]], logs
+        } | terms | critic_logs
+        return [g_weights, g_state, d_weights, d_state, ema_weights, list(g_state), g_slots, d_slots, [step], c_weights, c_slots], logs
+
+    def critic_update(self, c_weights, c_slots, real, probabilities, noise):
+        """One update of the figure critic, as the TensorFlow step's ``_critic_update``:
+        real windows' figures (unmoved) against G's heard ones, R1 on the real figures."""
+        gan = self.gan
+        real_figures = gan.critic_figures(texture.texture_features(real[..., 0]))
+        fake_figures = gan.critic_figures(texture.heard_figures(probabilities))
+
+        def c_objective(c_weights):
+            def summed_logits(figures):
+                logits, _ = gan.critic.stateless_call(c_weights, [], figures, training=True)
+                return jnp.sum(logits), logits
+
+            input_gradient, real_logits = jax.grad(summed_logits, has_aux=True)(real_figures)
+            r1_penalty = jnp.mean(jnp.sum(jnp.square(input_gradient), axis=1))
+            fake_logits, _ = gan.critic.stateless_call(c_weights, [], fake_figures, training=True)
+            c_loss = discriminator_loss(gan.loss_kind, real_logits, fake_logits, noise)
+            return c_loss + 0.5 * gan.r1_gamma * r1_penalty, c_loss
+
+        (_, c_loss), gradients = jax.value_and_grad(c_objective, has_aux=True)(c_weights)
+        c_weights, c_slots = gan.c_optimizer.stateless_apply(c_slots, gradients, c_weights)
+        return c_weights, c_slots, {"critic_loss": c_loss}

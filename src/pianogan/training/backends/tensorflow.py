@@ -32,6 +32,7 @@ import tensorflow as tf
 from keras import ops
 
 from pianogan.errors import PianoganError
+from pianogan.models import texture
 from pianogan.models.architectures import MinibatchStd
 from pianogan.models.losses import discriminator_loss
 from pianogan.training.backends import Placement, check_batch_split, refuse_dropout
@@ -180,10 +181,11 @@ def gan_step(gan, real, z, noise, augment, strategy=None):
 def _discriminator_update(gan, real, z, noise, augment) -> dict:
     """One update of D on a batch; returns its figures (D loss, R1, D's mean outputs)."""
     real_moves, fake_moves = augment[0], augment[1]
-    real = gan.d_real(real, real_moves)
+    unmoved, real = real, gan.d_real(real, real_moves)
     generator, discriminator = gan.generator, gan.discriminator
     with tf.GradientTape() as d_tape:
-        fake = gan.d_input(generator(z, training=True), fake_moves)
+        probabilities = generator(z, training=True)
+        fake = gan.d_input(probabilities, fake_moves)
         if gan.r1_gamma > 0:
             with tf.GradientTape() as r1_tape:
                 r1_tape.watch(real)
@@ -199,13 +201,33 @@ def _discriminator_update(gan, real, z, noise, augment) -> dict:
         d_total = d_loss + 0.5 * gan.r1_gamma * r1_penalty
     d_weights = discriminator.trainable_variables
     _apply(gan.d_optimizer, d_tape.gradient(d_total, d_weights), d_weights)
-    return {
+    figures = {
         "d_loss": d_loss,
         "r1": r1_penalty,
         "d_real": ops.mean(ops.sigmoid(real_logits)),
         "d_fake": ops.mean(ops.sigmoid(fake_logits)),
         "real_lit": ops.mean(real[..., :1]),
     }
+    return figures if gan.critic is None else figures | _critic_update(gan, unmoved, tf.stop_gradient(probabilities), noise)
+
+
+def _critic_update(gan, real, probabilities, noise) -> dict:
+    """One update of the figure critic: real windows' texture figures (``real``, as the
+    batch holds them, unmoved, as G's are read) against G's (``probabilities``, heard as
+    G's loss hears them), with R1 on the real figures; returns its loss."""
+    real_figures = gan.critic_figures(texture.texture_features(real[..., 0]))
+    fake_figures = gan.critic_figures(texture.heard_figures(probabilities))
+    with tf.GradientTape() as c_tape:
+        with tf.GradientTape() as r1_tape:
+            r1_tape.watch(real_figures)
+            real_logits = gan.critic(real_figures, training=True)
+            summed = tf.reduce_sum(real_logits)
+        r1_penalty = tf.reduce_mean(tf.reduce_sum(tf.square(r1_tape.gradient(summed, real_figures)), axis=1))
+        c_loss = discriminator_loss(gan.loss_kind, real_logits, gan.critic(fake_figures, training=True), noise)
+        c_total = c_loss + 0.5 * gan.r1_gamma * r1_penalty
+    c_weights = gan.critic.trainable_variables
+    _apply(gan.c_optimizer, c_tape.gradient(c_total, c_weights), c_weights)
+    return {"critic_loss": c_loss}
 
 
 def _generator_update(gan, z, augment) -> dict:

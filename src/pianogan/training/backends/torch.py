@@ -37,7 +37,7 @@ from keras import ops
 from pianogan.errors import PianoganError
 from pianogan.models.architectures import MinibatchStd
 from pianogan.models.losses import discriminator_loss
-from pianogan.training.backends import Placement, refuse_dropout
+from pianogan.training.backends import Placement, refuse_critic, refuse_dropout
 
 _sharing = False  # inside a step whose batch is split over the processes
 
@@ -74,6 +74,7 @@ def make_step(gan):
     """The step, on this process's share of each batch when several processes train: then G's
     and D's batch statistics (batch normalisation, ``MinibatchStd``) cover every process's
     share inside the step (``_shared``)."""
+    refuse_critic(gan, "torch")
     if not dist.is_initialized():
         return lambda batch: gan_step(gan, batch)
     refuse_dropout(gan, f"--num-processes {dist.get_world_size()}")
