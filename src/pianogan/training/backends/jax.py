@@ -26,9 +26,9 @@ from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec
 
 from pianogan.errors import PianoganError
+from pianogan.models import texture
 from pianogan.models.gan import ema_decay_at
 from pianogan.models.losses import discriminator_loss
-from pianogan.models import texture
 from pianogan.training.backends import Placement
 
 SPLIT = ("real", "z", "noise")  # batch entries split over the devices; the moves (2, B, 3) are replicated
@@ -155,15 +155,19 @@ class Step:
         step = step + 1
         decay = ema_decay_at(gan.ema_decay, step)
         ema_weights = [decay * ema + (1.0 - decay) * live for ema, live in zip(ema_weights, g_weights)]
-        logs = {
-            "d_loss": d_loss,
-            "g_loss": g_loss,
-            "r1": r1_penalty,
-            "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
-            "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
-            "fake_lit": jnp.mean((probabilities[..., :1] >= 0.5).astype("float32")),
-            "real_lit": jnp.mean(real[..., :1]),
-        } | terms | critic_logs
+        logs = (
+            {
+                "d_loss": d_loss,
+                "g_loss": g_loss,
+                "r1": r1_penalty,
+                "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
+                "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
+                "fake_lit": jnp.mean((probabilities[..., :1] >= 0.5).astype("float32")),
+                "real_lit": jnp.mean(real[..., :1]),
+            }
+            | terms
+            | critic_logs
+        )
         return [g_weights, g_state, d_weights, d_state, ema_weights, list(g_state), g_slots, d_slots, [step], c_weights, c_slots], logs
 
     def critic_update(self, c_weights, c_slots, real, probabilities, noise):
