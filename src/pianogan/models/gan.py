@@ -156,11 +156,11 @@ class GAN(keras.Model):
         ``probabilities``, texture matching's gap in the figures' moments, its kernel
         discrepancy and its figure-by-figure discrepancy when they are on, and the mode
         seeking term on the pairs of latents ``z`` when it is on, and the figure critic's
-        verdict on G's figures when there is one (``batch_mean``, if given:
-        how ``texture`` averages a batch split over devices; ``critic``, if given: the
-        critic as a function of its weights' current values, for a step that passes them). Returns that sum, the
-        adversarial loss and the extra terms by their log's names (``runlog.TERM_FIELDS``;
-        empty when all are off), the last two for the step's log."""
+        verdict on G's figures when there is one (``batch_mean``, if given: how
+        ``texture`` averages a batch split over devices; ``critic``, if given: the critic
+        as a function of its weights' current values, for a step that passes them).
+        Returns that sum, the adversarial loss and the extra terms by their log's names
+        (``runlog.TERM_FIELDS``; empty when all are off), the last two for the step's log."""
         g_loss = generator_loss(self.loss_kind, logits)
         total, terms = g_loss, {}
         if self.uses_texture:

@@ -128,8 +128,9 @@ def _batch_mean(x):
 
 
 def _layers(gan, kind: type) -> list:
-    """The layers of G and D that are ``kind``."""
-    return [layer for model in (gan.generator, gan.discriminator) for layer in model.layers if isinstance(layer, kind)]
+    """The layers of G, D and the figure critic (when there is one) that are ``kind``."""
+    models = (gan.generator, gan.discriminator) if gan.critic is None else (gan.generator, gan.discriminator, gan.critic)
+    return [layer for model in models for layer in model.layers if isinstance(layer, kind)]
 
 
 def _on_replicas(strategy, part: Callable, *batch) -> dict:
