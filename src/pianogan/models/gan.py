@@ -184,6 +184,13 @@ class GAN(keras.Model):
         deviations from its mean, clipped at ``CRITIC_CLIP``."""
         return ops.clip(texture.standardised(figures, self.texture_target), -CRITIC_CLIP, CRITIC_CLIP)
 
+    def critic_batch(self, real, probabilities):
+        """What one update of the figure critic compares, as it reads them
+        (``critic_figures``): real windows' figures (``real``, unmoved, as the batch holds
+        them, since G's are read unmoved too) and G's (``probabilities``, heard as G's loss
+        hears them)."""
+        return self.critic_figures(texture.texture_features(real[..., 0])), self.critic_figures(texture.heard_figures(probabilities))
+
     def d_real(self, rolls, params):
         """What D sees of real rolls: augmented when both sides are (``augment_both``)."""
         return augment(rolls, params) if self.augment_both else rolls

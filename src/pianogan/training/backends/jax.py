@@ -26,7 +26,6 @@ from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec
 
 from pianogan.errors import PianoganError
-from pianogan.models import texture
 from pianogan.models.gan import ema_decay_at
 from pianogan.models.losses import discriminator_loss
 from pianogan.training.backends import Placement
@@ -171,11 +170,10 @@ class Step:
         return [g_weights, g_state, d_weights, d_state, ema_weights, list(g_state), g_slots, d_slots, [step], c_weights, c_slots], logs
 
     def critic_update(self, c_weights, c_slots, real, probabilities, noise):
-        """One update of the figure critic, as the TensorFlow step's ``_critic_update``:
-        real windows' figures (unmoved) against G's heard ones, R1 on the real figures."""
+        """One update of the figure critic (``gan.critic_batch``), as the TensorFlow step's
+        ``_critic_update``, with R1 on the real figures."""
         gan = self.gan
-        real_figures = gan.critic_figures(texture.texture_features(real[..., 0]))
-        fake_figures = gan.critic_figures(texture.heard_figures(probabilities))
+        real_figures, fake_figures = gan.critic_batch(real, probabilities)
 
         def c_objective(c_weights):
             def summed_logits(figures):

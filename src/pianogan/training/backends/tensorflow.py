@@ -32,7 +32,6 @@ import tensorflow as tf
 from keras import ops
 
 from pianogan.errors import PianoganError
-from pianogan.models import texture
 from pianogan.models.architectures import MinibatchStd
 from pianogan.models.losses import discriminator_loss
 from pianogan.training.backends import Placement, check_batch_split, refuse_dropout
@@ -213,11 +212,9 @@ def _discriminator_update(gan, real, z, noise, augment) -> dict:
 
 
 def _critic_update(gan, real, probabilities, noise) -> dict:
-    """One update of the figure critic: real windows' texture figures (``real``, as the
-    batch holds them, unmoved, as G's are read) against G's (``probabilities``, heard as
-    G's loss hears them), with R1 on the real figures; returns its loss."""
-    real_figures = gan.critic_figures(texture.texture_features(real[..., 0]))
-    fake_figures = gan.critic_figures(texture.heard_figures(probabilities))
+    """One update of the figure critic (``gan.critic_batch``), with R1 on the real
+    figures; returns its loss."""
+    real_figures, fake_figures = gan.critic_batch(real, probabilities)
     with tf.GradientTape() as c_tape:
         with tf.GradientTape() as r1_tape:
             r1_tape.watch(real_figures)
