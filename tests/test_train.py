@@ -178,6 +178,18 @@ def test_a_figure_critic_learns_beside_d_and_resumes_exactly(tmp_path, dataset):
     assert all(float(row["critic_loss"]) > 0 and float(row["figure_critic"]) > 0 for row in rows)
 
 
+def test_the_critic_has_its_own_r1_weight(tmp_path, dataset):
+    """--critic-r1-gamma moves the critic's update and leaves D's (``--r1-gamma``) alone."""
+    weights = {}
+    for gamma in (0.0, 100.0):
+        config = small(1, arch="bars", texture_matching=1.0, figure_critic=1.0, r1_gamma=10.0, critic_r1_gamma=gamma)
+        train.train(dataset, tmp_path / str(gamma), config, verbose=0)
+        weights[gamma] = _weights(tmp_path / str(gamma))
+    free, held = weights[0.0], weights[100.0]
+    assert all(np.array_equal(free[k], held[k]) for k in free if k.startswith("discriminator/"))
+    assert any(not np.allclose(free[k], held[k]) for k in free if k.startswith("critic/"))
+
+
 def test_a_backend_that_does_not_train_the_critic_refuses_it_in_one_line():
     backends.refuse_critic(SimpleNamespace(critic=None), "torch")
     with pytest.raises(PianoganError, match="--figure-critic: the critic is trained under --backend tensorflow or jax, not torch"):

@@ -90,6 +90,7 @@ class GAN(keras.Model):
         texture_kernel=0.0,
         texture_marginals=0.0,
         figure_critic=0.0,
+        critic_r1_gamma=10.0,
         mode_seeking=0.0,
         real_figures=None,
         ema_decay=0.0,
@@ -108,7 +109,8 @@ class GAN(keras.Model):
         self.texture_marginals = float(texture_marginals)
         self.figure_critic = float(figure_critic)
         # The critic of the texture figures (``critic_figures``), trained beside D with D's
-        # optimizer's settings; G's loss reads its verdict on G's figures.
+        # optimizer's settings and its own R1 weight; G's loss reads its verdict on G's figures.
+        self.critic_r1_gamma = float(critic_r1_gamma)
         self.critic = architectures.figure_critic(len(texture.FEATURES)) if self.figure_critic else None
         self.mode_seeking = float(mode_seeking)
         if self.uses_texture and real_figures is None:

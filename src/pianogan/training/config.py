@@ -70,6 +70,11 @@ class TrainConfig:
         "--texture-kernel compares the figures through a fixed kernel, the critic learns which of their combinations "
         "give the generator away; 0 turns it off",
     )
+    critic_r1_gamma: float = option(
+        10.0,
+        "weight of the R1 gradient penalty on the figure critic's real figures: the lower, the steeper its verdict "
+        "may turn and the harder it pushes the generator",
+    )
     mode_seeking: float = option(
         0.0,
         "weight of mode seeking in the generator's loss (Mao et al. 2019): the inverse of how far apart two latents' "

@@ -72,6 +72,7 @@ NUMBERS: dict[str, Number] = {
     "texture_kernel": Number(float, 0, 1e6),
     "texture_marginals": Number(float, 0, 1e6),
     "figure_critic": Number(float, 0, 1e6),
+    "critic_r1_gamma": Number(float, 0, 1e6),
     "mode_seeking": Number(float, 0, 1e6),
     "ema_decay": Number(float, 0, 1, open_high=True),
     "draw_band": Number(float, 0, 0.5, open_low=True),

@@ -86,6 +86,7 @@ def build_gan(config: TrainConfig, real_figures: np.ndarray | None = None):
         texture_kernel=config.texture_kernel,
         texture_marginals=config.texture_marginals,
         figure_critic=config.figure_critic,
+        critic_r1_gamma=config.critic_r1_gamma,
         mode_seeking=config.mode_seeking,
         real_figures=real_figures,
         ema_decay=config.ema_decay,

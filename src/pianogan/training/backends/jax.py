@@ -184,7 +184,7 @@ class Step:
             r1_penalty = jnp.mean(jnp.sum(jnp.square(input_gradient), axis=1))
             fake_logits, _ = gan.critic.stateless_call(c_weights, [], fake_figures, training=True)
             c_loss = discriminator_loss(gan.loss_kind, real_logits, fake_logits, noise)
-            return c_loss + 0.5 * gan.r1_gamma * r1_penalty, c_loss
+            return c_loss + 0.5 * gan.critic_r1_gamma * r1_penalty, c_loss
 
         (_, c_loss), gradients = jax.value_and_grad(c_objective, has_aux=True)(c_weights)
         c_weights, c_slots = gan.c_optimizer.stateless_apply(c_slots, gradients, c_weights)

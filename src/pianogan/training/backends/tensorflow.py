@@ -222,7 +222,7 @@ def _critic_update(gan, real, probabilities, noise) -> dict:
             summed = tf.reduce_sum(real_logits)
         r1_penalty = tf.reduce_mean(tf.reduce_sum(tf.square(r1_tape.gradient(summed, real_figures)), axis=1))
         c_loss = discriminator_loss(gan.loss_kind, real_logits, gan.critic(fake_figures, training=True), noise)
-        c_total = c_loss + 0.5 * gan.r1_gamma * r1_penalty
+        c_total = c_loss + 0.5 * gan.critic_r1_gamma * r1_penalty
     c_weights = gan.critic.trainable_variables
     _apply(gan.c_optimizer, c_tape.gradient(c_total, c_weights), c_weights)
     return {"critic_loss": c_loss}
