@@ -193,11 +193,10 @@ def _same_training(one, other) -> None:
 
 
 @pytest.mark.slow
-@needs_jax
-@pytest.mark.slow
-def test_a_figure_critic_trains_and_resumes_exactly_under_jax(dataset, tmp_path):
-    """The critic's weights and optimizer pass through JAX's compiled step as G's and D's do."""
-    options = ("--backend", "jax", *SMALL, *TEXTURE, "--figure-critic", "1")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_figure_critic_trains_and_resumes_exactly(backend, dataset, tmp_path):
+    """The critic's weights and optimizer pass through each backend's step as G's and D's do."""
+    options = ("--backend", backend, *SMALL, *TEXTURE, "--figure-critic", "1")
     _train(dataset, tmp_path / "straight", "--steps", "4", *options)
     _train(dataset, tmp_path / "resumed", "--steps", "2", *options)
     halfway = _state(tmp_path / "resumed")

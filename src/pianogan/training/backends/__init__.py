@@ -82,12 +82,6 @@ def check_batch_split(placement: Placement, batch_size: int, available: int, kin
     return count
 
 
-def refuse_critic(gan, backend: str) -> None:
-    """One-line error for a GAN with a figure critic under a backend whose step does not train one yet."""
-    if gan.critic is not None:
-        raise PianoganError(f"--figure-critic: the critic is trained under --backend tensorflow or jax, not {backend}")
-
-
 def refuse_dropout(gan, option: str) -> None:
     """One-line error for G or D with dropout (the seed discriminator) where ``option`` splits
     the batch: Keras seeds every share's dropout alike, so each share would get the same mask."""

@@ -37,7 +37,7 @@ from keras import ops
 from pianogan.errors import PianoganError
 from pianogan.models.architectures import MinibatchStd
 from pianogan.models.losses import discriminator_loss
-from pianogan.training.backends import Placement, refuse_critic, refuse_dropout
+from pianogan.training.backends import Placement, refuse_dropout
 
 _sharing = False  # inside a step whose batch is split over the processes
 
@@ -74,7 +74,6 @@ def make_step(gan):
     """The step, on this process's share of each batch when several processes train: then G's
     and D's batch statistics (batch normalisation, ``MinibatchStd``) cover every process's
     share inside the step (``_shared``)."""
-    refuse_critic(gan, "torch")
     if not dist.is_initialized():
         return lambda batch: gan_step(gan, batch)
     refuse_dropout(gan, f"--num-processes {dist.get_world_size()}")
@@ -202,8 +201,9 @@ def _device() -> str:
 
 
 def _layers(gan, kind: type) -> list:
-    """The layers of G and D that are ``kind``."""
-    return [layer for model in (gan.generator, gan.discriminator) for layer in model.layers if isinstance(layer, kind)]
+    """The layers of G, D and the figure critic (when there is one) that are ``kind``."""
+    models = (gan.generator, gan.discriminator) if gan.critic is None else (gan.generator, gan.discriminator, gan.critic)
+    return [layer for model in models for layer in model.layers if isinstance(layer, kind)]
 
 
 def _gradients(loss, variables) -> list:
@@ -214,11 +214,13 @@ def _gradients(loss, variables) -> list:
 
 
 def gan_step(gan, batch: dict[str, np.ndarray]) -> dict[str, float]:
-    """One discriminator update, then one generator update; returns the logged figures."""
-    real, z, noise, moves = (ops.convert_to_tensor(batch[key]) for key in ("real", "z", "noise", "augment"))
-    real = gan.d_real(real, moves[0])
+    """One discriminator update, then one update of the figure critic (when there is one),
+    then one generator update; returns the logged figures."""
+    unmoved, z, noise, moves = (ops.convert_to_tensor(batch[key]) for key in ("real", "z", "noise", "augment"))
+    real = gan.d_real(unmoved, moves[0])
     generator, discriminator = gan.generator, gan.discriminator
-    fake = gan.d_input(generator(z, training=True), moves[1]).detach()
+    drawn = generator(z, training=True).detach()
+    fake = gan.d_input(drawn, moves[1]).detach()
     if gan.r1_gamma > 0:
         real = real.detach().requires_grad_(True)
         real_logits = discriminator(real, training=True)
@@ -233,6 +235,7 @@ def gan_step(gan, batch: dict[str, np.ndarray]) -> dict[str, float]:
     gradients = _averaged(_gradients(d_loss + 0.5 * gan.r1_gamma * r1_penalty, d_weights))
     with torch.no_grad():
         gan.d_optimizer.apply(gradients, d_weights)
+    critic_logs = {} if gan.critic is None else _critic_update(gan, unmoved, drawn, noise)
 
     probabilities = generator(z, training=True)
     g_total, g_loss, terms = gan.generator_objective(discriminator(gan.d_input(probabilities, moves[1]), training=True), probabilities, z, _batch_mean)
@@ -250,5 +253,21 @@ def gan_step(gan, batch: dict[str, np.ndarray]) -> dict[str, float]:
             "d_fake": torch.sigmoid(fake_logits).mean(),
             "fake_lit": (probabilities[..., :1] >= 0.5).float().mean(),
             "real_lit": real[..., :1].mean(),
-        } | terms
+        } | critic_logs | terms
         return {name: float(value) for name, value in zip(logs, _averaged(list(logs.values())))}
+
+
+def _critic_update(gan, real, probabilities, noise) -> dict:
+    """One update of the figure critic (``gan.critic_batch``), with R1 on the real figures,
+    as the TensorFlow step's; returns its loss."""
+    real_figures, fake_figures = gan.critic_batch(real, probabilities)
+    real_figures = real_figures.detach().requires_grad_(True)
+    real_logits = gan.critic(real_figures, training=True)
+    (input_gradient,) = torch.autograd.grad(real_logits.sum(), real_figures, create_graph=True)
+    r1_penalty = input_gradient.square().sum(dim=1).mean()
+    c_loss = discriminator_loss(gan.loss_kind, real_logits, gan.critic(fake_figures.detach(), training=True), noise)
+    c_weights = gan.critic.trainable_variables
+    gradients = _averaged(_gradients(c_loss + 0.5 * gan.critic_r1_gamma * r1_penalty, c_weights))
+    with torch.no_grad():
+        gan.c_optimizer.apply(gradients, c_weights)
+    return {"critic_loss": c_loss.detach()}
