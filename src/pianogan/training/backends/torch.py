@@ -245,15 +245,19 @@ def gan_step(gan, batch: dict[str, np.ndarray]) -> dict[str, float]:
         gan.g_optimizer.apply(gradients, g_weights)
         gan.step_counter.assign_add(1)
         gan.update_ema()
-        logs = {
-            "d_loss": d_loss,
-            "g_loss": g_loss,
-            "r1": r1_penalty,
-            "d_real": torch.sigmoid(real_logits).mean(),
-            "d_fake": torch.sigmoid(fake_logits).mean(),
-            "fake_lit": (probabilities[..., :1] >= 0.5).float().mean(),
-            "real_lit": real[..., :1].mean(),
-        } | critic_logs | terms
+        logs = (
+            {
+                "d_loss": d_loss,
+                "g_loss": g_loss,
+                "r1": r1_penalty,
+                "d_real": torch.sigmoid(real_logits).mean(),
+                "d_fake": torch.sigmoid(fake_logits).mean(),
+                "fake_lit": (probabilities[..., :1] >= 0.5).float().mean(),
+                "real_lit": real[..., :1].mean(),
+            }
+            | critic_logs
+            | terms
+        )
         return {name: float(value) for name, value in zip(logs, _averaged(list(logs.values())))}
 
 
