@@ -71,9 +71,9 @@ def enable_determinism() -> None:
 
 
 def make_step(gan):
-    """The step, on this process's share of each batch when several processes train: then G's
-    and D's batch statistics (batch normalisation, ``MinibatchStd``) cover every process's
-    share inside the step (``_shared``)."""
+    """The step, on this process's share of each batch when several processes train: then the
+    batch statistics of G, D and the figure critic (batch normalisation, ``MinibatchStd``)
+    cover every process's share inside the step (``_shared``)."""
     if not dist.is_initialized():
         return lambda batch: gan_step(gan, batch)
     refuse_dropout(gan, f"--num-processes {dist.get_world_size()}")
