@@ -337,6 +337,22 @@ def test_two_torch_processes_train_like_one_and_only_the_first_writes(dataset, s
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.slow
+@needs_torch
+def test_two_torch_processes_train_the_figure_critic_like_one(dataset, tmp_path):
+    """The critic's batch spread and gradients are shared over the processes as D's are."""
+    options = ("--backend", "torch", "--steps", str(DEVICE_STEPS), *SMALL, *TEXTURE, "--figure-critic", "1")
+    _train(dataset, tmp_path / "straight", *options)
+    port = str(_free_port())
+    first = _train(dataset, tmp_path / "run0", *options, "--num-processes", "2", "--process-id", "0", "--coordinator", f"127.0.0.1:{port}", wait=False)
+    second = _train(dataset, tmp_path / "run1", *options, env=_env(WORLD_SIZE="2", RANK="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=port), wait=False)
+    for worker in (first, second):
+        _, err = worker.communicate(timeout=900)
+        assert worker.returncode == 0, err[-3000:]
+    _same_training(tmp_path / "straight", tmp_path / "run0")
+    assert "critic_loss" in _logged(tmp_path / "run0")
+
+
 BEFORE_KERAS = r"""
 import contextlib, io, json, sys
 from pianogan.cli import main
