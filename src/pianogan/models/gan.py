@@ -131,6 +131,11 @@ class GAN(keras.Model):
         """Whether G's loss reads the texture figures at all."""
         return bool(self.texture_matching or self.texture_kernel or self.texture_marginals or self.figure_critic)
 
+    @property
+    def networks(self) -> tuple:
+        """The networks a step trains: G, D and the figure critic when there is one."""
+        return (self.generator, self.discriminator) if self.critic is None else (self.generator, self.discriminator, self.critic)
+
     def compile(self, g_optimizer, d_optimizer):
         super().compile()
         self.g_optimizer = g_optimizer

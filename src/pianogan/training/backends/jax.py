@@ -106,7 +106,8 @@ class Step:
 
     def pure(self, state, batch):
         """The step as a function: (variables' values, batch) -> (new values, logged figures),
-        in the order of the TensorFlow step (D update, G update, step count, weight average)."""
+        in the order of the TensorFlow step (D update, the figure critic's when there is one, G
+        update, step count, weight average)."""
         gan = self.gan
         generator, discriminator = gan.generator, gan.discriminator
         g_weights, g_state, d_weights, d_state, ema_weights, _, g_slots, d_slots, (step,), c_weights, c_slots = state

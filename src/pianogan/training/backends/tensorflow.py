@@ -127,9 +127,8 @@ def _batch_mean(x):
 
 
 def _layers(gan, kind: type) -> list:
-    """The layers of G, D and the figure critic (when there is one) that are ``kind``."""
-    models = (gan.generator, gan.discriminator) if gan.critic is None else (gan.generator, gan.discriminator, gan.critic)
-    return [layer for model in models for layer in model.layers if isinstance(layer, kind)]
+    """The layers of the networks a step trains (``gan.networks``) that are ``kind``."""
+    return [layer for model in gan.networks for layer in model.layers if isinstance(layer, kind)]
 
 
 def _on_replicas(strategy, part: Callable, *batch) -> dict:

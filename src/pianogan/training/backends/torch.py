@@ -201,9 +201,8 @@ def _device() -> str:
 
 
 def _layers(gan, kind: type) -> list:
-    """The layers of G, D and the figure critic (when there is one) that are ``kind``."""
-    models = (gan.generator, gan.discriminator) if gan.critic is None else (gan.generator, gan.discriminator, gan.critic)
-    return [layer for model in models for layer in model.layers if isinstance(layer, kind)]
+    """The layers of the networks a step trains (``gan.networks``) that are ``kind``."""
+    return [layer for model in gan.networks for layer in model.layers if isinstance(layer, kind)]
 
 
 def _gradients(loss, variables) -> list:
@@ -220,7 +219,7 @@ def gan_step(gan, batch: dict[str, np.ndarray]) -> dict[str, float]:
     real = gan.d_real(unmoved, moves[0])
     generator, discriminator = gan.generator, gan.discriminator
     drawn = generator(z, training=True).detach()
-    fake = gan.d_input(drawn, moves[1]).detach()
+    fake = gan.d_input(drawn, moves[1])
     if gan.r1_gamma > 0:
         real = real.detach().requires_grad_(True)
         real_logits = discriminator(real, training=True)
@@ -269,7 +268,7 @@ def _critic_update(gan, real, probabilities, noise) -> dict:
     real_logits = gan.critic(real_figures, training=True)
     (input_gradient,) = torch.autograd.grad(real_logits.sum(), real_figures, create_graph=True)
     r1_penalty = input_gradient.square().sum(dim=1).mean()
-    c_loss = discriminator_loss(gan.loss_kind, real_logits, gan.critic(fake_figures.detach(), training=True), noise)
+    c_loss = discriminator_loss(gan.loss_kind, real_logits, gan.critic(fake_figures, training=True), noise)
     c_weights = gan.critic.trainable_variables
     gradients = _averaged(_gradients(c_loss + 0.5 * gan.critic_r1_gamma * r1_penalty, c_weights))
     with torch.no_grad():
