@@ -12,7 +12,7 @@ from keras import ops
 
 from pianogan.models import architectures, texture
 from pianogan.models.architectures import remerge
-from pianogan.models.losses import generator_loss, mode_seeking_loss
+from pianogan.models.losses import discriminator_loss, generator_loss, mode_seeking_loss
 from pianogan.roll import COLUMNS_PER_BAR as BAR_COLUMNS
 
 
@@ -69,6 +69,9 @@ def _moves(targets, size: int, dtype):
 # critic would read nothing else.
 CRITIC_CLIP = 5.0
 
+# How many of G's earlier batches of figures the critic's memory holds (``--critic-memory``).
+MEMORY_SLOTS = 16
+
 
 def ema_decay_at(ema_decay: float, step):
     """The weight average's decay after ``step`` steps: a warm-up of (1+t)/(10+t) up to ``ema_decay``."""
@@ -91,6 +94,8 @@ class GAN(keras.Model):
         texture_marginals=0.0,
         figure_critic=0.0,
         critic_r1_gamma=10.0,
+        critic_memory=0,
+        batch_size=None,
         mode_seeking=0.0,
         real_figures=None,
         ema_decay=0.0,
@@ -112,6 +117,16 @@ class GAN(keras.Model):
         # optimizer's settings and its own R1 weight; G's loss reads its verdict on G's figures.
         self.critic_r1_gamma = float(critic_r1_gamma)
         self.critic = architectures.figure_critic(len(texture.FEATURES)) if self.figure_critic else None
+        # The critic's memory (Shrivastava et al. 2017's history of refined images, read as
+        # figures): every ``memory_stride``-th step's batch of G's figures, the last
+        # ``MEMORY_SLOTS`` of them, so the critic keeps telling real windows from what G
+        # wrote earlier too, and G cannot pass it by going back to a trick it has forgotten.
+        self.memory_stride = max(1, int(critic_memory) // MEMORY_SLOTS)
+        self.critic_memory = None
+        if critic_memory:
+            if self.critic is None or not batch_size:
+                raise ValueError("the critic's memory needs the critic (figure_critic) and the batch size")
+            self.critic_memory = keras.Variable(ops.zeros((MEMORY_SLOTS, batch_size, len(texture.FEATURES))), trainable=False, name="critic_memory")
         self.mode_seeking = float(mode_seeking)
         if self.uses_texture and real_figures is None:
             raise ValueError("texture matching needs real windows' texture figures (texture.texture_figures)")
@@ -198,6 +213,32 @@ class GAN(keras.Model):
         hears them)."""
         return self.critic_figures(texture.texture_features(real[..., 0])), self.critic_figures(texture.heard_figures(probabilities))
 
+    def critic_objective(self, real_logits, fake_logits, noise, recalled_logits=None):
+        """The critic's loss on a batch (returned twice), or, when it has a memory, the mean of
+        that and its loss on the batch it recalls (``recalled_logits``), with the first
+        alone for the log."""
+        c_loss = discriminator_loss(self.loss_kind, real_logits, fake_logits, noise)
+        if recalled_logits is None:
+            return c_loss, c_loss
+        return 0.5 * (c_loss + discriminator_loss(self.loss_kind, real_logits, recalled_logits, noise)), c_loss
+
+    def recall(self, memory, step, fake_figures):
+        """The batch of G's figures the critic rereads at ``step``: the batches kept before
+        it, each in turn; the current one (``fake_figures``) before any is kept."""
+        step = ops.cast(step, "int32")
+        kept = ops.minimum((step + self.memory_stride - 1) // self.memory_stride, MEMORY_SLOTS)
+        recalled = ops.take(memory, step % ops.maximum(kept, 1), axis=0)
+        return ops.where(kept > 0, recalled, fake_figures)
+
+    def remember(self, memory, step, fake_figures):
+        """``memory`` with the current batch of G's figures written over its oldest slot on
+        every ``memory_stride``-th step, unchanged otherwise (a pure function, for every
+        backend's step)."""
+        step = ops.cast(step, "int32")
+        slot = ops.one_hot((step // self.memory_stride) % MEMORY_SLOTS, MEMORY_SLOTS, dtype=memory.dtype)
+        written = slot * ops.cast(step % self.memory_stride == 0, memory.dtype)
+        return memory * (1.0 - written[:, None, None]) + written[:, None, None] * fake_figures[None]
+
     def d_real(self, rolls, params):
         """What D sees of real rolls: augmented when both sides are (``augment_both``)."""
         return augment(rolls, params) if self.augment_both else rolls
@@ -222,4 +263,6 @@ class GAN(keras.Model):
             "g_optimizer": self.g_optimizer.variables,
             "d_optimizer": self.d_optimizer.variables,
             "step": [self.step_counter],
-        } | ({"critic": self.critic.variables, "c_optimizer": self.c_optimizer.variables} if self.critic is not None else {})
+        } | ({"critic": self.critic.variables, "c_optimizer": self.c_optimizer.variables} if self.critic is not None else {}) | (
+            {"critic_memory": [self.critic_memory]} if self.critic_memory is not None else {}
+        )

@@ -75,6 +75,12 @@ class TrainConfig:
         "weight of the R1 gradient penalty on the figure critic's real figures: the lower, the steeper its verdict "
         "may turn and the harder it pushes the generator",
     )
+    critic_memory: int = option(
+        0,
+        "how many steps back the figure critic's memory of the generator's figures reaches: it keeps 16 earlier "
+        "batches, one every N/16 steps, and at every step also tells real windows from one of them, so that the "
+        "generator cannot pass it by going back to what it wrote before; 0 gives it none",
+    )
     mode_seeking: float = option(
         0.0,
         "weight of mode seeking in the generator's loss (Mao et al. 2019): the inverse of how far apart two latents' "

@@ -73,6 +73,7 @@ NUMBERS: dict[str, Number] = {
     "texture_marginals": Number(float, 0, 1e6),
     "figure_critic": Number(float, 0, 1e6),
     "critic_r1_gamma": Number(float, 0, 1e6),
+    "critic_memory": Number(int, 0, 1e9),
     "mode_seeking": Number(float, 0, 1e6),
     "ema_decay": Number(float, 0, 1, open_high=True),
     "draw_band": Number(float, 0, 0.5, open_low=True),
@@ -104,6 +105,12 @@ def check_options(values: dict) -> None:
         problem = None if value is None else option_problem(name, value)
         if problem:
             raise PianoganError(f"--{name.replace('_', '-')} {problem}")
+
+
+def check_combinations(values: dict) -> None:
+    """One-line error for options that work only together, read on a run's whole configuration."""
+    if values.get("critic_memory") and not values.get("figure_critic"):
+        raise PianoganError("--critic-memory is the figure critic's memory: it needs --figure-critic W above 0")
 
 
 def read_config(run: Path) -> dict:

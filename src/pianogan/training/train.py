@@ -51,6 +51,7 @@ from pianogan.training.options import (
     RUN_FILES,
     SAMPLES,
     check_checkpoint,
+    check_combinations,
     check_options,
     check_resume_backend,
     check_run,
@@ -87,6 +88,8 @@ def build_gan(config: TrainConfig, real_figures: np.ndarray | None = None):
         texture_marginals=config.texture_marginals,
         figure_critic=config.figure_critic,
         critic_r1_gamma=config.critic_r1_gamma,
+        critic_memory=config.critic_memory,
+        batch_size=config.batch_size,
         mode_seeking=config.mode_seeking,
         real_figures=real_figures,
         ema_decay=config.ema_decay,
@@ -372,6 +375,7 @@ def _train(
     placement: Placement,
 ) -> Path:
     check_options(dataclasses.asdict(config))
+    check_combinations(dataclasses.asdict(config))
     writes = placement.writes
     outputs = check_run(dataset, run, config.split, resume) if writes or resume else None  # resuming, every process reads the run
     if resume:

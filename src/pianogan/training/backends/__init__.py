@@ -91,3 +91,11 @@ def refuse_dropout(gan, option: str) -> None:
         raise PianoganError(
             f"{option}: dropout (the seed discriminator's) would draw the same mask on every share of the batch; train it unsplit or under --backend jax"
         )
+
+
+def refuse_critic_memory(gan, option: str) -> None:
+    """One-line error for the critic's memory where ``option`` splits the batch over
+    replicas or processes: the memory holds whole batches of G's figures, which only a step
+    that sees the whole batch writes (JAX's, on any number of devices)."""
+    if gan.critic_memory is not None:
+        raise PianoganError(f"{option}: --critic-memory keeps whole batches, which this step splits; train it on one device or under --backend jax")

@@ -88,6 +88,7 @@ class Step:
             [gan.step_counter],
             [] if gan.critic is None else gan.critic.trainable_variables,
             [] if gan.critic is None else gan.c_optimizer.variables,
+            [] if gan.critic_memory is None else [gan.critic_memory],
         )
         distribution = keras.distribution.distribution()
         self.sharding = NamedSharding(distribution.device_mesh.backend_mesh, PartitionSpec("batch")) if distribution else None
@@ -110,7 +111,7 @@ class Step:
         update, step count, weight average)."""
         gan = self.gan
         generator, discriminator = gan.generator, gan.discriminator
-        g_weights, g_state, d_weights, d_state, ema_weights, _, g_slots, d_slots, (step,), c_weights, c_slots = state
+        g_weights, g_state, d_weights, d_state, ema_weights, _, g_slots, d_slots, (step,), c_weights, c_slots, memory = state
         z, noise, fake_moves = batch["z"], batch["noise"], batch["augment"][1]
         real = gan.d_real(batch["real"], batch["augment"][0])
 
@@ -139,7 +140,7 @@ class Step:
         d_weights, d_slots = gan.d_optimizer.stateless_apply(d_slots, gradients, d_weights)
         critic_logs = {}
         if gan.critic is not None:
-            c_weights, c_slots, critic_logs = self.critic_update(c_weights, c_slots, batch["real"], drawn, noise)
+            c_weights, c_slots, memory, critic_logs = self.critic_update(c_weights, c_slots, memory, step, batch["real"], drawn, noise)
 
         def g_objective(g_weights, g_state, d_state):
             probabilities, g_state = generator.stateless_call(g_weights, g_state, z, training=True)
@@ -168,13 +169,15 @@ class Step:
             | terms
             | critic_logs
         )
-        return [g_weights, g_state, d_weights, d_state, ema_weights, list(g_state), g_slots, d_slots, [step], c_weights, c_slots], logs
+        return [g_weights, g_state, d_weights, d_state, ema_weights, list(g_state), g_slots, d_slots, [step], c_weights, c_slots, memory], logs
 
-    def critic_update(self, c_weights, c_slots, real, probabilities, noise):
+    def critic_update(self, c_weights, c_slots, memory, step, real, probabilities, noise):
         """One update of the figure critic (``gan.critic_batch``), as the TensorFlow step's
-        ``_critic_update``, with R1 on the real figures."""
+        ``_critic_update``, with R1 on the real figures; ``memory`` holds the critic's memory
+        ([] without one), returned as it is after the step."""
         gan = self.gan
         real_figures, fake_figures = gan.critic_batch(real, probabilities)
+        recalled = [gan.recall(value, step, fake_figures) for value in memory]
 
         def c_objective(c_weights):
             def summed_logits(figures):
@@ -184,9 +187,11 @@ class Step:
             input_gradient, real_logits = jax.grad(summed_logits, has_aux=True)(real_figures)
             r1_penalty = jnp.mean(jnp.sum(jnp.square(input_gradient), axis=1))
             fake_logits, _ = gan.critic.stateless_call(c_weights, [], fake_figures, training=True)
-            c_loss = discriminator_loss(gan.loss_kind, real_logits, fake_logits, noise)
-            return c_loss + 0.5 * gan.critic_r1_gamma * r1_penalty, c_loss
+            recalled_logits = [gan.critic.stateless_call(c_weights, [], figures, training=True)[0] for figures in recalled]
+            objective, c_loss = gan.critic_objective(real_logits, fake_logits, noise, *recalled_logits)
+            return objective + 0.5 * gan.critic_r1_gamma * r1_penalty, c_loss
 
         (_, c_loss), gradients = jax.value_and_grad(c_objective, has_aux=True)(c_weights)
         c_weights, c_slots = gan.c_optimizer.stateless_apply(c_slots, gradients, c_weights)
-        return c_weights, c_slots, {"critic_loss": c_loss}
+        memory = [gan.remember(value, step, fake_figures) for value in memory]
+        return c_weights, c_slots, memory, {"critic_loss": c_loss}

@@ -34,7 +34,7 @@ from keras import ops
 from pianogan.errors import PianoganError
 from pianogan.models.architectures import MinibatchStd
 from pianogan.models.losses import discriminator_loss
-from pianogan.training.backends import Placement, check_batch_split, refuse_dropout
+from pianogan.training.backends import Placement, check_batch_split, refuse_critic_memory, refuse_dropout
 
 MEAN = tf.distribute.ReduceOp.MEAN
 
@@ -74,6 +74,7 @@ def make_step(gan):
     replicas = strategy.num_replicas_in_sync
     if replicas > 1:
         refuse_dropout(gan, f"--devices {replicas}")
+        refuse_critic_memory(gan, f"--devices {replicas} under TensorFlow")
     compiled = None
 
     def step(batch: dict[str, np.ndarray]) -> dict:
@@ -212,18 +213,23 @@ def _discriminator_update(gan, real, z, noise, augment) -> dict:
 
 def _critic_update(gan, real, probabilities, noise) -> dict:
     """One update of the figure critic (``gan.critic_batch``), with R1 on the real
-    figures; returns its loss."""
+    figures, and on the batch it recalls when it has a memory (then kept on one device,
+    see ``make_step``); returns its loss."""
     real_figures, fake_figures = gan.critic_batch(real, probabilities)
+    memory = gan.critic_memory
     with tf.GradientTape() as c_tape:
         with tf.GradientTape() as r1_tape:
             r1_tape.watch(real_figures)
             real_logits = gan.critic(real_figures, training=True)
             summed = tf.reduce_sum(real_logits)
         r1_penalty = tf.reduce_mean(tf.reduce_sum(tf.square(r1_tape.gradient(summed, real_figures)), axis=1))
-        c_loss = discriminator_loss(gan.loss_kind, real_logits, gan.critic(fake_figures, training=True), noise)
-        c_total = c_loss + 0.5 * gan.critic_r1_gamma * r1_penalty
+        recalled_logits = None if memory is None else gan.critic(gan.recall(memory, gan.step_counter, fake_figures), training=True)
+        c_objective, c_loss = gan.critic_objective(real_logits, gan.critic(fake_figures, training=True), noise, recalled_logits)
+        c_total = c_objective + 0.5 * gan.critic_r1_gamma * r1_penalty
     c_weights = gan.critic.trainable_variables
     _apply(gan.c_optimizer, c_tape.gradient(c_total, c_weights), c_weights)
+    if memory is not None:
+        memory.assign(gan.remember(memory, gan.step_counter, fake_figures))
     return {"critic_loss": c_loss}
 
 

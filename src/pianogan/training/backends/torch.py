@@ -37,7 +37,7 @@ from keras import ops
 from pianogan.errors import PianoganError
 from pianogan.models.architectures import MinibatchStd
 from pianogan.models.losses import discriminator_loss
-from pianogan.training.backends import Placement, refuse_dropout
+from pianogan.training.backends import Placement, refuse_critic_memory, refuse_dropout
 
 _sharing = False  # inside a step whose batch is split over the processes
 
@@ -77,6 +77,7 @@ def make_step(gan):
     if not dist.is_initialized():
         return lambda batch: gan_step(gan, batch)
     refuse_dropout(gan, f"--num-processes {dist.get_world_size()}")
+    refuse_critic_memory(gan, f"--num-processes {dist.get_world_size()}")
     for layer in _layers(gan, keras.layers.BatchNormalization):
         layer._moments = _shared_moments(layer, layer._moments)
     for layer in _layers(gan, MinibatchStd):
@@ -268,9 +269,13 @@ def _critic_update(gan, real, probabilities, noise) -> dict:
     real_logits = gan.critic(real_figures, training=True)
     (input_gradient,) = torch.autograd.grad(real_logits.sum(), real_figures, create_graph=True)
     r1_penalty = input_gradient.square().sum(dim=1).mean()
-    c_loss = discriminator_loss(gan.loss_kind, real_logits, gan.critic(fake_figures, training=True), noise)
+    memory = gan.critic_memory
+    recalled_logits = None if memory is None else gan.critic(gan.recall(memory.value, gan.step_counter.value, fake_figures), training=True)
+    c_objective, c_loss = gan.critic_objective(real_logits, gan.critic(fake_figures, training=True), noise, recalled_logits)
     c_weights = gan.critic.trainable_variables
-    gradients = _averaged(_gradients(c_loss + 0.5 * gan.critic_r1_gamma * r1_penalty, c_weights))
+    gradients = _averaged(_gradients(c_objective + 0.5 * gan.critic_r1_gamma * r1_penalty, c_weights))
     with torch.no_grad():
         gan.c_optimizer.apply(gradients, c_weights)
+        if memory is not None:
+            memory.assign(gan.remember(memory.value, gan.step_counter.value, fake_figures))
     return {"critic_loss": c_loss.detach()}
