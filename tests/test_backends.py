@@ -195,8 +195,9 @@ def _same_training(one, other) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_figure_critic_trains_and_resumes_exactly(backend, dataset, tmp_path):
-    """The critic's weights and optimizer pass through each backend's step as G's and D's do."""
-    options = ("--backend", backend, *SMALL, *TEXTURE, "--figure-critic", "1")
+    """The critic's weights, optimizer and memory pass through each backend's step as G's
+    and D's do."""
+    options = ("--backend", backend, *SMALL, *TEXTURE, "--figure-critic", "1", "--critic-memory", "16")
     _train(dataset, tmp_path / "straight", "--steps", "4", *options)
     _train(dataset, tmp_path / "resumed", "--steps", "2", *options)
     halfway = _state(tmp_path / "resumed")
@@ -205,6 +206,19 @@ def test_a_figure_critic_trains_and_resumes_exactly(backend, dataset, tmp_path):
     assert a.keys() == b.keys() and any(key.startswith("critic/") for key in a)
     assert all(np.allclose(a[key], b[key], atol=1e-5) for key in a), [key for key in a if not np.allclose(a[key], b[key], atol=1e-5)]
     assert not np.array_equal(halfway["critic/0"], b["critic/0"])  # it learns from step to step
+    assert [bool(np.any(batch)) for batch in b["critic_memory/0"][:6]] == [True] * 4 + [False] * 2  # a batch kept each step
+
+
+@needs_jax
+@pytest.mark.slow
+def test_two_jax_devices_keep_the_critics_memory_as_one_does(dataset, tmp_path):
+    """The critic's memory holds the whole batch's figures, written by JAX's step (whose batch
+    is global) on two devices as on one."""
+    options = ("--backend", "jax", "--steps", "3", *SMALL, *TEXTURE, "--figure-critic", "1", "--critic-memory", "16")
+    _train(dataset, tmp_path / "one", *options)
+    _train(dataset, tmp_path / "two", "--devices", "2", *options, env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2"))
+    _same_training(tmp_path / "one", tmp_path / "two")
+    assert np.all(np.any(_state(tmp_path / "two")["critic_memory/0"][:3] != 0, axis=-1))  # every window's figures, on both devices
 
 
 @needs_jax
@@ -276,6 +290,7 @@ def test_two_tensorflow_devices_train_like_one(dataset, tmp_path):
     refused = {
         ("--batch-size", "3"): "--batch-size 3 does not split evenly over 2 devices",
         ("--arch", "seed"): "--devices 2: dropout (the seed discriminator's) would draw the same mask on every share of the batch",
+        ("--figure-critic", "1", "--critic-memory", "32"): "--devices 2 under TensorFlow: --critic-memory keeps whole batches, which this step splits",
     }
     bad = ["train", str(dataset), "-o", str(tmp_path / "bad"), "--devices", "2", "--quiet"]
     (code, err), *refusals = _on_two_cpus(

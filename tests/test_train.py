@@ -189,6 +189,43 @@ def test_the_critic_has_its_own_r1_weight(tmp_path, dataset):
     assert any(not np.allclose(free[k], held[k]) for k in free if k.startswith("critic/"))
 
 
+def test_the_critics_memory_keeps_batches_and_returns_them_in_turn():
+    """Over N steps the memory keeps 16 batches, one every N/16 steps, writing over the
+    oldest; each step the critic rereads the kept ones in turn, and the current batch before
+    any is kept."""
+    gan = train.build_gan(small(1, arch="bars", figure_critic=1.0, critic_memory=32), np.zeros((8, len(texture.FEATURES)), "float32"))
+    assert gan.memory_stride == 2
+    memory = np.zeros((16, 4, len(texture.FEATURES)), "float32")
+    recalled = []
+    for step in range(40):
+        current = np.full((4, len(texture.FEATURES)), step, "float32")
+        recalled.append(float(np.asarray(gan.recall(memory, step, current))[0, 0]))
+        memory = np.asarray(gan.remember(memory, step, current))
+    assert recalled[:8] == [0, 0, 0, 2, 0, 4, 0, 6]  # at step 0 its own batch; then the kept ones in turn
+    assert sorted(memory[:, 0, 0].tolist()) == list(range(8, 40, 2))  # the last 16 kept, steps 8 to 38
+    assert all(0 < step - kept <= 32 for step, kept in enumerate(recalled) if step > 0)  # never older than N steps
+
+
+def test_the_critics_memory_moves_the_critic_from_its_second_step(tmp_path, dataset):
+    """At the first step there is nothing to remember and the critic learns as without a
+    memory; from the second on it also tells real windows from the batch it kept. Without
+    the figure critic the option is refused in one line."""
+    weights = {}
+    for memory in (0, 16):
+        config = small(2, arch="bars", texture_matching=1.0, figure_critic=1.0, critic_memory=memory)
+        train.train(dataset, tmp_path / str(memory), config, verbose=0)
+        weights[memory] = _weights(tmp_path / str(memory))
+    without, remembering = weights[0], weights[16]
+    assert "critic_memory/0" not in without and remembering["critic_memory/0"].shape == (16, 4, len(texture.FEATURES))
+    critic = [k for k in without if k.startswith("critic/")]
+    assert max(float(np.max(np.abs(without[k] - remembering[k]))) for k in critic) > 1e-5
+    first = runlog.read_log(tmp_path / "0")[0], runlog.read_log(tmp_path / "16")[0]
+    assert np.isclose(float(first[0]["critic_loss"]), float(first[1]["critic_loss"]), rtol=1e-5)
+    with pytest.raises(PianoganError, match="--critic-memory is the figure critic's memory: it needs --figure-critic"):
+        train.train(dataset, tmp_path / "refused", small(2, critic_memory=16), verbose=0)
+    assert not (tmp_path / "refused").exists()
+
+
 def test_one_step_changes_the_weights_and_the_ema(tmp_path, dataset):
     gan = train.build_gan(small(1))
     before = [np.array(v) for v in gan.generator.trainable_variables]

@@ -256,13 +256,15 @@ class GAN(keras.Model):
 
     def state_variables(self) -> dict[str, list]:
         """Every variable a checkpoint must hold to continue exactly."""
-        return {
-            "generator": self.generator.variables,
-            "discriminator": self.discriminator.variables,
-            "ema_generator": self.ema_generator.variables,
-            "g_optimizer": self.g_optimizer.variables,
-            "d_optimizer": self.d_optimizer.variables,
-            "step": [self.step_counter],
-        } | ({"critic": self.critic.variables, "c_optimizer": self.c_optimizer.variables} if self.critic is not None else {}) | (
-            {"critic_memory": [self.critic_memory]} if self.critic_memory is not None else {}
+        return (
+            {
+                "generator": self.generator.variables,
+                "discriminator": self.discriminator.variables,
+                "ema_generator": self.ema_generator.variables,
+                "g_optimizer": self.g_optimizer.variables,
+                "d_optimizer": self.d_optimizer.variables,
+                "step": [self.step_counter],
+            }
+            | ({"critic": self.critic.variables, "c_optimizer": self.c_optimizer.variables} if self.critic is not None else {})
+            | ({"critic_memory": [self.critic_memory]} if self.critic_memory is not None else {})
         )
