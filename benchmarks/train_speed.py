@@ -17,7 +17,8 @@ too: one uniform draw per pixel of D's generated input), with and without textur
 matching (``--texture-matching``: the texture figures of G's batch and their gradient),
 with its kernel discrepancy as well (``--texture-kernel``), with its discrepancy
 figure by figure on top (``--texture-marginals``), and with a critic of the figures
-beside D (``--figure-critic``: the real batch's figures, and the critic's own update).
+beside D (``--figure-critic``: the real batch's figures, and the critic's own update),
+and with that critic's memory (``--critic-memory``: one remembered batch more for it).
 """
 
 from __future__ import annotations
@@ -123,6 +124,9 @@ def main() -> None:
     kernel_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0)
     marginals_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0, texture_marginals=1.0)
     critic_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0, texture_marginals=1.0, figure_critic=1.0)
+    memory_s = seconds_per_step(
+        "bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0, texture_marginals=1.0, figure_critic=1.0, critic_memory=400
+    )
     lead_s = seconds_per_step("bars-lead", 32, args.steps, **SHIPPED_RECIPE)
     lead_voices_s = seconds_per_step("bars-lead-voices", 32, args.steps, **SHIPPED_RECIPE)
     voices_s = seconds_per_step("bars-voices", 32, args.steps, augment="both")
@@ -134,6 +138,7 @@ def main() -> None:
         ("the same, and its kernel", 32, kernel_s, step_gflop("bars", 32)),
         ("the same, and each shape", 32, marginals_s, step_gflop("bars", 32)),
         ("the same, and a figure critic", 32, critic_s, step_gflop("bars", 32)),
+        ("the same, and its memory", 32, memory_s, step_gflop("bars", 32)),
         ("bars-lead, same recipe", 32, lead_s, step_gflop("bars-lead", 32)),
         ("bars-lead-voices, same", 32, lead_voices_s, step_gflop("bars-lead-voices", 32)),
         ("bars-voices (DiffAugment)", 32, voices_s, step_gflop("bars-voices", 32)),
@@ -148,7 +153,8 @@ def main() -> None:
     print(
         f"a bars step costs {bars_s / default_s:.2f}x a default step, with the shipped recipe {shipped_s / default_s:.2f}x "
         f"({texture_s / default_s:.2f}x with texture matching, {kernel_s / default_s:.2f}x with its kernel as well, "
-        f"{marginals_s / default_s:.2f}x with each figure's shape too, {critic_s / default_s:.2f}x with a figure critic as well), "
+        f"{marginals_s / default_s:.2f}x with each figure's shape too, {critic_s / default_s:.2f}x with a figure critic as well, "
+        f"{memory_s / default_s:.2f}x with its memory), "
         f"bars-lead and bars-lead-voices with that recipe {lead_s / default_s:.2f}x and {lead_voices_s / default_s:.2f}x, "
         f"a bars-voices step {voices_s / default_s:.2f}x"
     )
