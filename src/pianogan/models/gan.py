@@ -231,9 +231,9 @@ class GAN(keras.Model):
         return ops.where(kept > 0, recalled, fake_figures)
 
     def remember(self, memory, step, fake_figures):
-        """``memory`` with the current batch of G's figures written over its oldest slot on
-        every ``memory_stride``-th step, unchanged otherwise (a pure function, for every
-        backend's step)."""
+        """``memory`` with the current batch of G's figures written on every
+        ``memory_stride``-th step, over the slot written longest ago once all are full;
+        unchanged on the other steps (a pure function, for every backend's step)."""
         step = ops.cast(step, "int32")
         slot = ops.one_hot((step // self.memory_stride) % MEMORY_SLOTS, MEMORY_SLOTS, dtype=memory.dtype)
         written = slot * ops.cast(step % self.memory_stride == 0, memory.dtype)

@@ -213,8 +213,8 @@ def _discriminator_update(gan, real, z, noise, augment) -> dict:
 
 def _critic_update(gan, real, probabilities, noise) -> dict:
     """One update of the figure critic (``gan.critic_batch``), with R1 on the real
-    figures, and on the batch it recalls when it has a memory (then kept on one device,
-    see ``make_step``); returns its loss."""
+    figures; with a memory (one device only, see ``make_step``) it also reads the batch
+    it recalls, and keeps the current one. Returns its loss."""
     real_figures, fake_figures = gan.critic_batch(real, probabilities)
     memory = gan.critic_memory
     with tf.GradientTape() as c_tape:
