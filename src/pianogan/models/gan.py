@@ -213,13 +213,15 @@ class GAN(keras.Model):
         hears them)."""
         return self.critic_figures(texture.texture_features(real[..., 0])), self.critic_figures(texture.heard_figures(probabilities))
 
-    def critic_objective(self, real_logits, fake_logits, noise, recalled_logits=None):
-        """The critic's loss on a batch (returned twice), or, when it has a memory, the mean of
-        that and its loss on the batch it recalls (``recalled_logits``), with the first
-        alone for the log."""
-        c_loss = discriminator_loss(self.loss_kind, real_logits, fake_logits, noise)
-        if recalled_logits is None:
+    def critic_objective(self, critic, real_logits, fake_figures, noise, step, memory=None):
+        """The loss of the critic (``critic``: figures -> logits, as the step calls it) on G's
+        figures (returned twice), or, given its ``memory``'s value, the mean of that and its
+        loss on the batch it recalls at ``step`` (``recall``), with the first alone for the
+        log."""
+        c_loss = discriminator_loss(self.loss_kind, real_logits, critic(fake_figures), noise)
+        if memory is None:
             return c_loss, c_loss
+        recalled_logits = critic(self.recall(memory, step, fake_figures))
         return 0.5 * (c_loss + discriminator_loss(self.loss_kind, real_logits, recalled_logits, noise)), c_loss
 
     def recall(self, memory, step, fake_figures):

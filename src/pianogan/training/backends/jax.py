@@ -66,6 +66,11 @@ def agree(flag: bool) -> bool:
     return bool(multihost_utils.broadcast_one_to_all(np.array(flag)))
 
 
+def _critic_at(gan, c_weights):
+    """The figure critic at the weights ``c_weights``, as a function of figures (its logits)."""
+    return lambda figures: gan.critic.stateless_call(c_weights, [], figures, training=True)[0]
+
+
 def make_step(gan):
     return Step(gan)
 
@@ -146,7 +151,7 @@ class Step:
             probabilities, g_state = generator.stateless_call(g_weights, g_state, z, training=True)
             logits, d_state = discriminator.stateless_call(d_weights, d_state, gan.d_input(probabilities, fake_moves), training=True)
             # the batch is global here, so the texture's means are the whole batch's on any number of devices
-            critic = None if gan.critic is None else (lambda figures: gan.critic.stateless_call(c_weights, [], figures, training=True)[0])
+            critic = None if gan.critic is None else _critic_at(gan, c_weights)
             total, g_loss, terms = gan.generator_objective(logits, probabilities, z, critic=critic)
             return total, (g_loss, terms, probabilities, g_state, d_state)
 
@@ -177,18 +182,17 @@ class Step:
         ([] without one), returned as it is after the step."""
         gan = self.gan
         real_figures, fake_figures = gan.critic_batch(real, probabilities)
-        recalled = [gan.recall(value, step, fake_figures) for value in memory]
 
         def c_objective(c_weights):
+            critic = _critic_at(gan, c_weights)
+
             def summed_logits(figures):
-                logits, _ = gan.critic.stateless_call(c_weights, [], figures, training=True)
+                logits = critic(figures)
                 return jnp.sum(logits), logits
 
             input_gradient, real_logits = jax.grad(summed_logits, has_aux=True)(real_figures)
             r1_penalty = jnp.mean(jnp.sum(jnp.square(input_gradient), axis=1))
-            fake_logits, _ = gan.critic.stateless_call(c_weights, [], fake_figures, training=True)
-            recalled_logits = [gan.critic.stateless_call(c_weights, [], figures, training=True)[0] for figures in recalled]
-            objective, c_loss = gan.critic_objective(real_logits, fake_logits, noise, *recalled_logits)
+            objective, c_loss = gan.critic_objective(critic, real_logits, fake_figures, noise, step, *memory)
             return objective + 0.5 * gan.critic_r1_gamma * r1_penalty, c_loss
 
         (_, c_loss), gradients = jax.value_and_grad(c_objective, has_aux=True)(c_weights)

@@ -24,6 +24,7 @@ Several processes are not supported here (see the README's "Scaling out").
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 
 import keras
@@ -223,8 +224,7 @@ def _critic_update(gan, real, probabilities, noise) -> dict:
             real_logits = gan.critic(real_figures, training=True)
             summed = tf.reduce_sum(real_logits)
         r1_penalty = tf.reduce_mean(tf.reduce_sum(tf.square(r1_tape.gradient(summed, real_figures)), axis=1))
-        recalled_logits = None if memory is None else gan.critic(gan.recall(memory, gan.step_counter, fake_figures), training=True)
-        c_objective, c_loss = gan.critic_objective(real_logits, gan.critic(fake_figures, training=True), noise, recalled_logits)
+        c_objective, c_loss = gan.critic_objective(functools.partial(gan.critic, training=True), real_logits, fake_figures, noise, gan.step_counter, memory)
         c_total = c_objective + 0.5 * gan.critic_r1_gamma * r1_penalty
     c_weights = gan.critic.trainable_variables
     _apply(gan.c_optimizer, c_tape.gradient(c_total, c_weights), c_weights)

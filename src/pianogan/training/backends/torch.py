@@ -25,6 +25,7 @@ processes train like one device with the same batch:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterator
 
@@ -270,8 +271,9 @@ def _critic_update(gan, real, probabilities, noise) -> dict:
     (input_gradient,) = torch.autograd.grad(real_logits.sum(), real_figures, create_graph=True)
     r1_penalty = input_gradient.square().sum(dim=1).mean()
     memory = gan.critic_memory
-    recalled_logits = None if memory is None else gan.critic(gan.recall(memory.value, gan.step_counter.value, fake_figures), training=True)
-    c_objective, c_loss = gan.critic_objective(real_logits, gan.critic(fake_figures, training=True), noise, recalled_logits)
+    c_objective, c_loss = gan.critic_objective(
+        functools.partial(gan.critic, training=True), real_logits, fake_figures, noise, gan.step_counter.value, None if memory is None else memory.value
+    )
     c_weights = gan.critic.trainable_variables
     gradients = _averaged(_gradients(c_objective + 0.5 * gan.critic_r1_gamma * r1_penalty, c_weights))
     with torch.no_grad():
