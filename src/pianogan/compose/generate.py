@@ -28,6 +28,7 @@ from pianogan.io import atomic
 from pianogan.io.midi import OUTPUT_QPM, check_qpm, write_midi
 from pianogan.io.outputs import Outputs
 from pianogan.models.sampling import BATCH, latent_dim, probabilities, window_width
+from pianogan.music.strays import decide_notes
 from pianogan.roll import DEFAULT_VELOCITY, MAX_COLUMNS, WINDOW, check_roll
 
 WINDOWS_PER_ANCHOR = 2  # a new random anchor every 2 windows (450 columns, ~56 s)
@@ -120,7 +121,7 @@ def join_windows(windows: np.ndarray, length: int, threshold: float = 0.5) -> np
     Window ``j`` starts at column ``j * (W - O)`` with ``O = overlap_of(W)``. In each
     overlap the next window's weight rises linearly, ``(i + 0.5) / O`` at the overlap's
     ``i``-th column, and the previous one's falls by as much, so the weights sum to 1.
-    The blend is thresholded. Where that leaves an overlap column silent although one
+    The blend is decided into notes (``music.strays.decide_notes``). Where that leaves an overlap column silent although one
     of the two windows alone plays there, the column is taken from the window with the
     larger weight (or the other one if that is silent): a seam is never silent unless
     both windows are.
@@ -140,11 +141,12 @@ def join_windows(windows: np.ndarray, length: int, threshold: float = 0.5) -> np
         if j < count - 1:
             weight[width - overlap :] = 1.0 - rise
         blend[:, j * step : j * step + width] += weight * window
-    roll = blend >= threshold
+    roll = decide_notes(blend, threshold)
+    decided = decide_notes(windows, threshold)
     for j in range(count - 1):
         start = (j + 1) * step
-        before = windows[j][:, step:] >= threshold
-        after = windows[j + 1][:, :overlap] >= threshold
+        before = decided[j][:, step:]
+        after = decided[j + 1][:, :overlap]
         seam = roll[:, start : start + overlap]
         silent = ~seam.any(axis=0)
         dominant = np.where(rise > 0.5, after, before)

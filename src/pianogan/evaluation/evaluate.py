@@ -37,6 +37,7 @@ from pianogan.io.inputs import MIDI_SUFFIXES, PNG_SUFFIXES, find_inputs
 from pianogan.io.outputs import Outputs
 from pianogan.io.png import read_png
 from pianogan.music import keys
+from pianogan.music.strays import decide_notes
 from pianogan.roll import PITCH_CLASS_NAMES, WINDOW, music_span, transpose_on_piano, windows
 
 SAMPLE_BATCH = 64
@@ -140,7 +141,8 @@ def decidedness(counts: np.ndarray) -> dict[str, float]:
 
 def sample_model(model_path: str | os.PathLike, n: int, seed: int = 0, threshold: float = 0.5, progress: bool = True) -> Sampled:
     """``n`` binary rolls from a Keras generator, latents ``z ~ N(0, 1)`` from ``default_rng(seed)``,
-    and how firmly it decided them (``decidedness``, counted at the 0.5 threshold).
+    decided into notes as ``generate`` decides them (``music.strays.decide_notes``), and how
+    firmly it decided them (``decidedness``, counted at the 0.5 threshold).
 
     A key-normalised model writes every window in one key, and ``generate`` moves piece
     ``k`` of a seed to a key drawn from the training data's (``keys.choose_keys``, weighed by
@@ -160,7 +162,7 @@ def sample_model(model_path: str | os.PathLike, n: int, seed: int = 0, threshold
         for start in range(0, n, SAMPLE_BATCH):
             batch = probabilities(model, latents[start : start + SAMPLE_BATCH])
             counts += np.histogram(batch, bins=DECIDEDNESS_EDGES)[0]
-            parts.append(batch >= threshold)
+            parts.append(decide_notes(batch, threshold))
             bar.update(len(parts[-1]))
     rolls = np.concatenate(parts)
     facts = read_facts(model_path)

@@ -32,9 +32,9 @@ from functools import partial
 
 import numpy as np
 
-from pianogan.constants import DRONE_LENGTH, ISOLATION_COLUMNS, ISOLATION_SEMITONES
+from pianogan.constants import DRONE_LENGTH
 from pianogan.errors import ShapeError
-from pianogan.music import keys
+from pianogan.music import keys, strays
 from pianogan.roll import COLUMNS_PER_BAR as BAR
 from pianogan.roll import COLUMNS_PER_QUARTER as BEAT  # columns per quarter-note beat
 from pianogan.roll import LOWEST_PITCH, N_PITCHES, PIANO_ROWS, PITCH_CLASS_NAMES, last_bar_start
@@ -645,23 +645,12 @@ def isolated_short_notes(roll: np.ndarray) -> np.ndarray | float:
     A note is isolated when it lasts one column (a sixteenth, or one column at the
     window's edge) and no other lit pixel lies within 6 semitones of it (closer than a
     fifth) in the columns from two before to two after it: every note sounding around it
-    is at least 7 semitones away. Ours: these stray pixels far from the texture are what
-    tells a thresholded generator's windows from real ones. NaN without notes.
+    is at least 7 semitones away (``music.strays.stray_notes``). Ours: these stray pixels
+    far from the texture are what tells a thresholded generator's windows from real ones.
+    NaN without notes.
     """
-    stack = _stack(roll)
-    starts = onsets(stack)
-    short = starts.copy()
-    short[..., :-1] &= ~stack[..., 1:]
-    # Lit pixels within two columns, per row, over the stack; then summed over the 13
-    # rows around each short note only, not over the whole stack.
-    width = stack.shape[-1]
-    padded = np.pad(stack, ((0, 0), (ISOLATION_SEMITONES - 1,) * 2, (ISOLATION_COLUMNS,) * 2)).view(np.uint8)
-    near = sum(padded[..., shift : shift + width] for shift in range(2 * ISOLATION_COLUMNS + 1))
-    piece, row, column = np.nonzero(short)
-    rows = row[:, None] + np.arange(2 * ISOLATION_SEMITONES - 1)
-    alone = near[piece[:, None], rows, column[:, None]].sum(axis=1) == 1  # the note itself
-    isolated = np.bincount(piece[alone], minlength=len(stack))
-    return _ratio(isolated, _count(starts)).reshape(np.shape(roll)[:-2])[()]
+    roll = _rolls(roll)
+    return _ratio(_count(strays.stray_notes(roll)), _count(onsets(roll)))
 
 
 def pitches_sounding_at_the_ends(roll: np.ndarray) -> np.ndarray:

@@ -38,6 +38,7 @@ from pianogan.models import architectures, texture
 from pianogan.models.gan import GAN
 from pianogan.models.modelio import write_facts
 from pianogan.music.keys import estimate_keys, fit_on_piano, key_registers, transposition_between
+from pianogan.music.strays import decide_notes
 from pianogan.roll import COLUMNS_PER_BAR as BAR_COLUMNS
 from pianogan.roll import COLUMNS_PER_QUARTER, music_span, transpose
 from pianogan.training import backends
@@ -192,7 +193,7 @@ def write_sample_grid(generator, latents: np.ndarray, path: Path) -> np.ndarray:
     """Binarised samples for fixed latents, written as a PNG grid."""
     from PIL import Image
 
-    rolls = keras.ops.convert_to_numpy(generator(latents, training=False))[..., 0] >= 0.5
+    rolls = decide_notes(keras.ops.convert_to_numpy(generator(latents, training=False))[..., 0])
     picture = sample_grid(rolls)
     with atomic_path(path, check=complete_png) as tmp:
         Image.fromarray(picture, mode="L").save(tmp, format="PNG")
