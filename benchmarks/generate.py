@@ -3,6 +3,9 @@
 Targets: one piece with audio in under 5 s; 100 pieces without audio in under 10 s; one
 piece without audio in at most a third of the time ``python -c "import tensorflow"``
 takes, measured in the same run (the model runs with its NumPy export, no TensorFlow).
+Deciding the notes (``music.strays.decide_notes``: the threshold, and a margin for stray
+notes) is also timed against the threshold alone and against the model's own pass over
+the same 100 windows, in this process.
 The same piece with Keras (a copy of the model without its export) shows what the
 export saves. Uses the shipped ``models/generator.keras`` when it is there; otherwise an untrained
 generator of the default architecture (same shapes and cost), with its key path
@@ -77,6 +80,33 @@ def _report(label: str, runs: list[tuple[float, float]], target: float | None) -
     return median
 
 
+def decoding_cost(model: Path) -> None:
+    """Print the time to decide 100 windows' notes, beside the threshold alone and the model's pass."""
+    import numpy as np
+
+    from pianogan.models import portable
+    from pianogan.models.modelio import load_generator
+    from pianogan.models.sampling import latent_dim, probabilities
+    from pianogan.music.strays import decide_notes
+
+    generator = portable.load(model) or load_generator(model)
+    latents = np.random.default_rng(0).standard_normal((100, latent_dim(generator))).astype(np.float32)
+
+    def best(work) -> float:  # the fastest of REPEATS, in ms: the least disturbed by other work
+        seconds = []
+        for _ in range(REPEATS):
+            start = time.perf_counter()
+            work()
+            seconds.append(time.perf_counter() - start)
+        return 1000 * min(seconds)
+
+    windows = probabilities(generator, latents)
+    forward, threshold, decided = best(lambda: probabilities(generator, latents)), best(lambda: windows >= 0.5), best(lambda: decide_notes(windows))
+    print(
+        f"{'deciding 100 windows':>26}: {decided:.1f} ms (the threshold alone {threshold:.1f} ms; the model's pass {forward:.0f} ms: +{decided / forward:.1%})"
+    )
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -104,6 +134,7 @@ def main() -> None:
         for label, path, options, target in cases:
             runs = [timed(["generate", "--model", str(path), *options, "-o", str(tmp / f"run{r}")], env) for r in range(REPEATS)]
             medians[label] = _report(label, runs, target)
+        decoding_cost(model)
         tensorflow = _report("python -c 'import tensorflow'", [timed([], env, ["-c", "import tensorflow"]) for _ in range(REPEATS)], None)
         ratio = medians["1 piece without audio"] / tensorflow
         verdict = "ok" if ratio <= 1 / 3 else "SLOW"
