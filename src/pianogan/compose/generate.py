@@ -121,10 +121,10 @@ def join_windows(windows: np.ndarray, length: int, threshold: float = 0.5) -> np
     Window ``j`` starts at column ``j * (W - O)`` with ``O = overlap_of(W)``. In each
     overlap the next window's weight rises linearly, ``(i + 0.5) / O`` at the overlap's
     ``i``-th column, and the previous one's falls by as much, so the weights sum to 1.
-    The blend is decided into notes (``music.strays.decide_notes``). Where that leaves an overlap column silent although one
-    of the two windows alone plays there, the column is taken from the window with the
-    larger weight (or the other one if that is silent): a seam is never silent unless
-    both windows are.
+    The blend is decided into notes (``music.strays.decide_notes``). Where that leaves an
+    overlap column silent although one of the two windows alone plays there, the column is
+    taken from that window as it decides alone, the one with the larger weight (or the other
+    one if that is silent): a seam is never silent unless both windows are.
     """
     count, rows, width = windows.shape
     overlap = overlap_of(width) if count > 1 else 0
