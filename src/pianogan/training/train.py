@@ -190,7 +190,7 @@ def sample_grid(rolls: np.ndarray, columns: int = 4) -> np.ndarray:
 
 
 def write_sample_grid(generator, latents: np.ndarray, path: Path) -> np.ndarray:
-    """Binarised samples for fixed latents, written as a PNG grid."""
+    """Samples for fixed latents, their notes decided as ``generate`` decides them, written as a PNG grid."""
     from PIL import Image
 
     rolls = decide_notes(keras.ops.convert_to_numpy(generator(latents, training=False))[..., 0])
