@@ -68,7 +68,9 @@ def pitch_name(midi_pitch: int) -> str:
 def binarize(values: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Turn generator output in [0, 1] (any trailing channel axis of size 1) into a bool roll.
 
-    A pixel sounds when its value is at least ``threshold``.
+    A pixel sounds when its value is at least ``threshold``: the threshold alone. The
+    commands decide a generator's notes with ``music.strays.decide_notes``, which also
+    holds back the stray notes the generator is unsure of.
     """
     values = np.asarray(values)
     if values.ndim >= 3 and values.shape[-1] == 1:
