@@ -196,15 +196,18 @@ def _same_training(one, other) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_figure_critic_trains_and_resumes_exactly(backend, dataset, tmp_path):
     """The critic's weights, optimizer and memory pass through each backend's step as G's
-    and D's do."""
+    and D's do, and so do learning rates that fall over the last two steps, the fall added
+    on resume."""
     options = ("--backend", backend, *SMALL, *TEXTURE, "--figure-critic", "1", "--critic-memory", "16")
-    _train(dataset, tmp_path / "straight", "--steps", "4", *options)
+    _train(dataset, tmp_path / "straight", "--steps", "4", "--lr-decay-steps", "2", *options)
     _train(dataset, tmp_path / "resumed", "--steps", "2", *options)
     halfway = _state(tmp_path / "resumed")
-    _train(dataset, tmp_path / "resumed", "--steps", "4", "--resume", *options)
+    _train(dataset, tmp_path / "resumed", "--steps", "4", "--lr-decay-steps", "2", "--resume", *options)
     a, b = _state(tmp_path / "straight"), _state(tmp_path / "resumed")
     assert a.keys() == b.keys() and any(key.startswith("critic/") for key in a)
     assert all(np.allclose(a[key], b[key], atol=1e-5) for key in a), [key for key in a if not np.allclose(a[key], b[key], atol=1e-5)]
+    for optimizer, rate in (("g_optimizer", 2e-4), ("d_optimizer", 2e-4), ("c_optimizer", 2e-4)):  # the last step's: half of each
+        assert any(key.startswith(f"{optimizer}/") and b[key].shape == () and np.isclose(b[key], rate / 2) for key in b), optimizer
     assert not np.array_equal(halfway["critic/0"], b["critic/0"])  # it learns from step to step
     assert [bool(np.any(batch)) for batch in b["critic_memory/0"][:6]] == [True] * 4 + [False] * 2  # a batch kept each step
 

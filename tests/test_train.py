@@ -403,6 +403,57 @@ def test_a_signal_during_a_save_is_not_lost(tmp_path, dataset, monkeypatch):
     assert signal.getsignal(signal.SIGTERM) == handler
 
 
+def test_the_learning_rates_fall_linearly_over_the_last_steps():
+    assert [train.learning_rate_scale(step, 10, 0) for step in (0, 9)] == [1.0, 1.0]
+    assert [train.learning_rate_scale(step, 10, 4) for step in range(10)] == [1.0] * 7 + [0.75, 0.5, 0.25]
+    assert train.learning_rate_scale(0, 4, 4) == 1.0
+
+
+def _learning_rates(run) -> list[float]:
+    """The learning rates stored with G's, D's and the critic's optimizers in RUN's checkpoint."""
+    stored = _weights(run)
+    gan = train.build_gan(small(1, arch="bars", figure_critic=1.0), np.zeros((8, len(texture.FEATURES)), "float32"))
+    return [
+        float(stored[f"{name}/{[v.name for v in optimizer.variables].index('learning_rate')}"])
+        for name, optimizer in zip(("g_optimizer", "d_optimizer", "c_optimizer"), gan.optimizers())
+    ]
+
+
+@pytest.mark.slow
+def test_a_fall_of_the_learning_rates_added_on_resume_trains_as_one_planned_from_the_start(tmp_path, dataset):
+    config = dict(arch="bars", texture_matching=1.0, figure_critic=1.0, lr_d=1e-4)
+    train.train(dataset, tmp_path / "planned", small(6, lr_decay_steps=3, **config), verbose=0)
+    train.train(dataset, tmp_path / "added", small(3, **config), verbose=0)
+    train.train(dataset, tmp_path / "added", small(6, lr_decay_steps=3, **config), resume=True, explicit={"lr_decay_steps": 3}, verbose=0)
+    planned, added = _weights(tmp_path / "planned"), _weights(tmp_path / "added")
+    assert planned.keys() == added.keys()
+    assert max(float(np.max(np.abs(planned[k].astype(np.float64) - added[k]))) for k in planned) < 1e-4
+    # The last step trained at a third of each rate; the critic follows D's.
+    assert _learning_rates(tmp_path / "added") == pytest.approx([2e-4 / 3, 1e-4 / 3, 1e-4 / 3])
+    assert json.loads((tmp_path / "added" / "config.json").read_text())["train"]["lr_decay_steps"] == 3
+    train.train(dataset, tmp_path / "constant", small(6, **config), verbose=0)
+    assert _learning_rates(tmp_path / "constant") == pytest.approx([2e-4, 1e-4, 1e-4])
+    assert max(float(np.max(np.abs(planned[k].astype(np.float64) - _weights(tmp_path / "constant")[k]))) for k in planned) > 1e-6
+
+
+@pytest.mark.slow
+def test_a_fall_of_the_learning_rates_never_rewrites_steps_already_taken(tmp_path, dataset):
+    train.train(dataset, tmp_path / "run", small(4, lr_decay_steps=2), verbose=0)
+    before = _weights(tmp_path / "run")
+    with pytest.raises(PianoganError, match=r"run: its learning rates began to fall at step 2 \(--steps 4 --lr-decay-steps 2\)"):
+        train.train(dataset, tmp_path / "run", small(6), resume=True, verbose=0)
+    after = _weights(tmp_path / "run")
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    train.train(dataset, tmp_path / "plain", small(3), verbose=0)
+    with pytest.raises(
+        PianoganError, match=r"plain: --lr-decay-steps 4 would start the fall at step 2, before its checkpoint's step 3; with --steps 6 use at most 3"
+    ):
+        train.train(dataset, tmp_path / "plain", small(6, lr_decay_steps=4), resume=True, explicit={"lr_decay_steps": 4}, verbose=0)
+    with pytest.raises(PianoganError, match="--lr-decay-steps 5 must be at most --steps \\(4\\)"):
+        train.train(dataset, tmp_path / "other", small(4, lr_decay_steps=5), verbose=0)
+    assert not (tmp_path / "other").exists()
+
+
 @pytest.mark.slow
 def test_the_weight_average_is_passive_so_its_decay_may_change_on_resume(tmp_path, dataset):
     train.train(dataset, tmp_path / "straight", small(6, ema_decay=0.9), verbose=0)

@@ -160,6 +160,19 @@ class GAN(keras.Model):
         if self.critic is not None:
             self.c_optimizer = d_optimizer.__class__.from_config(d_optimizer.get_config())
             self.c_optimizer.build(self.critic.trainable_variables)
+        self.base_learning_rates = [float(keras.ops.convert_to_numpy(optimizer.learning_rate)) for optimizer in self.optimizers()]
+
+    def optimizers(self) -> list:
+        """G's, D's and, when there is one, the figure critic's optimizer."""
+        return [self.g_optimizer, self.d_optimizer] + ([] if self.critic is None else [self.c_optimizer])
+
+    def scale_learning_rates(self, scale: float) -> None:
+        """Every optimizer's learning rate at ``scale`` times the one it was compiled with.
+
+        The rates are optimizer variables, saved in the checkpoint and read by every
+        backend's step when it runs, so a schedule set from the step count resumes exactly."""
+        for optimizer, rate in zip(self.optimizers(), self.base_learning_rates):
+            optimizer.learning_rate = rate * scale
 
     def call(self, z, training=False):
         return self.ema_generator(z, training=training)

@@ -38,6 +38,12 @@ class TrainConfig:
     loss: str = option("nonsaturating", "adversarial loss")
     lr_g: float = option(2e-4, "generator learning rate")
     lr_d: float = option(2e-4, "discriminator learning rate")
+    lr_decay_steps: int = option(
+        0,
+        "over the run's last N steps every learning rate (G's, D's and the figure critic's) falls linearly to zero "
+        "(CycleGAN's schedule, Zhu et al. 2017), so that G and D settle rather than circle each other at the end; "
+        "0 keeps them constant. On --resume it may be set as long as the fall has not begun",
+    )
     optimizer: str = "adam"
     beta_1: float = 0.5
     beta_2: float = 0.99

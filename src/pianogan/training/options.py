@@ -76,6 +76,7 @@ NUMBERS: dict[str, Number] = {
     "critic_memory": Number(int, 0, 1e9),
     "mode_seeking": Number(float, 0, 1e6),
     "ema_decay": Number(float, 0, 1, open_high=True),
+    "lr_decay_steps": Number(int, 0, 1e9),
     "draw_band": Number(float, 0, 0.5, open_low=True),
     "max_transpose": Number(int, 0, 12),
     "min_span": Number(float, 0, 1),
@@ -111,6 +112,8 @@ def check_combinations(values: dict) -> None:
     """One-line error for options that work only together, read on a run's whole configuration."""
     if values.get("critic_memory") and not values.get("figure_critic"):
         raise PianoganError("--critic-memory is the figure critic's memory: it needs --figure-critic W above 0")
+    if values.get("lr_decay_steps", 0) > values.get("steps", 0):
+        raise PianoganError(f"--lr-decay-steps {values['lr_decay_steps']} must be at most --steps ({values.get('steps')})")
 
 
 def read_config(run: Path) -> dict:
@@ -130,6 +133,30 @@ def read_config(run: Path) -> dict:
         if problem:
             raise PianoganError(f"{path}: train.{name} {problem}; fix it or start a new run")
     return stored
+
+
+def decay_start(steps: int, lr_decay_steps: int) -> float:
+    """The step at which a run's learning rates begin to fall (infinity: they never do)."""
+    return steps - lr_decay_steps if lr_decay_steps else math.inf
+
+
+def check_resume_schedule(run: Path, stored: dict, steps: int, lr_decay_steps: int, start: int) -> None:
+    """One-line error when continuing RUN (stored ``config.json`` options ``stored``) from step
+    ``start`` with ``steps`` and ``lr_decay_steps`` would change the learning rates of steps
+    already taken: the schedule may be set or moved only while neither the stored one nor the
+    new one has begun to fall, so that ``config.json`` describes every step of the run."""
+    before = (stored.get("steps", steps), stored.get("lr_decay_steps", 0))
+    if before == (steps, lr_decay_steps) or min(decay_start(*before), decay_start(steps, lr_decay_steps)) >= start:
+        return
+    if decay_start(*before) < start:
+        raise PianoganError(
+            f"{run}: its learning rates began to fall at step {decay_start(*before):.0f} (--steps {before[0]} --lr-decay-steps {before[1]}), "
+            "so it continues only on that schedule; start another run to train further"
+        )
+    raise PianoganError(
+        f"{run}: --lr-decay-steps {lr_decay_steps} would start the fall at step {decay_start(steps, lr_decay_steps):.0f}, before its "
+        f"checkpoint's step {start}; with --steps {steps} use at most {steps - start}"
+    )
 
 
 def check_resume_backend(run: str | os.PathLike, backend: str) -> None:

@@ -55,6 +55,7 @@ from pianogan.training.options import (
     check_combinations,
     check_options,
     check_resume_backend,
+    check_resume_schedule,
     check_run,
     read_config,
 )
@@ -328,14 +329,16 @@ def _check_resume(run: Path, config: TrainConfig, explicit: dict) -> tuple[Train
     except TypeError as error:
         raise PianoganError(f"{run / CONFIG}: unreadable run configuration ({error})") from None
     # The weight average is passive (G and D never read it), so its decay may change on
-    # resume; every other option must stay as the run was started.
-    passive = {"steps", "ema_decay"}
+    # resume; so may the learning rates' fall, where it leaves the steps taken as they were
+    # (``check_resume_schedule``, once the checkpoint's step is known); every other option
+    # must stay as the run was started.
+    may_change = {"steps", "ema_decay", "lr_decay_steps"}
     for name, value in explicit.items():
-        if name not in passive and value is not None and getattr(saved, name) != value:
+        if name not in may_change and value is not None and getattr(saved, name) != value:
             raise PianoganError(
                 f"{run} was trained with --{name.replace('_', '-')} {getattr(saved, name)}, not {value}; resume with the same options or use another folder"
             )
-    changes = {"ema_decay": explicit["ema_decay"]} if explicit.get("ema_decay") is not None else {}
+    changes = {name: explicit[name] for name in may_change - {"steps"} if explicit.get(name) is not None}
     return dataclasses.replace(saved, steps=config.steps, **changes), stored
 
 
@@ -381,6 +384,7 @@ def _train(
     outputs = check_run(dataset, run, config.split, resume) if writes or resume else None  # resuming, every process reads the run
     if resume:
         config, stored = _check_resume(run, config, explicit)
+        check_combinations(dataclasses.asdict(config))
         check_resume_backend(run, keras.backend.backend())
     if explicit.get("draw_band") is not None and config.fakes != "stochastic":
         raise PianoganError("--draw-band applies only to drawn notes; add --fakes stochastic")
@@ -410,11 +414,13 @@ def _train(
     gan = build_gan(config, real_texture_figures(maker) if config.uses_texture else None)
     run_step = backend.make_step(gan)  # where the backend cannot train this model on these devices, before anything is written
     start = load_checkpoint(gan, run) if resume else 0
+    if resume:
+        check_resume_schedule(run, stored["train"], config.steps, config.lr_decay_steps, start)
     if resume and stored.get("dataset_fingerprint") != data.fingerprint:
         raise PianoganError(f"{dataset}: not the dataset {run} was trained on (fingerprint differs)")
     facts = training_facts(dataset, data, config)
     if not writes:
-        _run_steps(gan, backend, run_step, maker, start, config.steps, keras.callbacks.CallbackList([], model=gan))
+        _run_steps(gan, backend, run_step, maker, start, config.steps, keras.callbacks.CallbackList([], model=gan), config.lr_decay_steps)
         return run
     assert outputs is not None  # the writing process checked the run folder above
     outputs.create(subfolders=(SAMPLES,))  # also removes what a killed run left half-written
@@ -443,7 +449,7 @@ def _train(
     callbacks = keras.callbacks.CallbackList([callback, board], add_progbar=verbose != 0, model=gan, verbose=verbose, epochs=1, steps=config.steps - start)
     if not stop.requested:
         try:
-            _run_steps(gan, backend, run_step, maker, start, config.steps, callbacks)
+            _run_steps(gan, backend, run_step, maker, start, config.steps, callbacks, config.lr_decay_steps)
         except KeyboardInterrupt:  # Ctrl-C where no handler could be set (not the main thread)
             stop.signum = signal.SIGINT
     callback.checkpoint()
@@ -456,10 +462,19 @@ def _train(
     return run
 
 
-def _run_steps(gan, backend, run_step, maker: BatchMaker, start: int, steps: int, callbacks: keras.callbacks.CallbackList) -> None:
+def learning_rate_scale(step: int, steps: int, lr_decay_steps: int) -> float:
+    """The share of the configured learning rates that step ``step`` (counted from 0) trains
+    with: all of them until the last ``lr_decay_steps`` steps of ``steps``, then a linear
+    fall that would reach zero at ``steps`` (Zhu et al. 2017), so the last step still learns."""
+    if lr_decay_steps == 0:
+        return 1.0
+    return min(1.0, (steps - step) / lr_decay_steps)
+
+
+def _run_steps(gan, backend, run_step, maker: BatchMaker, start: int, steps: int, callbacks: keras.callbacks.CallbackList, lr_decay_steps: int = 0) -> None:
     """Steps ``start .. steps-1`` with the hooks ``fit()`` calls, until done or a callback
     sets ``gan.stop_training`` (in process 0: every process stops at the same step), each
-    by ``run_step`` (the backend's ``make_step(gan)``).
+    by ``run_step`` (the backend's ``make_step(gan)``) at its ``learning_rate_scale``.
 
     The next batch is made on a thread while the current step runs."""
     gan.stop_training = False
@@ -473,6 +488,8 @@ def _run_steps(gan, backend, run_step, maker: BatchMaker, start: int, steps: int
             if step + 1 < steps:
                 upcoming = pool.submit(maker.batch, step + 1)
             callbacks.on_train_batch_begin(index)
+            if lr_decay_steps:
+                gan.scale_learning_rates(learning_rate_scale(step, steps, lr_decay_steps))
             logs = run_step(batch)
             callbacks.on_train_batch_end(index, logs)
             if backend.agree(gan.stop_training):
