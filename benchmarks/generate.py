@@ -11,12 +11,21 @@ export saves. Uses the shipped ``models/generator.keras`` when it is there; othe
 generator of the default architecture (same shapes and cost), with its key path
 zeroed and its output bias set so that about 3% of the roll is lit in short notes (a
 few hundred per piece, as in real music), because the notes drive the MIDI and audio work. Each command runs ``REPEATS`` times; the median counts.
+With ``--against MODEL``, the commands without audio also run with another generator (its
+NumPy export made in a temporary folder), each of its runs beside one of the model's, so
+that both see the same load: how a new generator compares with an earlier one, say the
+generator shipped before the bars architecture (``git show cfc3d94^:models/generator.keras``).
+Those runs start in the temporary folder, where neither model finds the dataset it was
+trained on: a model that records its dataset compares each piece with the training windows
+when they are at hand (about a second, the same for any model), and one that does not
+never does.
 
-    python benchmarks/generate.py
+    python benchmarks/generate.py [--against OLD.keras]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import shutil
@@ -55,7 +64,7 @@ def stand_in_generator(path: Path) -> Path:
     return path
 
 
-def timed(argv: list[str], env: dict, python: list[str] | None = None) -> tuple[float, float]:
+def timed(argv: list[str], env: dict, python: list[str] | None = None, cwd: Path | None = None) -> tuple[float, float]:
     """Wall-clock and CPU seconds (user + system, children included) of one command.
 
     The CPU time tells what the command costs when the machine is shared and the wall
@@ -63,7 +72,7 @@ def timed(argv: list[str], env: dict, python: list[str] | None = None) -> tuple[
     """
     cpu_before = _children_cpu()
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, *(python or ["-m", "pianogan", *argv])], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, *(python or ["-m", "pianogan", *argv])], env=env, capture_output=True, text=True, cwd=cwd)
     seconds = time.perf_counter() - start
     if done.returncode:
         sys.exit(f"{' '.join(python or argv)} failed:\n{done.stderr}")
@@ -107,12 +116,33 @@ def decoding_cost(model: Path) -> None:
     )
 
 
+def side_by_side(model: Path, against: Path, env: dict, tmp: Path) -> None:
+    """Time the commands without audio with ``model`` and ``against`` in turn, one run of each
+    after the other, and print the medians' ratio."""
+    baseline = tmp / "against" / "generator.keras"
+    baseline.parent.mkdir()
+    shutil.copy(against, baseline)
+    timed(["export", str(baseline)], env)
+    for label, options in (("100 pieces without audio", ["--n", "100", "--no-audio"]), ("1 piece without audio", ["--n", "1", "--no-audio"])):
+        runs: dict[Path, list[tuple[float, float]]] = {model: [], baseline: []}
+        for r in range(REPEATS):
+            for which, path in enumerate(runs):
+                runs[path].append(timed(["generate", "--model", str(path), *options, "-o", str(tmp / f"side{r}-{which}-{options[1]}")], env, cwd=tmp))
+        new, old = (_report(f"{label}, {name}", runs[path], None) for name, path in (("this model", model), ("--against", baseline)))
+        print(f"{label:>26}: this model takes {new / old:.2f}x the time of --against")
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", type=Path, help="another generator .keras to time side by side with the model")
+    args = parser.parse_args()
+    if args.against is not None and not args.against.is_file():
+        sys.exit(f"{args.against}: no such generator file")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -135,6 +165,8 @@ def main() -> None:
             runs = [timed(["generate", "--model", str(path), *options, "-o", str(tmp / f"run{r}")], env) for r in range(REPEATS)]
             medians[label] = _report(label, runs, target)
         decoding_cost(model)
+        if args.against is not None:
+            side_by_side(model, args.against, env, tmp)
         tensorflow = _report("python -c 'import tensorflow'", [timed([], env, ["-c", "import tensorflow"]) for _ in range(REPEATS)], None)
         ratio = medians["1 piece without audio"] / tensorflow
         verdict = "ok" if ratio <= 1 / 3 else "SLOW"

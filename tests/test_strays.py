@@ -76,3 +76,23 @@ def test_deciding_only_ever_leaves_notes_out():
     assert not (notes & (p < 0.5)).any()
     left_out = (p >= 0.5) & ~notes
     assert left_out.any() and np.array_equal(left_out, stray_notes(p >= 0.5) & (p < 0.5 + STRAY_MARGIN))
+
+
+def test_neighbours_in_memory_across_a_roll_edge_are_not_neighbours_in_music():
+    """Row-major, the last column of one pitch lies beside the first of the next, and one
+    roll's top row beside the next roll's bottom row."""
+    rolls = np.zeros((2, N_PITCHES, 12), dtype=bool)
+    rolls[0, 40, 11] = rolls[0, 41, 0] = True  # a pitch's last column, the next pitch's first
+    rolls[0, N_PITCHES - 1, 6] = rolls[1, 0, 6] = True  # one roll's highest row, the next one's lowest
+    assert np.array_equal(stray_notes(rolls), rolls)
+    p = np.where(rolls, np.float32(0.52), np.float32(0.1))
+    assert not decide_notes(p).any()
+
+
+def test_notes_are_decided_alike_however_the_probabilities_lie_in_memory():
+    """The NumPy model writes its windows column by column: the same values read the same."""
+    by_column = (0.56 * np.random.default_rng(1).random((3, 40, N_PITCHES)) ** 4).astype(np.float32)
+    p = by_column.transpose(0, 2, 1)
+    assert not p.flags.c_contiguous
+    notes = decide_notes(p)
+    assert np.array_equal(notes, decide_notes(np.ascontiguousarray(p))) and notes.any() and ((p >= 0.5) & ~notes).any()
