@@ -216,8 +216,8 @@ def test_a_figure_critic_trains_and_resumes_exactly(backend, dataset, tmp_path):
 @pytest.mark.slow
 def test_two_jax_devices_keep_the_critics_memory_as_one_does(dataset, tmp_path):
     """The critic's memory holds the whole batch's figures, written by JAX's step (whose batch
-    is global) on two devices as on one."""
-    options = ("--backend", "jax", "--steps", "3", *SMALL, *TEXTURE, "--figure-critic", "1", "--critic-memory", "16")
+    is global) on two devices as on one; the learning rates, falling, are set on both."""
+    options = ("--backend", "jax", "--steps", "3", "--lr-decay-steps", "2", *SMALL, *TEXTURE, "--figure-critic", "1", "--critic-memory", "16")
     _train(dataset, tmp_path / "one", *options)
     _train(dataset, tmp_path / "two", "--devices", "2", *options, env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2"))
     _same_training(tmp_path / "one", tmp_path / "two")
@@ -285,10 +285,11 @@ def _on_two_cpus(*argvs: list[str]) -> list[tuple[int, str]]:
 def test_two_tensorflow_devices_train_like_one(dataset, tmp_path):
     """MirroredStrategy over two logical CPUs, with synchronized batch normalisation, the
     minibatch deviation, texture matching's batch figures (and its kernel features,
-    logged) and mode seeking's pairs over both replicas: the one-device figures and weights
-    (measured: the logs equal to their 5 decimals, the weights within 3e-4, the moments
-    within 6%)."""
-    options = ["--backend", "tensorflow", "--steps", "3", "--batch-size", "4", "--arch", "bars", "--augment", "both", *TEXTURE, *MODE_SEEKING, "--quiet"]
+    logged), mode seeking's pairs over both replicas and falling learning rates: the
+    one-device figures and weights (measured: the logs equal to their 5 decimals, the
+    weights within 3e-4, the moments within 6%)."""
+    options = ["--backend", "tensorflow", "--steps", "3", "--lr-decay-steps", "2", "--batch-size", "4", "--arch", "bars", "--augment", "both"]
+    options += [*TEXTURE, *MODE_SEEKING, "--quiet"]
     assert main(["train", str(dataset), "-o", str(tmp_path / "one"), *options]) == 0  # this process has one device
     refused = {
         ("--batch-size", "3"): "--batch-size 3 does not split evenly over 2 devices",
