@@ -379,13 +379,12 @@ def _train(
     placement: Placement,
 ) -> Path:
     check_options(dataclasses.asdict(config))
-    check_combinations(dataclasses.asdict(config))
     writes = placement.writes
     outputs = check_run(dataset, run, config.split, resume) if writes or resume else None  # resuming, every process reads the run
     if resume:
         config, stored = _check_resume(run, config, explicit)
-        check_combinations(dataclasses.asdict(config))
         check_resume_backend(run, keras.backend.backend())
+    check_combinations(dataclasses.asdict(config))  # on the options the run goes on with, stored ones included
     if explicit.get("draw_band") is not None and config.fakes != "stochastic":
         raise PianoganError("--draw-band applies only to drawn notes; add --fakes stochastic")
     data = _load_data(dataset, config.split, config.min_span, architectures.is_voiced(config.arch))
