@@ -18,7 +18,9 @@ matching (``--texture-matching``: the texture figures of G's batch and their gra
 with its kernel discrepancy as well (``--texture-kernel``), with its discrepancy
 figure by figure on top (``--texture-marginals``), and with a critic of the figures
 beside D (``--figure-critic``: the real batch's figures, and the critic's own update),
-and with that critic's memory (``--critic-memory``: one remembered batch more for it).
+that last one again with the figures read as plain TensorFlow operations rather than
+compiled by XLA, as the step read them before, and with that critic's memory
+(``--critic-memory``: one remembered batch more for it).
 """
 
 from __future__ import annotations
@@ -45,9 +47,11 @@ from pianogan.training.train import build_gan, real_texture_figures
 SHIPPED_RECIPE = dict(augment="both", key_mode="normalise", fakes="stochastic", r1_gamma=10.0, lr_d=1e-4)  # models/MODEL_CARD.md
 
 
-def step_times(arch: str, batch_size: int, steps: int, **options) -> list[float]:
+def step_times(arch: str, batch_size: int, steps: int, compiled_figures: bool = True, **options) -> list[float]:
     """Seconds of each of ``steps`` training steps, each waited for (a logged figure is read,
-    as the trainer's log does: JAX would otherwise return before the step is done)."""
+    as the trainer's log does: JAX would otherwise return before the step is done).
+    ``compiled_figures=False`` reads the texture figures as plain operations, as the
+    TensorFlow step did before it compiled them."""
     config = recipe_config("ours", arch=arch, batch_size=batch_size, steps=steps, **options)
     backend = backends.load()
     backend.enable_determinism()
@@ -58,6 +62,8 @@ def step_times(arch: str, batch_size: int, steps: int, **options) -> list[float]
     maker = BatchMaker(windows, batch_size, config.latent_dim, seed=0, max_transpose=6, time_shift=True, voice_groups=architectures.VOICE_GROUPS.get(arch))
     gan = build_gan(config, real_texture_figures(maker) if config.uses_texture else None)
     step = backend.make_step(gan)
+    if not compiled_figures:
+        gan.compile_figures(lambda read: read)  # before the step is traced at its first batch
     times = []
     for index in range(steps):
         batch = maker.batch(index)
@@ -67,9 +73,9 @@ def step_times(arch: str, batch_size: int, steps: int, **options) -> list[float]
     return times
 
 
-def seconds_per_step(arch: str, batch_size: int, steps: int, **options) -> float:
+def seconds_per_step(arch: str, batch_size: int, steps: int, compiled_figures: bool = True, **options) -> float:
     """Median seconds per training step after the first two (tracing) steps; ``options`` are TrainConfig fields."""
-    return float(np.median(step_times(arch, batch_size, steps, **options)[2:]))
+    return float(np.median(step_times(arch, batch_size, steps, compiled_figures, **options)[2:]))
 
 
 def peak_gflops(size: int = 2048, repeats: int = 10) -> float:
@@ -124,6 +130,9 @@ def main() -> None:
     kernel_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0)
     marginals_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0, texture_marginals=1.0)
     critic_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0, texture_marginals=1.0, figure_critic=1.0)
+    plain_s = seconds_per_step(
+        "bars", 32, args.steps, compiled_figures=False, **SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0, texture_marginals=1.0, figure_critic=1.0
+    )
     memory_s = seconds_per_step(
         "bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0, texture_marginals=1.0, figure_critic=1.0, critic_memory=400
     )
@@ -138,7 +147,8 @@ def main() -> None:
         ("the same, and its kernel", 32, kernel_s, step_gflop("bars", 32)),
         ("the same, and each shape", 32, marginals_s, step_gflop("bars", 32)),
         ("the same, and a figure critic", 32, critic_s, step_gflop("bars", 32)),
-        ("the same, and its memory", 32, memory_s, step_gflop("bars", 32)),
+        ("the same, figures plain", 32, plain_s, step_gflop("bars", 32)),
+        ("the critic, and its memory", 32, memory_s, step_gflop("bars", 32)),
         ("bars-lead, same recipe", 32, lead_s, step_gflop("bars-lead", 32)),
         ("bars-lead-voices, same", 32, lead_voices_s, step_gflop("bars-lead-voices", 32)),
         ("bars-voices (DiffAugment)", 32, voices_s, step_gflop("bars-voices", 32)),
@@ -153,7 +163,8 @@ def main() -> None:
     print(
         f"a bars step costs {bars_s / default_s:.2f}x a default step, with the shipped recipe {shipped_s / default_s:.2f}x "
         f"({texture_s / default_s:.2f}x with texture matching, {kernel_s / default_s:.2f}x with its kernel as well, "
-        f"{marginals_s / default_s:.2f}x with each figure's shape too, {critic_s / default_s:.2f}x with a figure critic as well, "
+        f"{marginals_s / default_s:.2f}x with each figure's shape too, {critic_s / default_s:.2f}x with a figure critic as well "
+        f"({plain_s / default_s:.2f}x with the figures read as plain operations, not compiled by XLA), "
         f"{memory_s / default_s:.2f}x with its memory), "
         f"bars-lead and bars-lead-voices with that recipe {lead_s / default_s:.2f}x and {lead_voices_s / default_s:.2f}x, "
         f"a bars-voices step {voices_s / default_s:.2f}x"

@@ -341,3 +341,27 @@ def _gradient(variable, loss_of):
             loss = loss_of(variable)
         return tape.gradient(loss, variable.value)
     pytest.skip(f"the gradient check is written for TensorFlow, not {backend}")
+
+
+def test_compiled_by_xla_the_figures_and_their_gradient_are_the_plain_ones():
+    """The TensorFlow step reads the figures through XLA (``GAN.compile_figures``): fused,
+    they must still be these figures, and pull G the same way."""
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(2)
+    # A generator's output, mostly near silence, with notes near and beyond the threshold,
+    # none so sure that two pixels of a row are heard alike to the last bit: there a row's
+    # loudest pixel is a tie, and a gradient of the maximum may go to either.
+    probabilities = tf.constant((0.9 * rng.random((4, 106, 300, 1)) ** 8).astype(np.float32))
+
+    def figures_and_gradient(read):
+        with tf.GradientTape() as tape:
+            tape.watch(probabilities)
+            figures = read(probabilities)
+            pull = tf.reduce_sum(figures * tf.range(1.0, len(FEATURES) + 1.0))
+        return figures.numpy(), tape.gradient(pull, probabilities).numpy()
+
+    plain, plain_gradient = figures_and_gradient(heard_figures)
+    fused, fused_gradient = figures_and_gradient(tf.function(heard_figures, jit_compile=True))
+    np.testing.assert_allclose(fused, plain, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(fused_gradient, plain_gradient, rtol=1e-3, atol=1e-4 * np.abs(plain_gradient).max())
+    assert np.abs(plain_gradient).max() > 0

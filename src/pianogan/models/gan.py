@@ -7,6 +7,8 @@ backend shares the maths.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 from keras import ops
 
@@ -136,6 +138,9 @@ class GAN(keras.Model):
             self.texture_target = ops.convert_to_tensor(target)
             self.real_kernel_mean = ops.convert_to_tensor(texture.real_kernel_mean(real_figures, target))
             self.real_marginal_mean = ops.convert_to_tensor(texture.real_marginal_mean(real_figures, target))
+        # How the step reads figures: G's as heard, real windows' as they are. A backend may
+        # compile them (``compile_figures``); the maths stays this module's.
+        self.read_heard, self.read_real = texture.heard_figures, texture.texture_features
         self.ema_decay = float(ema_decay)
         self.hard_fakes = bool(hard_fakes)
         self.augment_both = bool(augment_both)
@@ -174,6 +179,14 @@ class GAN(keras.Model):
         for optimizer, rate in zip(self.optimizers(), self.base_learning_rates):
             optimizer.learning_rate = rate * scale
 
+    def compile_figures(self, compile_function: Callable) -> None:
+        """Read the figures through ``compile_function`` of ``texture``'s readers.
+
+        The figures are some hundred element-wise operations on whole rolls, whose gradient
+        a graph runs one operation at a time; fused into a few loops by a compiler (XLA)
+        they cost about half as much under TensorFlow (``benchmarks/train_speed.py``)."""
+        self.read_heard, self.read_real = compile_function(texture.heard_figures), compile_function(texture.texture_features)
+
     def call(self, z, training=False):
         return self.ema_generator(z, training=training)
 
@@ -199,7 +212,7 @@ class GAN(keras.Model):
         g_loss = generator_loss(self.loss_kind, logits)
         total, terms = g_loss, {}
         if self.uses_texture:
-            figures = texture.heard_figures(probabilities)
+            figures = self.read_heard(probabilities)
             terms["texture_gap"] = texture.texture_loss(figures, self.texture_target, *batch_mean)
             terms["texture_kernel_gap"] = texture.texture_kernel_loss(figures, self.texture_target, self.real_kernel_mean, *batch_mean)
             terms["texture_marginal_gap"] = texture.texture_marginal_loss(figures, self.texture_target, self.real_marginal_mean, *batch_mean)
@@ -224,7 +237,7 @@ class GAN(keras.Model):
         (``critic_figures``): real windows' figures (``real``, unmoved, as the batch holds
         them, since G's are read unmoved too) and G's (``probabilities``, heard as G's loss
         hears them)."""
-        return self.critic_figures(texture.texture_features(real[..., 0])), self.critic_figures(texture.heard_figures(probabilities))
+        return self.critic_figures(self.read_real(real[..., 0])), self.critic_figures(self.read_heard(probabilities))
 
     def critic_objective(self, critic, real_logits, fake_figures, noise, step, memory=None):
         """The loss of the critic (``critic``: figures -> logits, as the step calls it) on G's
