@@ -138,9 +138,8 @@ class GAN(keras.Model):
             self.texture_target = ops.convert_to_tensor(target)
             self.real_kernel_mean = ops.convert_to_tensor(texture.real_kernel_mean(real_figures, target))
             self.real_marginal_mean = ops.convert_to_tensor(texture.real_marginal_mean(real_figures, target))
-        # How the step reads figures: G's as heard, real windows' as they are. A backend may
-        # compile them (``compile_figures``); the maths stays this module's.
-        self.read_heard, self.read_real = texture.heard_figures, texture.texture_features
+        # How G's loss reads its figures; a backend may compile it (``compile_figures``).
+        self.read_heard = texture.heard_figures
         self.ema_decay = float(ema_decay)
         self.hard_fakes = bool(hard_fakes)
         self.augment_both = bool(augment_both)
@@ -180,12 +179,14 @@ class GAN(keras.Model):
             optimizer.learning_rate = rate * scale
 
     def compile_figures(self, compile_function: Callable) -> None:
-        """Read the figures through ``compile_function`` of ``texture``'s readers.
+        """Let G's loss read its figures through ``compile_function`` of ``texture.heard_figures``.
 
         The figures are some hundred element-wise operations on whole rolls, whose gradient
-        a graph runs one operation at a time; fused into a few loops by a compiler (XLA)
-        they cost about half as much under TensorFlow (``benchmarks/train_speed.py``)."""
-        self.read_heard, self.read_real = compile_function(texture.heard_figures), compile_function(texture.texture_features)
+        a graph runs one operation at a time: fused into a few loops by XLA, the figures and
+        their gradient take two thirds of the time under TensorFlow on the CPU. The
+        critic's update reads figures without a gradient, which XLA does not make faster,
+        so it reads them plain."""
+        self.read_heard = compile_function(texture.heard_figures)
 
     def call(self, z, training=False):
         return self.ema_generator(z, training=training)
@@ -237,7 +238,7 @@ class GAN(keras.Model):
         (``critic_figures``): real windows' figures (``real``, unmoved, as the batch holds
         them, since G's are read unmoved too) and G's (``probabilities``, heard as G's loss
         hears them)."""
-        return self.critic_figures(self.read_real(real[..., 0])), self.critic_figures(self.read_heard(probabilities))
+        return self.critic_figures(texture.texture_features(real[..., 0])), self.critic_figures(texture.heard_figures(probabilities))
 
     def critic_objective(self, critic, real_logits, fake_figures, noise, step, memory=None):
         """The loss of the critic (``critic``: figures -> logits, as the step calls it) on G's

@@ -71,8 +71,9 @@ def make_step(gan):
     dimension left open, as ``fit()``'s dataset left it when it drove this step: the same
     graph, so the same figures as the runs trained before. Under several replicas the graph
     is traced with synchronized batch normalisation (see ``_synchronized``). The texture
-    figures are compiled by XLA (``gan.compile_figures``): the rest stays on TensorFlow's
-    own kernels, whose convolutions run on oneDNN, several times XLA's on the CPU."""
+    figures that G's loss reads are compiled by XLA (``gan.compile_figures``): the rest
+    stays on TensorFlow's own kernels, whose convolutions run on oneDNN, several times
+    faster than XLA's on the CPU."""
     strategy = tf.distribute.get_strategy()
     gan.compile_figures(functools.partial(tf.function, jit_compile=True))
     replicas = strategy.num_replicas_in_sync
