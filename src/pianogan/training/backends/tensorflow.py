@@ -69,11 +69,13 @@ def agree(flag: bool) -> bool:
 def make_step(gan):
     """``gan_step`` as one graph, traced at the first batch with every entry's first
     dimension left open, as ``fit()``'s dataset left it when it drove this step: the same
-    graph, so the same figures as the runs trained before. Under several replicas the graph
-    is traced with synchronized batch normalisation (see ``_synchronized``). The texture
-    figures that G's loss reads are compiled by XLA (``gan.compile_figures``): the rest
-    stays on TensorFlow's own kernels, whose convolutions run on oneDNN, several times
-    faster than XLA's on the CPU."""
+    graph, so a recipe without texture figures trains as the runs before did. Under several
+    replicas the graph is traced with synchronized batch normalisation (see
+    ``_synchronized``). The texture figures that G's loss reads are compiled by XLA
+    (``gan.compile_figures``), the rest stays on TensorFlow's own kernels, whose
+    convolutions run on oneDNN, several times faster than XLA's on the CPU; the compiled
+    figures differ from the plain ones by round-off, so a recipe reading them no longer
+    takes the path its runs took before."""
     strategy = tf.distribute.get_strategy()
     gan.compile_figures(functools.partial(tf.function, jit_compile=True))
     replicas = strategy.num_replicas_in_sync
