@@ -129,13 +129,10 @@ def main() -> None:
     texture_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0)
     kernel_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0)
     marginals_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0, texture_marginals=1.0)
-    critic_s = seconds_per_step("bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0, texture_marginals=1.0, figure_critic=1.0)
-    plain_s = seconds_per_step(
-        "bars", 32, args.steps, compiled_figures=False, **SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0, texture_marginals=1.0, figure_critic=1.0
-    )
-    memory_s = seconds_per_step(
-        "bars", 32, args.steps, **SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0, texture_marginals=1.0, figure_critic=1.0, critic_memory=400
-    )
+    with_critic = dict(SHIPPED_RECIPE, texture_matching=1.0, texture_kernel=1.0, texture_marginals=1.0, figure_critic=1.0)
+    critic_s = seconds_per_step("bars", 32, args.steps, **with_critic)
+    plain_s = seconds_per_step("bars", 32, args.steps, compiled_figures=False, **with_critic)
+    memory_s = seconds_per_step("bars", 32, args.steps, **with_critic, critic_memory=400)
     lead_s = seconds_per_step("bars-lead", 32, args.steps, **SHIPPED_RECIPE)
     lead_voices_s = seconds_per_step("bars-lead-voices", 32, args.steps, **SHIPPED_RECIPE)
     voices_s = seconds_per_step("bars-voices", 32, args.steps, augment="both")
